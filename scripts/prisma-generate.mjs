@@ -1,0 +1,36 @@
+// Generates both Prisma clients (SQLite default, PostgreSQL scale-out) from the
+// one schema, offline. `prisma generate` needs no schema engine, but the CLI
+// insists on finding one, so we point it at a file that exists; the CLI would
+// otherwise try to download a native engine from a host we cannot reach.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const sqliteSchema = join(root, 'prisma', 'schema.prisma');
+const generatedDir = join(root, 'src', 'generated');
+const postgresSchema = join(generatedDir, 'postgresql.prisma');
+
+mkdirSync(generatedDir, { recursive: true });
+const source = readFileSync(sqliteSchema, 'utf8');
+const postgres = source
+  .replace(/generator pothos \{[^}]*\}\n/, '')
+  .replace('provider = "sqlite"', 'provider = "postgresql"')
+  .replace('output               = "../src/generated/prisma-sqlite"', 'output               = "./prisma-postgresql"');
+if (postgres === source || !postgres.includes('"postgresql"') || !postgres.includes('./prisma-postgresql')) {
+  throw new Error('prisma-generate: could not derive the PostgreSQL schema; update the replacements');
+}
+writeFileSync(postgresSchema, `// Generated from prisma/schema.prisma by scripts/prisma-generate.mjs: do not edit.\n${postgres}`);
+
+const prismaCli = join(root, 'node_modules', 'prisma', 'build', 'index.js');
+const env = {
+  ...process.env,
+  PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? process.execPath,
+  PRISMA_HIDE_UPDATE_MESSAGE: '1',
+  CHECKPOINT_DISABLE: '1',
+  PATH: `${join(root, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+};
+for (const schema of [sqliteSchema, postgresSchema]) {
+  execFileSync(process.execPath, [prismaCli, 'generate', '--schema', schema], { stdio: 'inherit', env, cwd: root });
+}

@@ -1,0 +1,111 @@
+import { join, resolve } from 'node:path';
+
+/** Environment -> typed settings, validated once at start-up. */
+export interface Settings {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: { provider: 'sqlite'; file: string } | { provider: 'postgresql'; url: string };
+  adminKey: string | null;
+  logLevel: string;
+  /** Where cross-instance events go; null keeps them in-process. */
+  redisUrl: string | null;
+  scripting: ScriptingSettings;
+  executions: ExecutionSettings;
+}
+
+export interface ScriptingSettings {
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  defaultMemoryLimitMb: number;
+  maxMemoryLimitMb: number;
+  defaultMaxLogBytes: number;
+  maxLogBytes: number;
+  /** How deep `platform.api` calls may nest before a loop is assumed (508). */
+  maxCallDepth: number;
+  interpreterPaths: Partial<Record<'nodejs' | 'python' | 'python3' | 'php', string>>;
+  /** Script types turned off by configuration, matched by exact name. */
+  disabled: ReadonlySet<string>;
+  /** Warm QuickJS contexts kept idle across all services. */
+  maxWarmContexts: number;
+}
+
+export interface ExecutionSettings {
+  keepPerService: number;
+  flushIntervalMs: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function firstOf(env: Env, ...names: string[]): string | undefined {
+  for (const name of names) if (env[name]) return env[name];
+  return undefined;
+}
+
+export function loadSettings(env: Env = process.env): Settings {
+  const dataDir = resolve(env.DATA_DIR || './data');
+  const databaseUrl = env.DATABASE_URL;
+  let database: Settings['database'];
+  if (!databaseUrl) database = { provider: 'sqlite', file: join(dataDir, 'scriptgate.db') };
+  else if (/^postgres(ql)?:\/\//.test(databaseUrl)) database = { provider: 'postgresql', url: databaseUrl };
+  else if (databaseUrl.startsWith('file:')) database = { provider: 'sqlite', file: resolve(databaseUrl.slice(5)) };
+  else throw new ConfigError(`DATABASE_URL must be a postgres:// URL or file:PATH, got "${databaseUrl}"`);
+
+  const maxTimeoutMs = integer(env, 'SCRIPT_MAX_TIMEOUT_MS', 60_000, 10, 3_600_000);
+  const maxMemoryLimitMb = integer(env, 'SCRIPT_MAX_MEMORY_MB', 512, 4, 4096);
+  const maxLogBytes = integer(env, 'SCRIPT_MAX_LOG_BYTES', 10 * 1024 * 1024, 1024, 1024 ** 3);
+  const disabledList = firstOf(env, 'SCRIPTING_DISABLE', 'DF_SCRIPTING_DISABLE') ?? '';
+  const allTypes = ['javascript', 'nodejs', 'php', 'python', 'python3'];
+  const disabled = new Set(
+    disabledList.trim().toLowerCase() === 'all'
+      ? allTypes
+      : disabledList.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+  );
+  const interpreterPaths: ScriptingSettings['interpreterPaths'] = {};
+  const nodejs = firstOf(env, 'NODEJS_PATH', 'DF_NODEJS_PATH');
+  const python = firstOf(env, 'PYTHON_PATH', 'DF_PYTHON_PATH');
+  const python3 = firstOf(env, 'PYTHON3_PATH', 'DF_PYTHON3_PATH');
+  const php = firstOf(env, 'PHP_PATH', 'DF_PHP_PATH');
+  if (nodejs) interpreterPaths.nodejs = nodejs;
+  if (python) interpreterPaths.python = python;
+  if (python3) interpreterPaths.python3 = python3;
+  if (php) interpreterPaths.php = php;
+
+  return {
+    host: env.HOST || '0.0.0.0',
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    dataDir,
+    database,
+    adminKey: env.ADMIN_KEY || null,
+    logLevel: env.LOG_LEVEL || 'info',
+    redisUrl: env.REDIS_URL || null,
+    scripting: {
+      maxTimeoutMs,
+      defaultTimeoutMs: Math.min(integer(env, 'SCRIPT_TIMEOUT_MS', 10_000, 10, 3_600_000), maxTimeoutMs),
+      maxMemoryLimitMb,
+      defaultMemoryLimitMb: Math.min(integer(env, 'SCRIPT_MEMORY_MB', 64, 4, 4096), maxMemoryLimitMb),
+      maxLogBytes,
+      defaultMaxLogBytes: Math.min(integer(env, 'SCRIPT_LOG_BYTES', 1024 * 1024, 1024, 1024 ** 3), maxLogBytes),
+      maxCallDepth: integer(env, 'SCRIPT_MAX_CALL_DEPTH', 5, 1, 50),
+      interpreterPaths,
+      disabled,
+      maxWarmContexts: integer(env, 'QUICKJS_WARM_CONTEXTS', 128, 0, 100_000),
+    },
+    executions: {
+      keepPerService: integer(env, 'EXECUTIONS_KEEP_PER_SERVICE', 1000, 1, 10_000_000),
+      flushIntervalMs: integer(env, 'EXECUTIONS_FLUSH_MS', 50, 1, 60_000),
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The engine interface: every script type (QuickJS in-process, or a
+ * subprocess language runner) plugs in behind `ScriptEngine`. Engines never
+ * touch the database or HTTP; they get a job and give back an outcome plus
+ * log lines through `job.log`.
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface ScriptRequest {
+  method: string;
+  uri: string;
+  service: string;
+  resource: string;
+  parameters: Record<string, unknown>;
+  headers: Record<string, string>;
+  payload: unknown;
+  content: string;
+  content_type: string | null;
+  api_version: string;
+}
+
+export interface ScriptResponse {
+  status_code: number;
+  content: unknown;
+  content_type: string | null;
+  headers: Record<string, string>;
+}
+
+/** The `event` a script receives (contract section 3). */
+export interface ScriptEvent {
+  request: ScriptRequest;
+  resource: string;
+  response: ScriptResponse;
+  [extra: string]: unknown;
+}
+
+/** What `platform.api.<verb>(path, payload, options)` sends back to the domain. */
+export interface ApiCall {
+  method: string;
+  path: string;
+  payload?: unknown;
+  options?: { parameters?: Record<string, unknown>; headers?: Record<string, string> };
+}
+
+/** What a `platform.api` call resolves to inside a script. */
+export interface ApiResult {
+  status_code: number;
+  content: unknown;
+  content_type: string | null;
+  headers: Record<string, string>;
+}
+
+export type LogStream = 'STDOUT' | 'STDERR' | 'CONSOLE' | 'SYSTEM';
+
+export interface ScriptLimits {
+  timeoutMs: number;
+  memoryLimitMb: number;
+  /** Bytes of log output kept per execution; past it lines are dropped and truncation is logged once. */
+  maxLogBytes: number;
+}
+
+export interface ScriptJob {
+  executionId: string;
+  /**
+   * Identifies the script's owner (service name, or event script name).
+   * Engines that keep warm state keep it per key, never across keys.
+   */
+  scriptKey: string;
+  script: string;
+  event: ScriptEvent;
+  /** `platform.config` and `platform.session`, already safe to expose. */
+  platform: { config: Record<string, unknown>; session: Record<string, unknown> };
+  limits: ScriptLimits;
+  /** Dispatches `platform.api` calls in-process (never over HTTP). Never rejects for HTTP error statuses. */
+  api: (call: ApiCall) => Promise<ApiResult>;
+  /** Called for each line the script writes, as it is written. */
+  log: (stream: LogStream, message: string) => void;
+}
+
+export interface ScriptOutcome {
+  /** The script's return value; `undefined` when it returned nothing (or null / empty). */
+  returned: unknown;
+  /** The event as the script left it (request and response may have been changed). */
+  event: ScriptEvent;
+}
+
+export interface ScriptTypeInfo {
+  name: string;
+  label: string;
+  description: string;
+  sandboxed: boolean;
+  supportsInlineExecution: boolean;
+  engine: 'quickjs-wasm' | 'subprocess';
+  available: boolean;
+  version: string | null;
+  unavailableReason: string | null;
+}
+
+export interface ScriptEngine {
+  readonly info: ScriptTypeInfo;
+  /** Detects the interpreter / loads the runtime. Never throws: failure makes `info.available` false. */
+  start(): Promise<void>;
+  /** Runs one job. Rejects only with `ScriptFailure`. */
+  run(job: ScriptJob): Promise<ScriptOutcome>;
+  /** Lets in-flight jobs finish up to `deadlineMs`, then releases everything (workers, timers). */
+  stop(deadlineMs?: number): Promise<void>;
+}
