@@ -8,6 +8,7 @@ export interface Settings {
   database: { provider: 'sqlite'; file: string } | { provider: 'postgresql'; url: string };
   adminKey: string | null;
   logLevel: string;
+  logFormat: 'auto' | 'pretty' | 'json';
   /** Where cross-instance events go; null keeps them in-process. */
   redisUrl: string | null;
   scripting: ScriptingSettings;
@@ -90,6 +91,7 @@ export function loadSettings(env: Env = process.env): Settings {
     database,
     adminKey: env.ADMIN_KEY || null,
     logLevel: env.LOG_LEVEL || 'info',
+    logFormat: logFormat(env.LOG_FORMAT),
     redisUrl: env.REDIS_URL || null,
     scripting: {
       maxTimeoutMs,
@@ -108,4 +110,10 @@ export function loadSettings(env: Env = process.env): Settings {
       flushIntervalMs: integer(env, 'EXECUTIONS_FLUSH_MS', 50, 1, 60_000),
     },
   };
+}
+
+function logFormat(raw: string | undefined): Settings['logFormat'] {
+  if (!raw) return 'auto';
+  if (raw === 'auto' || raw === 'pretty' || raw === 'json') return raw;
+  throw new ConfigError(`LOG_FORMAT must be auto, pretty or json, got "${raw}"`);
 }

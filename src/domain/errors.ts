@@ -34,7 +34,7 @@ export class DomainError extends Error {
     message: string,
     readonly context: Record<string, unknown> | null = null,
     /** Extra response headers (Retry-After) and the execution the error came from. */
-    readonly extra: { headers?: Record<string, string>; executionId?: string; status?: number } = {},
+    readonly extra: { headers?: Record<string, string>; executionId?: string; status?: number; code?: number } = {},
   ) {
     super(message);
     this.name = 'DomainError';

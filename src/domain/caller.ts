@@ -1,0 +1,19 @@
+/** Who is calling, as the pipeline sees it (authentication happens at the edge). */
+export interface Caller {
+  requestor: 'API' | 'SCRIPT';
+  /** How many `platform.api` hops led here (0 for an outside call). */
+  depth: number;
+  /** What started the run: "service" (REST), "graphql", "inline". */
+  trigger: string;
+  /** What scripts see as `platform.session`: never keys or tokens. */
+  session: Record<string, unknown>;
+}
+
+export function adminCaller(trigger: string): Caller {
+  return {
+    requestor: 'API',
+    depth: 0,
+    trigger,
+    session: { user: { is_sys_admin: true, name: 'administrator' }, app: null, role: null },
+  };
+}

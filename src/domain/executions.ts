@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/client.ts';
+import type { EventBus, ExecutionEvent, LogLineEvent } from '../logs/bus.ts';
+import type { ExecutionRecorder } from '../logs/recorder.ts';
+import type { LogStream } from '../scripting/types.ts';
+import { badInput, notFound } from './errors.ts';
+
+export type ExecutionStatus = ExecutionEvent['status'];
+export const EXECUTION_STATUSES: ExecutionStatus[] = ['running', 'succeeded', 'failed', 'timed_out'];
+
+/**
+ * One run of a script as it happens: numbers its log lines, enforces the log
+ * byte cap (marking truncation once), and publishes every change on the bus,
+ * which the recorder and live subscribers read.
+ */
+export class ExecutionRun {
+  private sequence = 0;
+  private readonly state: ExecutionEvent;
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly recorder: ExecutionRecorder,
+    init: { service: string; scriptType: string; trigger: string },
+    private readonly maxLogBytes: number,
+  ) {
+    this.state = {
+      id: randomUUID(),
+      ...init,
+      status: 'running',
+      startedAt: new Date(),
+      finishedAt: null,
+      durationMs: null,
+      statusCode: null,
+      error: null,
+      logBytes: 0,
+      logsTruncated: false,
+    };
+    this.publish();
+  }
+
+  get id(): string {
+    return this.state.id;
+  }
+
+  readonly log = (stream: LogStream, message: string): void => {
+    if (this.state.logsTruncated || this.state.finishedAt) return;
+    const bytes = Buffer.byteLength(message);
+    if (this.state.logBytes + bytes > this.maxLogBytes) {
+      this.state.logsTruncated = true;
+      this.emit('SYSTEM', `Log output truncated: this execution reached its cap of ${this.maxLogBytes} bytes.`);
+      return;
+    }
+    this.state.logBytes += bytes;
+    this.emit(stream, message);
+  };
+
+  finish(outcome: { status: FinishedStatus; statusCode: number; error?: ExecutionEvent['error'] }): void {
+    if (this.state.finishedAt) return;
+    this.state.status = outcome.status;
+    this.state.statusCode = outcome.statusCode;
+    this.state.error = outcome.error ?? null;
+    this.state.finishedAt = new Date();
+    this.state.durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
+    this.publish();
+  }
+
+  private emit(stream: LogStream, message: string): void {
+    const line: LogLineEvent = {
+      executionId: this.state.id,
+      service: this.state.service,
+      sequence: ++this.sequence,
+      stream,
+      message,
+      timestamp: new Date(),
+    };
+    this.recorder.line(line);
+    this.bus.logs.publish(line);
+  }
+
+  private publish(): void {
+    const snapshot = { ...this.state };
+    this.recorder.execution(snapshot);
+    this.bus.executions.publish(snapshot);
+  }
+}
+
+export type FinishedStatus = Exclude<ExecutionStatus, 'running'>;
+
+export interface ExecutionFilter {
+  service?: string | null;
+  status?: ExecutionStatus | null;
+}
+
+/** Starting runs, and reading back what ran (newest first). */
+export class ExecutionLog {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+    private readonly recorder: ExecutionRecorder,
+  ) {}
+
+  start(init: { service: string; scriptType: string; trigger: string }, maxLogBytes: number): ExecutionRun {
+    return new ExecutionRun(this.bus, this.recorder, init, maxLogBytes);
+  }
+
+  /** Waits until everything recorded so far is queryable. */
+  ready(): Promise<void> {
+    return this.recorder.flush();
+  }
+
+  /** The database filter for `filter`, once pending writes are in. */
+  async whereOf(filter: ExecutionFilter) {
+    if (filter.status && !EXECUTION_STATUSES.includes(filter.status)) {
+      throw badInput(`Unknown execution status "${filter.status}" (known: ${EXECUTION_STATUSES.join(', ')}).`, 'status');
+    }
+    await this.ready();
+    return {
+      ...(filter.service ? { service: filter.service.toLowerCase() } : {}),
+      ...(filter.status ? { status: filter.status } : {}),
+    };
+  }
+
+  async list(filter: ExecutionFilter, page: { limit: number; offset: number }) {
+    const where = await this.whereOf(filter);
+    const [rows, count] = await Promise.all([
+      this.db.execution.findMany({ where, orderBy: [{ startedAt: 'desc' }, { id: 'desc' }], take: page.limit, skip: page.offset }),
+      this.db.execution.count({ where }),
+    ]);
+    return { rows, count };
+  }
+
+  async get(id: string) {
+    await this.ready();
+    const execution = await this.db.execution.findUnique({ where: { id } });
+    if (!execution) throw notFound(`Execution ${id} not found.`);
+    return execution;
+  }
+
+  async logs(executionId: string, page: { afterSequence: number; limit: number }) {
+    await this.ready();
+    return this.db.logLine.findMany({
+      where: { executionId, sequence: { gt: page.afterSequence } },
+      orderBy: { sequence: 'asc' },
+      take: page.limit,
+    });
+  }
+
+  /** Keeps the newest `keep` executions of each service; their log lines go with them. */
+  async prune(keep: number): Promise<number> {
+    await this.ready();
+    const groups = await this.db.execution.groupBy({ by: ['service'], _count: { _all: true } });
+    let removed = 0;
+    for (const group of groups) {
+      if (group._count._all <= keep) continue;
+      const old = await this.db.execution.findMany({
+        where: { service: group.service, status: { not: 'running' } },
+        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+        skip: keep,
+        select: { id: true },
+      });
+      const ids = old.map((e) => e.id);
+      for (let i = 0; i < ids.length; i += 500) {
+        const chunk = ids.slice(i, i + 500);
+        await this.db.$transaction([
+          this.db.logLine.deleteMany({ where: { executionId: { in: chunk } } }),
+          this.db.execution.deleteMany({ where: { id: { in: chunk } } }),
+        ]);
+      }
+      removed += ids.length;
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,208 @@
+import type { ScriptingSettings } from '../config.ts';
+import { ScriptFailure, type ScriptFailureKind } from '../scripting/failure.ts';
+import type { EngineRegistry } from '../scripting/registry.ts';
+import type { ApiCall, ApiResult, ScriptEvent, ScriptOutcome } from '../scripting/types.ts';
+import type { Caller } from './caller.ts';
+import { DomainError, type ErrorKind } from './errors.ts';
+import { errorBody } from './error-body.ts';
+import type { ExecutionLog, FinishedStatus } from './executions.ts';
+import type { Service, ServiceCatalog } from './services.ts';
+
+export interface InvokeRequest {
+  method: string;
+  service: string;
+  resource: string;
+  parameters: Record<string, unknown>;
+  /** Lower-case keys. */
+  headers: Record<string, string>;
+  payload: unknown;
+  content: string;
+  contentType: string | null;
+}
+
+export interface InvokeResult {
+  statusCode: number;
+  content: unknown;
+  contentType: string | null;
+  headers: Record<string, string>;
+  executionId: string | null;
+}
+
+const failureKinds: Record<ScriptFailureKind, { kind: ErrorKind; status: FinishedStatus }> = {
+  error: { kind: 'SCRIPT_ERROR', status: 'failed' },
+  memory: { kind: 'SCRIPT_ERROR', status: 'failed' },
+  output: { kind: 'SCRIPT_ERROR', status: 'failed' },
+  crashed: { kind: 'SCRIPT_ERROR', status: 'failed' },
+  timeout: { kind: 'TIMEOUT', status: 'timed_out' },
+  unavailable: { kind: 'SERVICE_UNAVAILABLE', status: 'failed' },
+  overloaded: { kind: 'SERVICE_UNAVAILABLE', status: 'failed' },
+};
+
+/**
+ * The one way a scripted service runs, for REST, GraphQL and scripts'
+ * `platform.api` alike. Later stages (access checks, pre/post/queued event
+ * scripts) slot in around `runService`.
+ */
+export class Invoker {
+  constructor(
+    private readonly services: ServiceCatalog,
+    private readonly engines: EngineRegistry,
+    private readonly executions: ExecutionLog,
+    private readonly limits: ScriptingSettings,
+  ) {}
+
+  async invoke(request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
+    if (caller.depth > this.limits.maxCallDepth) {
+      throw new DomainError(
+        'LOOP_DETECTED',
+        `platform.api calls nested deeper than ${this.limits.maxCallDepth} levels (a loop?); stopped at "${request.service}".`,
+      );
+    }
+    const service = await this.services.byName(request.service);
+    if (!service.isActive) throw new DomainError('FORBIDDEN', `Service ${service.name} is deactivated.`);
+    return this.runService(service, { ...request, service: service.name }, caller);
+  }
+
+  /** `platform.api` from inside a script: never throws, errors come back as responses. */
+  async invokeFromScript(call: ApiCall, caller: Caller): Promise<ApiResult> {
+    try {
+      const request = requestFromPath(call);
+      const result = await this.invoke(request, { ...caller, requestor: 'SCRIPT', depth: caller.depth + 1 });
+      return { status_code: result.statusCode, content: result.content, content_type: result.contentType, headers: result.headers };
+    } catch (error) {
+      const domainError = error instanceof DomainError ? error : new DomainError('INTERNAL', (error as Error).message);
+      return { status_code: domainError.status, content: errorBody(domainError), content_type: 'application/json', headers: {} };
+    }
+  }
+
+  private async runService(service: Service, request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
+    let engine;
+    try {
+      engine = this.engines.available(service.type);
+    } catch (error) {
+      throw new DomainError('SERVICE_UNAVAILABLE', (error as Error).message);
+    }
+    const config = service.config as Record<string, unknown>;
+    const limits = {
+      timeoutMs: numberOr(config.timeout_ms, this.limits.defaultTimeoutMs),
+      memoryLimitMb: numberOr(config.memory_limit_mb, this.limits.defaultMemoryLimitMb),
+      maxLogBytes: numberOr(config.max_log_bytes, this.limits.defaultMaxLogBytes),
+    };
+    const run = this.executions.start({ service: service.name, scriptType: service.type, trigger: caller.trigger }, limits.maxLogBytes);
+    try {
+      const outcome = await engine.run({
+        executionId: run.id,
+        scriptKey: service.name,
+        script: service.content,
+        event: eventFor(request),
+        platform: { config: { ...config, name: service.name }, session: caller.session },
+        limits,
+        api: (call) => this.invokeFromScript(call, caller),
+        log: run.log,
+      });
+      const result = { ...responseFrom(outcome), executionId: run.id };
+      run.finish({ status: 'succeeded', statusCode: result.statusCode });
+      return result;
+    } catch (error) {
+      const domainError = asDomainError(error, run.id);
+      if (error instanceof ScriptFailure) run.log('SYSTEM', domainError.message);
+      run.finish({
+        status: error instanceof ScriptFailure ? failureKinds[error.kind].status : 'failed',
+        statusCode: domainError.status,
+        error: { message: domainError.message, kind: error instanceof ScriptFailure ? error.kind : domainError.kind, line: (error as ScriptFailure).details?.line },
+      });
+      throw domainError;
+    }
+  }
+}
+
+function asDomainError(error: unknown, executionId: string): DomainError {
+  if (error instanceof DomainError) {
+    return new DomainError(error.kind, error.message, error.context, { ...error.extra, executionId, status: error.status });
+  }
+  if (error instanceof ScriptFailure) {
+    const headers = error.details.retryAfterSeconds ? { 'retry-after': String(error.details.retryAfterSeconds) } : undefined;
+    const context = error.details.line ? { line: error.details.line, column: error.details.column ?? null } : null;
+    return new DomainError(failureKinds[error.kind].kind, error.message, context, { executionId, headers });
+  }
+  return new DomainError('INTERNAL', `Internal error while running the script: ${(error as Error).message}`, null, { executionId });
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
+
+export function eventFor(request: InvokeRequest): ScriptEvent {
+  const query = new URLSearchParams(
+    Object.entries(request.parameters).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, String(x)]) : [[k, String(v)]])),
+  ).toString();
+  const path = `/api/v2/${request.service}${request.resource ? `/${request.resource}` : ''}`;
+  return {
+    request: {
+      method: request.method,
+      uri: query ? `${path}?${query}` : path,
+      service: request.service,
+      resource: request.resource,
+      parameters: request.parameters,
+      headers: request.headers,
+      payload: request.payload ?? null,
+      content: request.content,
+      content_type: request.contentType,
+      api_version: '2.0',
+    },
+    resource: request.resource,
+    response: { status_code: 200, content: null, content_type: null, headers: {} },
+  };
+}
+
+/** The contract's precedence: a returned value wins over `event.response`. */
+export function responseFrom(outcome: ScriptOutcome): Omit<InvokeResult, 'executionId'> {
+  const { returned } = outcome;
+  if (returned !== undefined && returned !== null && returned !== '') {
+    if (isObject(returned) && 'error' in returned) {
+      const error = returned.error;
+      const message = typeof error === 'string' ? error : isObject(error) && typeof error.message === 'string' ? error.message : JSON.stringify(error);
+      throw new DomainError('SCRIPT_ERROR', message, isObject(error) ? error : null);
+    }
+    if (isObject(returned) && 'content' in returned && 'status_code' in returned) return descriptor(returned);
+    return { statusCode: 200, content: returned, contentType: null, headers: {} };
+  }
+  return descriptor(outcome.event.response as unknown as Record<string, unknown>);
+}
+
+function descriptor(response: Record<string, unknown>): Omit<InvokeResult, 'executionId'> {
+  const status = response.status_code ?? 200;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
+    throw new DomainError('SCRIPT_ERROR', `The script set an invalid status code: ${JSON.stringify(status)}.`);
+  }
+  const headers: Record<string, string> = {};
+  if (isObject(response.headers)) for (const [k, v] of Object.entries(response.headers)) headers[k.toLowerCase()] = String(v);
+  const contentType = typeof response.content_type === 'string' && response.content_type ? response.content_type : null;
+  return { statusCode: status, content: response.content ?? null, contentType, headers };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `svc/resource?x=1` (optionally with a leading `/api/v2/`) into a request. */
+function requestFromPath(call: ApiCall): InvokeRequest {
+  const [pathPart, queryPart] = call.path.split('?', 2) as [string, string | undefined];
+  const segments = pathPart.replace(/^\/+/, '').replace(/^api\/v2\//, '').split('/').filter(Boolean);
+  const service = segments.shift();
+  if (!service) throw new DomainError('BAD_INPUT', `platform.api needs a path like "service/resource", got "${call.path}".`);
+  const parameters: Record<string, unknown> = { ...Object.fromEntries(new URLSearchParams(queryPart ?? '')), ...(call.options?.parameters ?? {}) };
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(call.options?.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  const hasPayload = call.payload !== undefined && call.payload !== null;
+  return {
+    method: call.method.toUpperCase(),
+    service: service.toLowerCase(),
+    resource: segments.join('/'),
+    parameters,
+    headers,
+    payload: hasPayload ? call.payload : null,
+    content: hasPayload ? (typeof call.payload === 'string' ? call.payload : JSON.stringify(call.payload)) : '',
+    contentType: hasPayload ? 'application/json' : null,
+  };
+}

@@ -1,0 +1,260 @@
+import type { Db } from '../db/client.ts';
+import type { Prisma, Service } from '../generated/prisma-sqlite/client.ts';
+import type { EventBus } from '../logs/bus.ts';
+import type { ScriptingSettings } from '../config.ts';
+import type { EngineRegistry } from '../scripting/registry.ts';
+import { ScriptFailure } from '../scripting/failure.ts';
+import { badInput, DomainError, notFound } from './errors.ts';
+
+export type { Service };
+
+export interface ServiceInput {
+  name?: unknown;
+  label?: unknown;
+  description?: unknown;
+  type?: unknown;
+  isActive?: unknown;
+  content?: unknown;
+  config?: unknown;
+}
+
+export interface ServiceQuery {
+  ids?: number[];
+  name?: string;
+  type?: string;
+  limit?: number;
+  offset?: number;
+  order?: { field: keyof Service; direction: 'asc' | 'desc' };
+}
+
+interface ServiceData {
+  name?: string;
+  label?: string;
+  description?: string;
+  type?: string;
+  isActive?: boolean;
+  content?: string;
+  config?: Prisma.InputJsonObject;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
+const RESERVED_NAMES = new Set(['system', 'api_docs']);
+const CONFIG_LIMITS = { timeout_ms: 'maxTimeoutMs', memory_limit_mb: 'maxMemoryLimitMb', max_log_bytes: 'maxLogBytes' } as const;
+
+/**
+ * Scripted services: validation, storage and a name-keyed cache for the
+ * request path (invalidated through the event bus, so a cross-instance bus
+ * keeps every instance's cache honest).
+ */
+export class ServiceCatalog {
+  private readonly cache = new Map<string, Service | null>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly engines: EngineRegistry,
+    private readonly bus: EventBus,
+    private readonly limits: ScriptingSettings,
+  ) {
+    bus.onServiceChanged((name) => {
+      this.cache.delete(name);
+      engines.forget(name);
+    });
+  }
+
+  async list(query: ServiceQuery = {}): Promise<{ services: Service[]; count: number }> {
+    const where = {
+      ...(query.ids ? { id: { in: query.ids } } : {}),
+      ...(query.name !== undefined ? { name: query.name.toLowerCase() } : {}),
+      ...(query.type !== undefined ? { type: query.type.toLowerCase() } : {}),
+    };
+    const [services, count] = await Promise.all([
+      this.db.service.findMany({
+        where,
+        orderBy: query.order ? { [query.order.field]: query.order.direction } : { id: 'asc' },
+        take: query.limit,
+        skip: query.offset,
+      }),
+      this.db.service.count({ where }),
+    ]);
+    return { services, count };
+  }
+
+  async byId(id: number): Promise<Service> {
+    const service = Number.isSafeInteger(id) ? await this.db.service.findUnique({ where: { id } }) : null;
+    if (!service) throw notFound(`Service with id ${id} not found.`);
+    return service;
+  }
+
+  async byNameOrNull(name: string): Promise<Service | null> {
+    const key = name.toLowerCase();
+    if (this.cache.has(key)) return this.cache.get(key) ?? null;
+    const service = await this.db.service.findUnique({ where: { name: key } });
+    this.cache.set(key, service);
+    return service;
+  }
+
+  async byName(name: string): Promise<Service> {
+    const service = await this.byNameOrNull(name);
+    if (!service) throw notFound(`Service "${name}" not found.`);
+    return service;
+  }
+
+  async create(input: ServiceInput): Promise<Service> {
+    const data = this.validate(input, null);
+    try {
+      const created = await this.db.service.create({ data: data as Required<ServiceData> });
+      this.bus.serviceChanged(created.name);
+      return created;
+    } catch (error) {
+      throw this.storeError(error, data.name);
+    }
+  }
+
+  /**
+   * Creates all or none: every record is validated first, then all are
+   * written in one transaction. Failures name each failed index.
+   */
+  async createMany(inputs: ServiceInput[]): Promise<Service[]> {
+    const results = inputs.map((input) => {
+      try {
+        return { data: this.validate(input, null) };
+      } catch (error) {
+        return { error: error as Error };
+      }
+    });
+    const names = new Map<string, number>();
+    results.forEach((result, index) => {
+      const name = result.data?.name;
+      if (!name) return;
+      if (names.has(name)) results[index] = { error: new DomainError('CONFLICT', `Duplicate name "${name}" in this batch.`, { field: 'name' }) };
+      else names.set(name, index);
+    });
+    const taken = await this.db.service.findMany({ where: { name: { in: [...names.keys()] } }, select: { name: true } });
+    for (const { name } of taken) {
+      results[names.get(name)!] = { error: new DomainError('CONFLICT', `A service named "${name}" already exists.`, { field: 'name' }) };
+    }
+    if (results.some((r) => r.error)) throw batchError(results.map((r) => r.error ?? null));
+    let created: Service[];
+    try {
+      created = await this.db.$transaction(results.map((r) => this.db.service.create({ data: r.data as Required<ServiceData> })));
+    } catch (error) {
+      // Only a concurrent writer gets here (names were checked above); nothing was created.
+      const storeError = this.storeError(error, undefined);
+      throw storeError instanceof DomainError ? batchError(results.map(() => storeError)) : storeError;
+    }
+    for (const service of created) this.bus.serviceChanged(service.name);
+    return created;
+  }
+
+  async update(existing: Service, input: ServiceInput): Promise<Service> {
+    const data = this.validate(input, existing);
+    try {
+      const updated = await this.db.service.update({ where: { id: existing.id }, data });
+      this.bus.serviceChanged(existing.name);
+      if (updated.name !== existing.name) this.bus.serviceChanged(updated.name);
+      return updated;
+    } catch (error) {
+      throw this.storeError(error, data.name);
+    }
+  }
+
+  async delete(existing: Service): Promise<void> {
+    await this.db.service.delete({ where: { id: existing.id } }).catch((error: unknown) => {
+      throw this.storeError(error, undefined);
+    });
+    this.bus.serviceChanged(existing.name);
+  }
+
+  /** Checks every given field; `existing` is null on create, where name, type and content are needed. */
+  private validate(input: ServiceInput, existing: Service | null) {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) throw badInput('A service must be an object.');
+    const data: ServiceData = {};
+    if (input.name !== undefined || !existing) {
+      if (typeof input.name !== 'string' || !NAME_PATTERN.test(input.name)) {
+        throw badInput('Field "name" is required: 1 to 40 letters, digits, "_" or "-".', 'name');
+      }
+      data.name = input.name.toLowerCase();
+      if (RESERVED_NAMES.has(data.name)) throw badInput(`Field "name": "${data.name}" is reserved.`, 'name');
+    }
+    if (input.label !== undefined && input.label !== null) {
+      if (typeof input.label !== 'string' || input.label.length > 80) throw badInput('Field "label" must be a string of at most 80 characters.', 'label');
+      data.label = input.label;
+    } else if (!existing) data.label = data.name;
+    if (input.description !== undefined && input.description !== null) {
+      if (typeof input.description !== 'string' || input.description.length > 255) {
+        throw badInput('Field "description" must be a string of at most 255 characters.', 'description');
+      }
+      data.description = input.description;
+    }
+    if (input.isActive !== undefined && input.isActive !== null) {
+      if (typeof input.isActive !== 'boolean') throw badInput('Field "is_active" must be a boolean.', 'is_active');
+      data.isActive = input.isActive;
+    }
+    if (input.type !== undefined || !existing) {
+      if (typeof input.type !== 'string' || input.type === '') throw badInput('Field "type" is required: a script type name.', 'type');
+      const type = input.type.toLowerCase();
+      if (!this.engines.find(type)) {
+        const known = this.engines.list().map((t) => t.name).join(', ');
+        throw badInput(`Field "type": unknown script type "${input.type}" (known: ${known}).`, 'type');
+      }
+      try {
+        this.engines.available(type);
+      } catch (error) {
+        if (error instanceof ScriptFailure) throw new DomainError('SERVICE_UNAVAILABLE', error.message, { field: 'type' });
+        throw error;
+      }
+      data.type = type;
+    }
+    if (input.config !== undefined && input.config !== null) {
+      if (typeof input.config !== 'object' || Array.isArray(input.config)) throw badInput('Field "config" must be an object.', 'config');
+      const { content, ...rest } = input.config as Record<string, unknown>;
+      this.validateLimits(rest);
+      data.config = rest as Prisma.InputJsonObject;
+      if (content !== undefined && input.content === undefined) data.content = this.validateContent(content);
+    } else if (!existing) data.config = {};
+    if (input.content !== undefined) data.content = this.validateContent(input.content);
+    return data;
+  }
+
+  private validateContent(content: unknown): string {
+    if (typeof content !== 'string') throw badInput('Field "content" (the script) must be a string.', 'content');
+    return content;
+  }
+
+  private validateLimits(config: Record<string, unknown>): void {
+    for (const [key, maxKey] of Object.entries(CONFIG_LIMITS)) {
+      const value = config[key];
+      if (value === undefined || value === null) continue;
+      const max = this.limits[maxKey];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+        throw badInput(`Field "config.${key}" must be a whole number from 1 to ${max}.`, `config.${key}`);
+      }
+    }
+  }
+
+  private storeError(error: unknown, name: string | undefined): Error {
+    const code = (error as { code?: string }).code;
+    if (code === 'P2002') return new DomainError('CONFLICT', `A service named "${name}" already exists.`, { field: 'name' });
+    if (code === 'P2025') return notFound('Service not found.');
+    return error as Error;
+  }
+}
+
+function batchError(errors: (Error | null)[]): DomainError {
+  const failed = errors.flatMap((error, index) => (error ? [index] : []));
+  return new DomainError(
+    'BAD_INPUT',
+    'Batch Error: Not all requested records could be created.',
+    {
+      error: failed,
+      resource: errors.map((error) =>
+        error instanceof DomainError
+          ? { error: { code: error.status, context: error.context, message: error.message, status_code: error.status } }
+          : error
+            ? { error: { code: 500, context: null, message: error.message, status_code: 500 } }
+            : null,
+      ),
+    },
+    { code: 1000 },
+  );
+}

@@ -1,0 +1,46 @@
+import { GraphQLError } from 'graphql';
+import { DomainError, type ErrorKind } from '../../domain/errors.ts';
+
+const graphqlCodes: Record<ErrorKind, string> = {
+  BAD_INPUT: 'BAD_USER_INPUT',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  SCRIPT_ERROR: 'SCRIPT_ERROR',
+  LOOP_DETECTED: 'LOOP_DETECTED',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  TIMEOUT: 'TIMEOUT',
+  INTERNAL: 'INTERNAL_SERVER_ERROR',
+};
+
+/**
+ * Yoga's `maskError`: domain errors become GraphQL errors whose
+ * `extensions.code` names the kind; anything else stays masked.
+ */
+export function maskError(error: unknown, message: string, isDev?: boolean): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original instanceof DomainError) {
+    const gqlError = error instanceof GraphQLError ? error : null;
+    return new GraphQLError(original.message, {
+      nodes: gqlError?.nodes,
+      path: gqlError?.path,
+      extensions: {
+        code: graphqlCodes[original.kind],
+        status: original.status,
+        ...(original.context ? { context: original.context } : {}),
+        ...(original.extra.executionId ? { executionId: original.extra.executionId } : {}),
+      },
+    });
+  }
+  if (error instanceof GraphQLError && !(error.originalError && !(error.originalError instanceof GraphQLError))) return error;
+  return new GraphQLError(isDev ? (original as Error)?.message ?? message : message, {
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  });
+}
+
+export function unauthenticatedError(): GraphQLError {
+  return new GraphQLError('An administrator key is required: send X-DreamFactory-API-Key or Authorization: Bearer.', {
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+  });
+}

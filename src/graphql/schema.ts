@@ -1,0 +1,8 @@
+import { builder } from './builder.ts';
+import './types/script-type.ts';
+import './types/service.ts';
+import './types/invocation.ts';
+import './types/execution.ts';
+import './types/execution-subscriptions.ts';
+
+export const schema = builder.toSchema({ sortSchema: true });

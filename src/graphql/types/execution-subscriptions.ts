@@ -1,0 +1,36 @@
+import type { Execution, LogLine } from '../../generated/prisma-sqlite/client.ts';
+import type { LogLineEvent } from '../../logs/bus.ts';
+import { builder } from '../builder.ts';
+import { ExecutionRef, LogLineRef } from './execution.ts';
+
+/** How far a live subscriber may fall behind before it is dropped. */
+const SUBSCRIBER_BUFFER = 1000;
+
+builder.subscriptionFields((t) => ({
+  executionLogs: t.field({
+    type: LogLineRef,
+    description: 'Log lines as scripts write them; with neither argument, every service.',
+    args: { service: t.arg.string(), executionId: t.arg.id() },
+    subscribe: (_root, args, ctx) => {
+      const filter = { service: args.service?.toLowerCase(), executionId: args.executionId ? String(args.executionId) : null };
+      return ctx.platform.bus.logs.subscribe(filter, SUBSCRIBER_BUFFER, (dropped): LogLineEvent => ({
+        executionId: filter.executionId ?? '',
+        service: filter.service ?? '',
+        sequence: 0,
+        stream: 'SYSTEM',
+        message: `Subscription closed: this subscriber fell more than ${dropped} lines behind.`,
+        timestamp: new Date(),
+      }));
+    },
+    // Live lines have no row id yet; no field of LogLine reads it.
+    resolve: (line) => line as unknown as LogLine,
+  }),
+  executionUpdated: t.field({
+    type: ExecutionRef,
+    description: 'Fires when an execution starts and when it ends.',
+    args: { service: t.arg.string() },
+    subscribe: (_root, args, ctx) =>
+      ctx.platform.bus.executions.subscribe({ service: args.service?.toLowerCase() }, SUBSCRIBER_BUFFER),
+    resolve: (execution) => execution as unknown as Execution,
+  }),
+}));

@@ -1,0 +1,66 @@
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { WebSocketServer } from 'ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { IncomingMessage } from 'node:http';
+import { AdminKey } from '../domain/admin-key.ts';
+import type { GraphQLContext } from './builder.ts';
+
+type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, GraphQLContext>['getEnveloped']>;
+
+/** Connection-init payload keys that may carry the key, matched case-insensitively. */
+function keyFromConnectionParams(params: Record<string, unknown> | undefined): string | null {
+  if (!params) return null;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params)) if (typeof value === 'string') headers[name.toLowerCase()] = value;
+  return headers.apikey ?? headers.api_key ?? AdminKey.fromHeaders(headers);
+}
+
+/**
+ * GraphQL subscriptions (and queries) over WebSocket with the graphql-ws
+ * protocol on /graphql, executed through Yoga's envelop so plugins and error
+ * masking are the same as over HTTP. Returns a detach function.
+ */
+export function attachGraphQLWebSocket(
+  server: Server,
+  webSockets: WebSocketServer,
+  yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>,
+  adminKey: AdminKey,
+): () => void {
+  const disposable = useServer(
+    {
+      onConnect: (ctx) => adminKey.matches(keyFromConnectionParams(ctx.connectionParams)),
+      execute: (args) => (args.rootValue as Enveloped).execute(args as ExecutionArgs),
+      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args as ExecutionArgs),
+      onSubscribe: async (ctx, _id, payload) => {
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: payload });
+        const args = {
+          schema: enveloped.schema,
+          operationName: payload.operationName,
+          document: enveloped.parse(payload.query),
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: enveloped,
+        };
+        const errors = enveloped.validate(args.schema, args.document);
+        return errors.length ? errors : args;
+      },
+    },
+    webSockets,
+  );
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== '/graphql') {
+      socket.destroy();
+      return;
+    }
+    webSockets.handleUpgrade(request, socket, head, (client) => webSockets.emit('connection', client, request));
+  };
+  server.on('upgrade', onUpgrade);
+  return () => {
+    server.off('upgrade', onUpgrade);
+    void disposable.dispose();
+  };
+}

@@ -1,0 +1,31 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { badInput } from '../domain/errors.ts';
+
+/**
+ * Request bodies: JSON and forms are parsed for `event.request.payload`, and
+ * every body is also kept as received for `event.request.content`.
+ */
+export function parseBodies(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  const keep = (request: FastifyRequest, body: string) => {
+    request.rawBody = body;
+  };
+  app.addContentTypeParser(/^application\/([\w.-]+\+)?json/, { parseAs: 'string' }, (request, body, done) => {
+    const text = String(body);
+    keep(request, text);
+    if (text.trim() === '') return done(null, null);
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(badInput(`The request body is not valid JSON: ${(error as Error).message}`, 'body'), undefined);
+    }
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => {
+    keep(request, String(body));
+    done(null, Object.fromEntries(new URLSearchParams(String(body))));
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    keep(request, String(body));
+    done(null, null);
+  });
+}

@@ -1,0 +1,100 @@
+import { BoundedSubscription } from './subscription.ts';
+
+/**
+ * The one path for execution events: engines' log lines and execution state
+ * changes are published here; the recorder and live subscriptions read them.
+ * In-process fan-out; subscribers are indexed by service and execution so a
+ * line costs only the subscribers that want it.
+ */
+export interface LogLineEvent {
+  executionId: string;
+  service: string;
+  sequence: number;
+  stream: 'STDOUT' | 'STDERR' | 'CONSOLE' | 'SYSTEM';
+  message: string;
+  timestamp: Date;
+}
+
+export interface ExecutionEvent {
+  id: string;
+  service: string;
+  scriptType: string;
+  status: 'running' | 'succeeded' | 'failed' | 'timed_out';
+  trigger: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  durationMs: number | null;
+  statusCode: number | null;
+  error: { message: string; line?: number; kind?: string } | null;
+  logBytes: number;
+  logsTruncated: boolean;
+}
+
+export interface SubscribeFilter {
+  service?: string | null;
+  executionId?: string | null;
+}
+
+const ALL = '*';
+
+class Topic<T extends { service: string }> {
+  private readonly byKey = new Map<string, Set<BoundedSubscription<T>>>();
+
+  constructor(private readonly executionIdOf: (item: T) => string) {}
+
+  publish(item: T): void {
+    this.deliver(ALL, item);
+    this.deliver(`s:${item.service}`, item);
+    this.deliver(`e:${this.executionIdOf(item)}`, item);
+  }
+
+  subscribe(filter: SubscribeFilter, capacity: number, farewell?: (dropped: number) => T | undefined) {
+    // Filter by the narrowest key; the other filter (if any) is checked per item.
+    const key = filter.executionId ? `e:${filter.executionId}` : filter.service ? `s:${filter.service}` : ALL;
+    const set = this.byKey.get(key) ?? new Set();
+    this.byKey.set(key, set);
+    const subscription: BoundedSubscription<T> = new BoundedSubscription<T>(
+      capacity,
+      () => {
+        set.delete(subscription);
+        if (set.size === 0 && this.byKey.get(key) === set) this.byKey.delete(key);
+      },
+      farewell,
+    );
+    if (filter.executionId && filter.service) {
+      const wanted = filter.service;
+      const push = subscription.push.bind(subscription);
+      subscription.push = (item: T) => (item.service === wanted ? push(item) : undefined);
+    }
+    set.add(subscription);
+    return subscription;
+  }
+
+  get subscriberCount(): number {
+    let count = 0;
+    for (const set of this.byKey.values()) count += set.size;
+    return count;
+  }
+
+  private deliver(key: string, item: T): void {
+    const set = this.byKey.get(key);
+    if (!set) return;
+    for (const subscription of set) subscription.push(item);
+  }
+}
+
+export class EventBus {
+  readonly logs = new Topic<LogLineEvent>((line) => line.executionId);
+  readonly executions = new Topic<ExecutionEvent>((execution) => execution.id);
+  private readonly serviceListeners = new Set<(name: string) => void>();
+
+  /** Services changed (cache invalidation); a cross-instance transport would carry this too. */
+  onServiceChanged(listener: (name: string) => void): () => void {
+    this.serviceListeners.add(listener);
+    return () => this.serviceListeners.delete(listener);
+  }
+
+  serviceChanged(name: string): void {
+    for (const listener of this.serviceListeners) listener(name);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * One subscriber's bounded queue. Publishing never waits on a subscriber:
+ * one that falls `capacity` items behind gets a last item saying so (if
+ * `farewell` makes one) and is closed, so a slow reader cannot slow scripts.
+ */
+export class BoundedSubscription<T> implements AsyncIterableIterator<T> {
+  private readonly queue: T[] = [];
+  private waiter: ((result: IteratorResult<T>) => void) | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly onClose: () => void,
+    private readonly farewell?: (dropped: number) => T | undefined,
+  ) {}
+
+  push(item: T): void {
+    if (this.closed) return;
+    if (this.waiter) {
+      const resolve = this.waiter;
+      this.waiter = null;
+      resolve({ value: item, done: false });
+      return;
+    }
+    if (this.queue.length >= this.capacity) {
+      const last = this.farewell?.(this.capacity);
+      this.queue.length = 0;
+      if (last !== undefined) this.queue.push(last);
+      this.detach();
+      return;
+    }
+    this.queue.push(item);
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift() as T, done: false });
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.queue.length = 0;
+    this.detach();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error: unknown): Promise<IteratorResult<T>> {
+    this.return();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Stops receiving; items already queued are still delivered. */
+  private detach(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+    if (this.waiter && this.queue.length === 0) {
+      const resolve = this.waiter;
+      this.waiter = null;
+      resolve({ value: undefined, done: true });
+    }
+  }
+}

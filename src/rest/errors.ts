@@ -1,0 +1,20 @@
+import type { FastifyReply } from 'fastify';
+import { DomainError } from '../domain/errors.ts';
+import { errorBody } from '../domain/error-body.ts';
+
+/** Any error thrown by a route, in the contract's error shape. */
+export function toDomainError(error: unknown): DomainError {
+  if (error instanceof DomainError) return error;
+  const fastifyError = error as { statusCode?: number; code?: string; message?: string };
+  if (fastifyError.statusCode && fastifyError.statusCode < 500) {
+    const kind = fastifyError.statusCode === 404 ? 'NOT_FOUND' : 'BAD_INPUT';
+    return new DomainError(kind, fastifyError.message ?? 'Bad request.', null, { status: fastifyError.statusCode });
+  }
+  return new DomainError('INTERNAL', 'Internal server error.');
+}
+
+export function sendError(reply: FastifyReply, error: DomainError): FastifyReply {
+  for (const [name, value] of Object.entries(error.extra.headers ?? {})) reply.header(name, value);
+  if (error.extra.executionId) reply.header('x-execution-id', error.extra.executionId);
+  return reply.status(error.status).type('application/json').send(errorBody(error));
+}

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import { AdminKey } from '../domain/admin-key.ts';
+import { DomainError } from '../domain/errors.ts';
+import type { Platform } from '../domain/platform.ts';
+import { callServiceRoutes } from './call-service.ts';
+import { sendError, toDomainError } from './errors.ts';
+import { executionRoutes } from './executions.ts';
+import { scriptTypeRoutes } from './script-types.ts';
+import { serviceRoutes } from './services.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body as received, for scripts' `event.request.content`. */
+    rawBody?: string;
+  }
+}
+
+/** The DreamFactory-compatible REST layer under /api/v2. */
+export async function registerRest(app: FastifyInstance, platform: Platform, adminKey: AdminKey): Promise<void> {
+  await app.register(async (api) => {
+    api.addHook('onRequest', async (request, reply) => {
+      if (!adminKey.matches(AdminKey.fromHeaders(request.headers))) {
+        return sendError(
+          reply,
+          new DomainError('UNAUTHENTICATED', 'An API key is required: send X-DreamFactory-API-Key or Authorization: Bearer.'),
+        );
+      }
+    });
+    api.setErrorHandler((error, _request, reply) => {
+      const domainError = toDomainError(error);
+      if (domainError.kind === 'INTERNAL') reply.log.error({ err: error }, 'unhandled error');
+      return sendError(reply, domainError);
+    });
+    api.setNotFoundHandler((request, reply) =>
+      sendError(reply, new DomainError('NOT_FOUND', `No route for ${request.method} ${request.url}.`)),
+    );
+    scriptTypeRoutes(api, platform);
+    serviceRoutes(api, platform);
+    executionRoutes(api, platform);
+    callServiceRoutes(api, platform);
+  });
+}

@@ -1,0 +1,19 @@
+import { join } from 'node:path';
+import type { Settings } from '../config.ts';
+import { QuickJsEngine } from './quickjs/engine.ts';
+import { EngineRegistry } from './registry.ts';
+import { createSubprocessEngines } from './subprocess/index.ts';
+
+/** Every script type this server offers: QuickJS in-process, the rest as subprocess engines. */
+export function createEngines(settings: Settings): EngineRegistry {
+  const { scripting } = settings;
+  return new EngineRegistry([
+    new QuickJsEngine({ disabled: scripting.disabled.has('javascript'), maxWarmContexts: scripting.maxWarmContexts }),
+    ...createSubprocessEngines({
+      interpreterPaths: scripting.interpreterPaths,
+      disabled: scripting.disabled,
+      workDir: join(settings.dataDir, 'workers'),
+      defaultMemoryLimitMb: scripting.defaultMemoryLimitMb,
+    }),
+  ]);
+}

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import type { QuickJSWASMModule } from 'quickjs-emscripten';
+import type { ScriptJob } from '../types.ts';
+import { WarmContext } from './warm-context.ts';
+
+/**
+ * Idle warm contexts, keyed by owner, script and limits so a context never
+ * serves another service or a changed script. Least recently used ones are
+ * disposed past `capacity`, which bounds memory with many services.
+ */
+export class ContextPool {
+  /** Insertion order is recency order: the first entry is the coldest. */
+  private readonly idle = new Map<string, WarmContext[]>();
+  private idleCount = 0;
+
+  constructor(
+    private readonly module: QuickJSWASMModule,
+    private readonly capacity: number,
+  ) {}
+
+  acquire(job: ScriptJob): { context: WarmContext; key: string } {
+    const key = keyOf(job);
+    const list = this.idle.get(key);
+    const context = list?.pop();
+    if (context) {
+      this.idleCount--;
+      if (list!.length === 0) this.idle.delete(key);
+      return { context, key };
+    }
+    return { context: new WarmContext(this.module, job), key };
+  }
+
+  release(key: string, context: WarmContext): void {
+    if (!context.healthy || this.capacity === 0) {
+      context.dispose();
+      return;
+    }
+    const list = this.idle.get(key) ?? [];
+    this.idle.delete(key); // re-insert: now the most recently used
+    list.push(context);
+    this.idle.set(key, list);
+    this.idleCount++;
+    while (this.idleCount > this.capacity) this.evictColdest();
+  }
+
+  /** Drops every idle context of an owner (its script changed or it was deleted). */
+  forget(scriptKey: string): void {
+    const prefix = `${scriptKey}\u0000`;
+    for (const [key, list] of this.idle) {
+      if (!key.startsWith(prefix)) continue;
+      for (const context of list) context.dispose();
+      this.idleCount -= list.length;
+      this.idle.delete(key);
+    }
+  }
+
+  clear(): void {
+    for (const list of this.idle.values()) for (const context of list) context.dispose();
+    this.idle.clear();
+    this.idleCount = 0;
+  }
+
+  get size(): number {
+    return this.idleCount;
+  }
+
+  private evictColdest(): void {
+    const [key, list] = this.idle.entries().next().value as [string, WarmContext[]];
+    list.shift()?.dispose();
+    this.idleCount--;
+    if (list.length === 0) this.idle.delete(key);
+  }
+}
+
+function keyOf(job: ScriptJob): string {
+  const digest = createHash('sha1').update(job.script).digest('base64url');
+  return `${job.scriptKey}\u0000${digest}\u0000${job.limits.memoryLimitMb}`;
+}

@@ -1,0 +1,90 @@
+/**
+ * Guest-side JavaScript evaluated once per warm context. It takes the raw host
+ * functions off the global object (scripts only see the conventions below)
+ * and returns the three entry points the host calls: run, fire and reset.
+ */
+export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, hostClearTimer) {
+  'use strict';
+  let timers = new Map();
+  let nextTimer = 1;
+
+  function text(args) {
+    return args.map(function (value) {
+      if (typeof value === 'string') return value;
+      if (value instanceof Error) return value.stack ? value.name + ': ' + value.message + '\n' + value.stack : String(value);
+      try { const json = JSON.stringify(value); return json === undefined ? String(value) : json; } catch (e) { return String(value); }
+    }).join(' ');
+  }
+  const consoleObject = {};
+  for (const level of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
+    consoleObject[level] = function () { hostLog(level, text(Array.prototype.slice.call(arguments))); };
+  }
+  globalThis.console = consoleObject;
+
+  globalThis.setTimeout = function (callback, ms) {
+    const extra = Array.prototype.slice.call(arguments, 2);
+    if (typeof callback !== 'function') throw new TypeError('setTimeout needs a function');
+    const id = nextTimer++;
+    timers.set(id, function () { callback.apply(undefined, extra); });
+    hostTimer(id, Math.max(0, Number(ms) || 0));
+    return id;
+  };
+  globalThis.clearTimeout = function (id) {
+    if (timers.delete(id)) hostClearTimer(id);
+  };
+
+  // platform.api.<verb>(path, payload, options[, callback]): a Promise of
+  // {status_code, content, content_type, headers}. DreamFactory's Node.js
+  // style get(path, options, callback) / post(path, payload, options, callback)
+  // also works; the callback gets (body as a JSON string, response).
+  function caller(method) {
+    return function (path) {
+      let rest = Array.prototype.slice.call(arguments, 1);
+      let callback;
+      if (rest.length && typeof rest[rest.length - 1] === 'function') callback = rest.pop();
+      let payload = rest[0];
+      let options = rest[1];
+      if (callback && (method === 'GET' || method === 'DELETE') && rest.length === 1) { options = payload; payload = undefined; }
+      const promise = hostApi(
+        method,
+        String(path),
+        payload === undefined || payload === null || payload === '' ? '' : JSON.stringify(payload),
+        options && typeof options === 'object' ? JSON.stringify(options) : ''
+      ).then(function (json) { return JSON.parse(json); });
+      if (!callback) return promise;
+      promise.then(function (response) {
+        const body = typeof response.content === 'string' ? response.content : JSON.stringify(response.content);
+        callback(body, response);
+      });
+      return undefined;
+    };
+  }
+  const api = { get: caller('GET'), post: caller('POST'), put: caller('PUT'), patch: caller('PATCH') };
+  api['delete'] = caller('DELETE');
+
+  function run(script, eventJson, platformJson) {
+    const event = JSON.parse(eventJson);
+    Object.defineProperty(event, 'setResponse', {
+      enumerable: false,
+      value: function (content, statusCode, contentType) {
+        event.response.content = content;
+        event.response.status_code = statusCode === undefined ? 200 : statusCode;
+        event.response.content_type = contentType === undefined ? 'application/json' : contentType;
+      },
+    });
+    const given = JSON.parse(platformJson);
+    const platform = { api: api, config: given.config, session: given.session };
+    return Promise.resolve(script(event, platform)).then(function (returned) {
+      return JSON.stringify({ returned: returned === undefined ? null : returned, event: event });
+    });
+  }
+  function fire(id) {
+    const callback = timers.get(id);
+    timers.delete(id);
+    if (callback) callback();
+  }
+  function reset() {
+    timers = new Map();
+  }
+  return { run: run, fire: fire, reset: reset };
+})`;

@@ -1,0 +1,259 @@
+import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
+import { ScriptFailure } from '../failure.ts';
+import type { ScriptJob, ScriptOutcome } from '../types.ts';
+import { GUEST_PRELUDE } from './guest-prelude.ts';
+
+const STACK_LIMIT_BYTES = 200 * 1024;
+
+/** What one run holds on to, so a timeout can release all of it. */
+interface ActiveRun {
+  job: ScriptJob;
+  timers: Map<number, NodeJS.Timeout>;
+  pendingCalls: Set<QuickJSDeferredPromise>;
+  /** Ends the run early (deadline passed, uncaught error in a timer callback). */
+  abort: (failure: ScriptFailure) => void;
+}
+
+/**
+ * One QuickJS runtime and context with one service's script compiled in it.
+ * A runtime per context because memory limits and interrupt deadlines are
+ * per runtime; it serves one run at a time, so a deadline is exact.
+ * A context that failed, hit a limit or timed out is never reused.
+ */
+export class WarmContext {
+  private readonly runtime: QuickJSRuntime;
+  private readonly context: QuickJSContext;
+  private readonly entry: { run: QuickJSHandle; fire: QuickJSHandle; reset: QuickJSHandle };
+  private readonly script: QuickJSHandle;
+  private deadline = 0;
+  private active: ActiveRun | null = null;
+  /** False once this context must not serve another run. */
+  healthy = true;
+
+  constructor(module: QuickJSWASMModule, job: ScriptJob) {
+    this.runtime = module.newRuntime();
+    this.runtime.setMemoryLimit(job.limits.memoryLimitMb * 1024 * 1024);
+    this.runtime.setMaxStackSize(STACK_LIMIT_BYTES);
+    this.runtime.setInterruptHandler(() => this.deadline > 0 && Date.now() > this.deadline);
+    this.context = this.runtime.newContext();
+    try {
+      this.entry = this.installPrelude();
+      this.script = this.compile(job);
+    } catch (error) {
+      this.dispose();
+      throw error;
+    }
+  }
+
+  async run(job: ScriptJob): Promise<ScriptOutcome> {
+    let abort: (failure: ScriptFailure) => void = () => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      abort = reject;
+    });
+    aborted.catch(() => undefined); // raced below; never left unhandled
+    const run: ActiveRun = { job, timers: new Map(), pendingCalls: new Set(), abort };
+    this.active = run;
+    this.deadline = Date.now() + job.limits.timeoutMs;
+    // The interrupt handler only runs while guest code runs; a guest awaiting
+    // a timer or an API call is stopped by this host-side deadline instead.
+    const timeout = setTimeout(() => abort(this.timeoutFailure(job)), job.limits.timeoutMs);
+    try {
+      const { context } = this;
+      const eventJson = context.newString(JSON.stringify(job.event));
+      const platformJson = context.newString(JSON.stringify(job.platform));
+      const called = context.callFunction(this.entry.run, context.undefined, this.script, eventJson, platformJson);
+      eventJson.dispose();
+      platformJson.dispose();
+      const promise = this.unwrap(called);
+      const settled = context.resolvePromise(promise);
+      promise.dispose();
+      this.pump();
+      const result = await Promise.race([settled, aborted]);
+      const json = this.unwrap(result);
+      const text = context.getString(json);
+      json.dispose();
+      const parsed = JSON.parse(text) as ScriptOutcome;
+      return { returned: parsed.returned ?? undefined, event: parsed.event };
+    } catch (error) {
+      this.healthy = false;
+      throw error instanceof ScriptFailure ? error : new ScriptFailure('error', String(error));
+    } finally {
+      clearTimeout(timeout);
+      this.endRun(run);
+    }
+  }
+
+  dispose(): void {
+    if (this.active) this.endRun(this.active);
+    for (const handle of [this.entry?.run, this.entry?.fire, this.entry?.reset, this.script]) {
+      if (handle?.alive) handle.dispose();
+    }
+    if (this.context.alive) this.context.dispose();
+    if (this.runtime.alive) this.runtime.dispose();
+  }
+
+  private endRun(run: ActiveRun): void {
+    for (const timer of run.timers.values()) clearTimeout(timer);
+    run.timers.clear();
+    for (const call of run.pendingCalls) if (call.alive) call.dispose();
+    run.pendingCalls.clear();
+    if (this.active === run) {
+      this.active = null;
+      this.deadline = 0;
+      if (this.healthy && this.context.alive) {
+        const reset = this.context.callFunction(this.entry.reset, this.context.undefined);
+        if (reset.error) {
+          reset.error.dispose();
+          this.healthy = false;
+        } else reset.value.dispose();
+      }
+    }
+  }
+
+  /** Runs queued promise jobs; called after anything the host resolves. */
+  private pump(): void {
+    if (!this.runtime.alive) return;
+    const result = this.runtime.executePendingJobs();
+    if (result.error) result.error.dispose();
+  }
+
+  private installPrelude() {
+    const { context } = this;
+    const log = context.newFunction('log', (level, message) => {
+      const run = this.active;
+      if (!run) return;
+      const stream = context.getString(level) === 'error' || context.getString(level) === 'warn' ? 'STDERR' : 'CONSOLE';
+      run.job.log(stream, context.getString(message));
+    });
+    const api = context.newFunction('api', (method, path, payload, options) => {
+      const run = this.active;
+      const deferred = context.newPromise();
+      if (!run) {
+        deferred.reject(context.newString('platform.api is only available while the script runs'));
+        return deferred.handle;
+      }
+      run.pendingCalls.add(deferred);
+      const payloadText = context.getString(payload);
+      const optionsText = context.getString(options);
+      run.job
+        .api({
+          method: context.getString(method),
+          path: context.getString(path),
+          payload: payloadText === '' ? undefined : JSON.parse(payloadText),
+          options: optionsText === '' ? undefined : JSON.parse(optionsText),
+        })
+        .then(
+          (result) => {
+            if (!deferred.alive || this.active !== run) return;
+            run.pendingCalls.delete(deferred);
+            const json = context.newString(JSON.stringify(result));
+            deferred.resolve(json);
+            json.dispose();
+            this.pump();
+          },
+          (error: unknown) => {
+            if (!deferred.alive || this.active !== run) return;
+            run.pendingCalls.delete(deferred);
+            const message = context.newError(error instanceof Error ? error.message : String(error));
+            deferred.reject(message);
+            message.dispose();
+            this.pump();
+          },
+        );
+      return deferred.handle;
+    });
+    const timer = context.newFunction('timer', (idHandle, msHandle) => {
+      const run = this.active;
+      if (!run) return;
+      const id = context.getNumber(idHandle);
+      const delay = context.getNumber(msHandle);
+      run.timers.set(
+        id,
+        setTimeout(() => {
+          run.timers.delete(id);
+          if (this.active !== run) return;
+          const idArgument = context.newNumber(id);
+          const fired = context.callFunction(this.entry.fire, context.undefined, idArgument);
+          idArgument.dispose();
+          if (fired.error) {
+            // An uncaught throw in a timer callback fails the run, as it would end a Node process.
+            const failure = this.describeError(fired.error, run.job);
+            fired.error.dispose();
+            run.abort(failure);
+            return;
+          }
+          fired.value.dispose();
+          this.pump();
+        }, delay),
+      );
+    });
+    const clearTimer = context.newFunction('clearTimer', (idHandle) => {
+      const run = this.active;
+      const id = context.getNumber(idHandle);
+      const pending = run?.timers.get(id);
+      if (pending) clearTimeout(pending);
+      run?.timers.delete(id);
+    });
+    const factory = this.unwrap(context.evalCode(GUEST_PRELUDE, 'prelude.js'));
+    const entry = this.unwrap(context.callFunction(factory, context.undefined, log, api, timer, clearTimer));
+    for (const handle of [factory, log, api, timer, clearTimer]) handle.dispose();
+    const handles = {
+      run: context.getProp(entry, 'run'),
+      fire: context.getProp(entry, 'fire'),
+      reset: context.getProp(entry, 'reset'),
+    };
+    entry.dispose();
+    return handles;
+  }
+
+  private compile(job: ScriptJob): QuickJSHandle {
+    // The body starts on line 1 so error line numbers match the user's script.
+    const source = `(async function (event, platform) {${job.script}\n})`;
+    const result = this.context.evalCode(source, `${job.scriptKey}.js`);
+    if (result.error) {
+      const failure = this.describeError(result.error, job);
+      result.error.dispose();
+      throw failure;
+    }
+    return result.value;
+  }
+
+  private unwrap(result: { error?: QuickJSHandle; value?: QuickJSHandle }): QuickJSHandle {
+    if (result.error) {
+      const failure = this.describeError(result.error, this.active?.job);
+      result.error.dispose();
+      throw failure;
+    }
+    return result.value as QuickJSHandle;
+  }
+
+  private timeoutFailure(job: ScriptJob): ScriptFailure {
+    return new ScriptFailure('timeout', `Script exceeded its time limit of ${job.limits.timeoutMs} ms and was stopped.`);
+  }
+
+  private describeError(handle: QuickJSHandle, job: ScriptJob | undefined): ScriptFailure {
+    const dumped = this.context.dump(handle) as unknown;
+    const error = (dumped && typeof dumped === 'object' ? dumped : { message: String(dumped) }) as {
+      name?: string;
+      message?: string;
+      stack?: string;
+    };
+    const message = error.message ?? String(dumped);
+    if (job && /out of memory/i.test(message)) {
+      return new ScriptFailure('memory', `Script exceeded its memory limit of ${job.limits.memoryLimitMb} MB.`);
+    }
+    if (job && error.name === 'InternalError' && /interrupted/i.test(message)) return this.timeoutFailure(job);
+    const where = job && error.stack ? new RegExp(`${escapeRegExp(job.scriptKey)}\\.js:(\\d+)(?::(\\d+))?`).exec(error.stack) : null;
+    const line = where ? Number(where[1]) : undefined;
+    const name = error.name && error.name !== 'Error' ? `${error.name}: ` : '';
+    return new ScriptFailure('error', `${name}${message}${line ? ` (line ${line})` : ''}`, {
+      line,
+      column: where?.[2] ? Number(where[2]) : undefined,
+      stack: error.stack,
+    });
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,106 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { WebSocketServer } from 'ws';
+import type { Settings } from './config.ts';
+import { openDatabase } from './db/client.ts';
+import { AdminKey } from './domain/admin-key.ts';
+import { createPlatform, type Platform } from './domain/platform.ts';
+import { attachGraphQLWebSocket } from './graphql/websocket.ts';
+import { createGraphQL } from './graphql/yoga.ts';
+import { EventBus } from './logs/bus.ts';
+import { registerRest } from './rest/router.ts';
+import { createEngines } from './scripting/engines.ts';
+import { parseBodies } from './http/bodies.ts';
+import { loggerOptions } from './http/logger.ts';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  platform: Platform;
+  app: FastifyInstance;
+  /** Set only on the first start without ADMIN_KEY: show it once. */
+  generatedAdminKey: string | null;
+  stop(): Promise<void>;
+}
+
+const PRUNE_INTERVAL_MS = 60_000;
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/** Wiring: database, engines, domain, GraphQL (HTTP, SSE, WebSocket) and REST; start and stop. */
+export async function startServer(settings: Settings): Promise<RunningServer> {
+  const app = Fastify({
+    logger: loggerOptions(settings),
+    disableRequestLogging: true,
+    bodyLimit: 10 * 1024 * 1024,
+    forceCloseConnections: true,
+  });
+  const database = await openDatabase(settings.database);
+  if (database.applied.length) app.log.info({ migrations: database.applied }, 'database migrated');
+  const { adminKey, generated } = await AdminKey.load(database.db, settings.adminKey);
+
+  const engines = createEngines(settings);
+  await engines.start();
+  for (const type of engines.list()) {
+    app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
+  }
+  const bus = new EventBus();
+  const platform = createPlatform(settings, database.db, engines, bus, (error) =>
+    app.log.error({ err: error }, 'writing executions failed'),
+  );
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const executionId = reply.getHeader('x-execution-id');
+    request.log.info(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...(executionId ? { executionId } : {}) },
+      'request',
+    );
+    done();
+  });
+  parseBodies(app);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  const yoga = createGraphQL(platform, database.db, adminKey);
+  app.route({
+    url: '/graphql',
+    method: ['GET', 'POST', 'OPTIONS'],
+    handler: async (request, reply) => {
+      const response = await yoga.handleNodeRequestAndResponse(request, reply, {});
+      response.headers.forEach((value, key) => reply.header(key, value));
+      reply.status(response.status);
+      reply.send(response.body);
+      return reply;
+    },
+  });
+  await registerRest(app, platform, adminKey);
+
+  await app.listen({ host: settings.host, port: settings.port });
+  const webSockets = new WebSocketServer({ noServer: true });
+  const detachWebSocket = attachGraphQLWebSocket(app.server, webSockets, yoga, adminKey);
+
+  const pruneTimer = setInterval(() => {
+    platform.executions.prune(settings.executions.keepPerService).catch((error: unknown) => app.log.error({ err: error }, 'pruning failed'));
+  }, PRUNE_INTERVAL_MS);
+  pruneTimer.unref();
+
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : settings.port;
+  let stopping: Promise<void> | null = null;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    platform,
+    app,
+    generatedAdminKey: generated,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(pruneTimer);
+        detachWebSocket();
+        for (const client of webSockets.clients) client.close(1001, 'server shutting down');
+        webSockets.close();
+        await Promise.all([app.close(), engines.stop(SHUTDOWN_DEADLINE_MS)]);
+        await platform.recorder.flush();
+        await database.close();
+      })();
+      return stopping;
+    },
+  };
+}
