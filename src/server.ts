@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 import type { Settings } from './config.ts';
 import { openDatabase } from './db/client.ts';
@@ -29,7 +29,8 @@ const SHUTDOWN_DEADLINE_MS = 10_000;
 export async function startServer(settings: Settings): Promise<RunningServer> {
   const app = Fastify({
     logger: loggerOptions(settings),
-    disableRequestLogging: true,
+    // One line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 10 * 1024 * 1024,
     forceCloseConnections: true,
   });

@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { print, type ExecutionResult } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { loadSettings } from '../../src/config.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
+
+export const ADMIN_KEY = 'test-admin-key';
+
+export interface TestServer {
+  server: RunningServer;
+  url: string;
+  dataDir: string;
+  /** REST call with the admin key; `body` is sent as JSON unless a string. */
+  rest(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<RestResponse>;
+  /** GraphQL over HTTP with the admin key. */
+  gql<R, V>(document: TypedDocumentNode<R, V> | string, variables?: V, headers?: Record<string, string>): Promise<ExecutionResult<R>>;
+  stop(): Promise<void>;
+}
+
+export interface RestResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: any;
+}
+
+/** A real server on a free port, with its own SQLite file (or DATABASE_URL from `env`). */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-test-'));
+  const settings = loadSettings({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    ADMIN_KEY,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const server = await startServer(settings);
+  const url = server.url;
+  const rest: TestServer['rest'] = async (method, path, body, headers = {}) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        'x-dreamfactory-api-key': ADMIN_KEY,
+        ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, text, json };
+  };
+  const gql: TestServer['gql'] = async (document, variables, headers = {}) => {
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}`, ...headers },
+      body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
+    });
+    return (await response.json()) as ExecutionResult<any>;
+  };
+  return {
+    server,
+    url,
+    dataDir,
+    rest,
+    gql,
+    async stop() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates a scripted service over REST and returns its id. */
+export async function createService(t: TestServer, name: string, type: string, content: string, config: Record<string, unknown> = {}) {
+  const response = await t.rest('POST', '/api/v2/system/service', { resource: [{ name, type, config: { ...config, content } }] });
+  if (response.status !== 201) throw new Error(`creating ${name} failed: ${response.status} ${response.text}`);
+  return response.json.resource[0].id as number;
+}
