@@ -1,0 +1,290 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createService, startTestServer, type TestServer } from './helpers/server.ts';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer({ SCRIPT_MEMORY_MB: '32' });
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+async function serviceAnswering(name: string, script: string, config: Record<string, unknown> = {}) {
+  await createService(t, name, 'javascript', script, config);
+}
+
+describe('the event a script receives', () => {
+  it('carries the request as DreamFactory describes it', async () => {
+    await serviceAnswering('echo', 'return { request: event.request, resource: event.resource, response: event.response }');
+    const response = await t.rest('POST', '/api/v2/echo/items/7?x=1&y=two', { hello: 'world' }, { 'X-Custom': 'Yes' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/application\/json/);
+    expect(response.headers.get('x-execution-id')).toMatch(/[0-9a-f-]{36}/);
+    const { request, resource } = response.json;
+    expect(resource).toBe('items/7');
+    expect(request).toMatchObject({
+      method: 'POST',
+      uri: '/api/v2/echo/items/7?x=1&y=two',
+      service: 'echo',
+      resource: 'items/7',
+      parameters: { x: '1', y: 'two' },
+      payload: { hello: 'world' },
+      content: '{"hello":"world"}',
+      content_type: 'application/json',
+      api_version: '2.0',
+    });
+    expect(request.headers['x-custom']).toBe('Yes');
+    expect(response.json.response).toEqual({ status_code: 200, content: null, content_type: null, headers: {} });
+  });
+
+  it('parses form bodies and keeps other bodies raw', async () => {
+    const form = await t.rest('PUT', '/api/v2/echo', 'a=1&b=x%20y', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(form.json.request).toMatchObject({ method: 'PUT', payload: { a: '1', b: 'x y' }, content: 'a=1&b=x%20y' });
+    const text = await t.rest('PATCH', '/api/v2/echo', 'plain words', { 'content-type': 'text/plain' });
+    expect(text.json.request).toMatchObject({ method: 'PATCH', payload: null, content: 'plain words', content_type: 'text/plain' });
+    const deleted = await t.rest('DELETE', '/api/v2/echo/x');
+    expect(deleted.json.request.method).toBe('DELETE');
+  });
+
+  it('gives platform.config the service settings and platform.session the caller', async () => {
+    await serviceAnswering('cfg', 'return { config: platform.config, session: platform.session }', { greeting: 'hi' });
+    const { json } = await t.rest('GET', '/api/v2/cfg');
+    expect(json.config).toMatchObject({ greeting: 'hi', name: 'cfg' });
+    expect(JSON.stringify(json.session)).not.toContain('test-admin-key');
+  });
+});
+
+describe('what becomes the response', () => {
+  it('a returned value is the content, status 200', async () => {
+    await serviceAnswering('ret', 'event.response.status_code = 418; return [1, 2, 3]');
+    const response = await t.rest('GET', '/api/v2/ret');
+    expect(response.status).toBe(200);
+    expect(response.json).toEqual([1, 2, 3]);
+  });
+
+  it('a returned object with an error key is a 500 with that message', async () => {
+    await serviceAnswering('reterr', "return { error: 'Invalid thing' }");
+    const response = await t.rest('GET', '/api/v2/reterr');
+    expect(response.status).toBe(500);
+    expect(response.json.error).toMatchObject({ message: 'Invalid thing', status_code: 500 });
+  });
+
+  it('a returned response descriptor sets status, type and headers', async () => {
+    await serviceAnswering('desc', "return { content: '<b>hi</b>', status_code: 202, content_type: 'text/html', headers: { 'X-From': 'script' } }");
+    const response = await t.rest('GET', '/api/v2/desc');
+    expect(response.status).toBe(202);
+    expect(response.headers.get('content-type')).toMatch(/text\/html/);
+    expect(response.headers.get('x-from')).toBe('script');
+    expect(response.text).toBe('<b>hi</b>');
+  });
+
+  it('otherwise event.response as the script left it, also via event.setResponse', async () => {
+    await serviceAnswering('evresp', "event.response.status_code = 201; event.response.content = { made: true }; event.response.headers['X-Made'] = '1'");
+    const response = await t.rest('POST', '/api/v2/evresp', {});
+    expect(response.status).toBe(201);
+    expect(response.json).toEqual({ made: true });
+    expect(response.headers.get('x-made')).toBe('1');
+    await serviceAnswering('setresp', "event.setResponse({ ok: 1 }, 409)");
+    const set = await t.rest('GET', '/api/v2/setresp');
+    expect(set.status).toBe(409);
+    expect(set.json).toEqual({ ok: 1 });
+    expect(set.headers.get('content-type')).toMatch(/application\/json/);
+  });
+
+  it('supports await and setTimeout in the body', async () => {
+    await serviceAnswering('waits', 'await new Promise((r) => setTimeout(r, 30)); return { waited: true }');
+    expect((await t.rest('GET', '/api/v2/waits')).json).toEqual({ waited: true });
+  });
+
+  it('sends a returned string as text', async () => {
+    await serviceAnswering('text', "return 'just text'");
+    const response = await t.rest('GET', '/api/v2/text');
+    expect(response.text).toBe('just text');
+    expect(response.headers.get('content-type')).toMatch(/text\/plain/);
+  });
+
+  it('rejects an invalid status code from a script', async () => {
+    await serviceAnswering('badstatus', 'event.response.status_code = 42');
+    const response = await t.rest('GET', '/api/v2/badstatus');
+    expect(response.status).toBe(500);
+    expect(response.json.error.message).toMatch(/status code/);
+  });
+});
+
+describe('script failures', () => {
+  it('a thrown Error is a 500 with its message and line', async () => {
+    await serviceAnswering('throws', "const a = 1;\nconst b = 2;\nthrow new Error('went wrong')");
+    const response = await t.rest('GET', '/api/v2/throws');
+    expect(response.status).toBe(500);
+    expect(response.json.error.message).toContain('went wrong');
+    expect(response.json.error.message).toContain('line 3');
+    expect(response.json.error.context).toMatchObject({ line: 3 });
+    expect(response.headers.get('x-execution-id')).toBeTruthy();
+  });
+
+  it('a thrown string is an error too (DreamFactory ignored it; we do not)', async () => {
+    await serviceAnswering('throwstr', "throw 'Only GET please'");
+    const response = await t.rest('GET', '/api/v2/throwstr');
+    expect(response.status).toBe(500);
+    expect(response.json.error.message).toBe('Only GET please');
+  });
+
+  it('a syntax error names the line', async () => {
+    await serviceAnswering('syntax', 'const ok = 1;\nconst = broken;');
+    const response = await t.rest('GET', '/api/v2/syntax');
+    expect(response.status).toBe(500);
+    expect(response.json.error.message).toMatch(/SyntaxError/);
+    expect(response.json.error.context.line).toBe(2);
+  });
+});
+
+describe('limits and hostile scripts', () => {
+  it('stops an infinite loop at its timeout with 504, and the next call succeeds at once', async () => {
+    await serviceAnswering('spin', 'while (true) {}', { timeout_ms: 300 });
+    await serviceAnswering('quick', 'return { ok: true }');
+    const started = performance.now();
+    const response = await t.rest('GET', '/api/v2/spin');
+    const elapsed = performance.now() - started;
+    expect(response.status).toBe(504);
+    expect(response.json.error.message).toMatch(/time limit of 300 ms/);
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(300 + 100 + 150); // 100 ms budget, plus HTTP and a busy CI machine
+    const next = performance.now();
+    expect((await t.rest('GET', '/api/v2/quick')).json).toEqual({ ok: true });
+    expect(performance.now() - next).toBeLessThan(200);
+  });
+
+  it('stops a script awaiting forever at its timeout', async () => {
+    await serviceAnswering('hang', 'await new Promise(() => {})', { timeout_ms: 200 });
+    expect((await t.rest('GET', '/api/v2/hang')).status).toBe(504);
+  });
+
+  it('answers a memory bomb with 500 naming the limit; the engine stays usable', async () => {
+    await serviceAnswering('bomb', 'const hoard = []; while (true) hoard.push(new Uint8Array(1024 * 1024));', { memory_limit_mb: 32 });
+    const response = await t.rest('GET', '/api/v2/bomb');
+    expect(response.status).toBe(500);
+    expect(response.json.error.message).toMatch(/memory limit of 32 MB/);
+    await serviceAnswering('objbomb', 'const a = []; while (true) a.push({ i: a.length, s: "item" + a.length });', { memory_limit_mb: 32 });
+    const objects = await t.rest('GET', '/api/v2/objbomb');
+    expect(objects.status).toBe(500);
+    expect(objects.json.error.message).toMatch(/memory limit/);
+    expect((await t.rest('GET', '/api/v2/quick')).status).toBe(200);
+  });
+
+  it('turns runaway recursion into an error, not a crash', async () => {
+    await serviceAnswering('recurse', 'function down(n) { return down(n + 1) + 1 }\nreturn down(0)');
+    const response = await t.rest('GET', '/api/v2/recurse');
+    expect(response.status).toBe(500);
+    expect(response.json.error.message).toMatch(/stack overflow/i);
+    expect((await t.rest('GET', '/api/v2/quick')).status).toBe(200);
+  });
+
+  it('caps huge log output and marks the truncation', async () => {
+    await serviceAnswering('chatty', "for (let i = 0; i < 100000; i++) console.log('line ' + i + ' ' + 'x'.repeat(100)); return { done: true }", {
+      max_log_bytes: 50_000,
+    });
+    const response = await t.rest('GET', '/api/v2/chatty');
+    expect(response.json).toEqual({ done: true });
+    const execution = await t.rest('GET', `/api/v2/system/execution/${response.headers.get('x-execution-id')}`);
+    expect(execution.json.logs_truncated).toBe(true);
+    expect(execution.json.log_bytes).toBeLessThanOrEqual(50_000);
+    expect(execution.json.logs.at(-1)).toMatchObject({ stream: 'SYSTEM', message: expect.stringMatching(/truncated/) });
+  });
+
+  it('gives scripts no way to reach the host', async () => {
+    await serviceAnswering(
+      'escape',
+      `const probes = {
+        require: typeof require, process: typeof process, fetch: typeof fetch, module: typeof module,
+        globalProcess: typeof globalThis.process, hostFns: Object.keys(globalThis).filter((k) => k.startsWith('__')),
+      };
+      try { probes.viaFunction = typeof Function('return this.process')(); } catch (e) { probes.viaFunction = 'threw'; }
+      try { probes.viaConstructor = typeof this?.constructor?.constructor('return process')(); } catch (e) { probes.viaConstructor = 'threw'; }
+      try { await import('fs'); probes.importFs = 'loaded'; } catch (e) { probes.importFs = 'threw'; }
+      try { probes.std = typeof std + typeof os; } catch (e) { probes.std = 'threw'; }
+      return probes;`,
+    );
+    const { json } = await t.rest('GET', '/api/v2/escape');
+    expect(json).toEqual({
+      require: 'undefined',
+      process: 'undefined',
+      fetch: 'undefined',
+      module: 'undefined',
+      globalProcess: 'undefined',
+      hostFns: [],
+      viaFunction: 'undefined',
+      viaConstructor: expect.stringMatching(/undefined|threw/),
+      importFs: 'threw',
+      std: 'undefinedundefined',
+    });
+  });
+});
+
+describe('isolation', () => {
+  it('keeps one call’s variables from the next, and one service’s globals from another', async () => {
+    await serviceAnswering('counter', 'let count = 0; count++; globalThis.mine = (globalThis.mine || 0) + 1; return { count, seenOther: typeof globalThis.theirs }');
+    await serviceAnswering('other', "globalThis.theirs = 'secret'; return { set: true }");
+    await t.rest('GET', '/api/v2/other');
+    const first = await t.rest('GET', '/api/v2/counter');
+    const second = await t.rest('GET', '/api/v2/counter');
+    expect(first.json).toMatchObject({ count: 1, seenOther: 'undefined' });
+    expect(second.json).toMatchObject({ count: 1, seenOther: 'undefined' });
+  });
+
+  it('drops a warm context after an error, so its state does not survive', async () => {
+    await serviceAnswering('fragile', "globalThis.n = (globalThis.n || 0) + 1; if (event.request.parameters.fail) throw new Error('fail'); return { n: globalThis.n }");
+    const first = await t.rest('GET', '/api/v2/fragile');
+    expect((await t.rest('GET', '/api/v2/fragile?fail=1')).status).toBe(500);
+    const after = await t.rest('GET', '/api/v2/fragile');
+    expect(first.json.n).toBe(1);
+    expect(after.json.n).toBeLessThanOrEqual(2);
+  });
+
+  it('uses the new script as soon as a service is updated', async () => {
+    const id = await createService(t, 'versioned', 'javascript', 'return { v: 1 }');
+    expect((await t.rest('GET', '/api/v2/versioned')).json).toEqual({ v: 1 });
+    await t.rest('PATCH', `/api/v2/system/service/${id}`, { config: { content: 'return { v: 2 }' } });
+    expect((await t.rest('GET', '/api/v2/versioned')).json).toEqual({ v: 2 });
+  });
+});
+
+describe('platform.api', () => {
+  it('calls another service in-process, in promise and callback styles', async () => {
+    await serviceAnswering('adder', 'return { sum: Number(event.request.parameters.a) + Number(event.request.parameters.b), payload: event.request.payload }');
+    await serviceAnswering(
+      'caller',
+      `const viaPath = await platform.api.get('adder/add?a=1&b=2');
+       const viaOptions = await platform.api.post('adder', { n: 5 }, { parameters: { a: 3, b: 4 } });
+       const viaCallback = await new Promise((resolve) => platform.api.get('adder', { parameters: { a: 10, b: 1 } }, (body, response) => resolve({ body, status: response.status_code })));
+       const missing = await platform.api.get('nope/x');
+       return { viaPath, viaOptions, viaCallback, missing: { status: missing.status_code, message: missing.content.error.message } };`,
+    );
+    const { status, json } = await t.rest('GET', '/api/v2/caller');
+    expect(status).toBe(200);
+    expect(json.viaPath).toMatchObject({ status_code: 200, content: { sum: 3 } });
+    expect(json.viaOptions).toMatchObject({ status_code: 200, content: { sum: 7, payload: { n: 5 } } });
+    expect(JSON.parse(json.viaCallback.body)).toMatchObject({ sum: 11 });
+    expect(json.viaCallback.status).toBe(200);
+    expect(json.missing).toMatchObject({ status: 404, message: expect.stringMatching(/nope/) });
+  });
+
+  it('stops a call loop at a fixed depth with 508', async () => {
+    await serviceAnswering('loop', "const r = await platform.api.get('loop'); if (r.status_code !== 200) return { content: r.content, status_code: r.status_code }; return r.content");
+    const response = await t.rest('GET', '/api/v2/loop');
+    expect(response.status).toBe(508);
+    expect(response.json.error.message).toMatch(/deeper than \d+ levels/);
+  });
+});
+
+describe('executions', () => {
+  it('records each run with its log lines', async () => {
+    await serviceAnswering('logs', "console.log('one', { two: 2 }); console.error('bad'); return 1");
+    const response = await t.rest('GET', '/api/v2/logs');
+    const execution = await t.rest('GET', `/api/v2/system/execution/${response.headers.get('x-execution-id')}`);
+    expect(execution.json).toMatchObject({ service: 'logs', script_type: 'javascript', status: 'succeeded', status_code: 200 });
+    expect(execution.json.logs.map((l: any) => [l.sequence, l.stream, l.message])).toEqual([
+      [1, 'CONSOLE', 'one {"two":2}'],
+      [2, 'STDERR', 'bad'],
+    ]);
+  });
+});
