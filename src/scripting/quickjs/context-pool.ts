@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { QuickJSWASMModule } from 'quickjs-emscripten';
 import type { ScriptJob } from '../types.ts';
+import type { CappedModules } from './capped-modules.ts';
 import { WarmContext } from './warm-context.ts';
 
 /**
@@ -14,11 +14,11 @@ export class ContextPool {
   private idleCount = 0;
 
   constructor(
-    private readonly module: QuickJSWASMModule,
+    private readonly modules: CappedModules,
     private readonly capacity: number,
   ) {}
 
-  acquire(job: ScriptJob): { context: WarmContext; key: string } {
+  async acquire(job: ScriptJob): Promise<{ context: WarmContext; key: string }> {
     const key = keyOf(job);
     const list = this.idle.get(key);
     const context = list?.pop();
@@ -27,7 +27,9 @@ export class ContextPool {
       if (list!.length === 0) this.idle.delete(key);
       return { context, key };
     }
-    return { context: new WarmContext(this.module, job), key };
+    // The instance may grow by the script's limit plus room for the runtime's own structures.
+    const module = await this.modules.create((job.limits.memoryLimitMb + 8) * 1024 * 1024);
+    return { context: new WarmContext(module, job), key };
   }
 
   release(key: string, context: WarmContext): void {

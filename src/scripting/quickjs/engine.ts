@@ -1,6 +1,6 @@
-import { newQuickJSWASMModule, type QuickJSWASMModule } from 'quickjs-emscripten';
 import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
+import { CappedModules } from './capped-modules.ts';
 import { ContextPool } from './context-pool.ts';
 
 /**
@@ -9,7 +9,6 @@ import { ContextPool } from './context-pool.ts';
  */
 export class QuickJsEngine implements ScriptEngine {
   readonly info: ScriptTypeInfo;
-  private module: QuickJSWASMModule | null = null;
   private pool: ContextPool | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -30,8 +29,7 @@ export class QuickJsEngine implements ScriptEngine {
   async start(): Promise<void> {
     if (this.options.disabled) return;
     try {
-      this.module = await newQuickJSWASMModule();
-      this.pool = new ContextPool(this.module, this.options.maxWarmContexts);
+      this.pool = new ContextPool(await CappedModules.load(), this.options.maxWarmContexts);
       this.info.available = true;
       this.info.version = `quickjs-emscripten ${await packageVersion()}`;
       this.info.unavailableReason = null;
@@ -42,7 +40,7 @@ export class QuickJsEngine implements ScriptEngine {
 
   async run(job: ScriptJob): Promise<ScriptOutcome> {
     if (!this.pool) throw new ScriptFailure('unavailable', `Script type "javascript" is unavailable: ${this.info.unavailableReason}.`);
-    const { context, key } = this.pool.acquire(job);
+    const { context, key } = await this.pool.acquire(job);
     const running = context.run(job);
     this.inFlight.add(running);
     try {

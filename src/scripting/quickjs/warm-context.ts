@@ -1,6 +1,7 @@
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 import { ScriptFailure } from '../failure.ts';
 import type { ScriptJob, ScriptOutcome } from '../types.ts';
+import { heapOf } from './capped-modules.ts';
 import { GUEST_PRELUDE } from './guest-prelude.ts';
 
 const STACK_LIMIT_BYTES = 200 * 1024;
@@ -30,7 +31,10 @@ export class WarmContext {
   /** False once this context must not serve another run. */
   healthy = true;
 
-  constructor(module: QuickJSWASMModule, job: ScriptJob) {
+  constructor(
+    private readonly module: QuickJSWASMModule,
+    job: ScriptJob,
+  ) {
     this.runtime = module.newRuntime();
     this.runtime.setMemoryLimit(job.limits.memoryLimitMb * 1024 * 1024);
     this.runtime.setMaxStackSize(STACK_LIMIT_BYTES);
@@ -227,6 +231,11 @@ export class WarmContext {
     return result.value as QuickJSHandle;
   }
 
+  /** True when the instance's heap is at its cap (see capped-modules.ts). */
+  private heapExhausted(job: ScriptJob): boolean {
+    return heapOf(this.module).byteLength >= job.limits.memoryLimitMb * 1024 * 1024;
+  }
+
   private timeoutFailure(job: ScriptJob): ScriptFailure {
     return new ScriptFailure('timeout', `Script exceeded its time limit of ${job.limits.timeoutMs} ms and was stopped.`);
   }
@@ -239,7 +248,8 @@ export class WarmContext {
       stack?: string;
     };
     const message = error.message ?? String(dumped);
-    if (job && /out of memory/i.test(message)) {
+    // With the heap exhausted QuickJS may not even manage to build the error object.
+    if (job && (/out of memory/i.test(message) || ((dumped === null || dumped === undefined) && this.heapExhausted(job)))) {
       return new ScriptFailure('memory', `Script exceeded its memory limit of ${job.limits.memoryLimitMb} MB.`);
     }
     if (job && error.name === 'InternalError' && /interrupted/i.test(message)) return this.timeoutFailure(job);
