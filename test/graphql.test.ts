@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CreateServiceDocument,
+  DeleteServiceDocument,
+  InvokeServiceDocument,
+  ScriptTypeDocument,
+  ScriptTypesDocument,
+  ServiceDocument,
+  ServicesDocument,
+  UpdateServiceDocument,
+} from './generated/graphql.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+const codeOf = (result: { errors?: readonly any[] }) => result.errors?.[0]?.extensions?.code;
+
+describe('GraphQL management API', () => {
+  it('refuses requests without the key with UNAUTHENTICATED', async () => {
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ services { name } }' }),
+    });
+    expect(response.status).toBe(401);
+    const body = await response.json();
+    expect(body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    const wrong = await t.gql(ServicesDocument, {}, { authorization: 'Bearer wrong' });
+    expect(codeOf(wrong)).toBe('UNAUTHENTICATED');
+  });
+
+  it('serves GraphiQL to a browser', async () => {
+    const response = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(/graphiql/i);
+  });
+
+  it('lists script types with availability', async () => {
+    const { data } = await t.gql(ScriptTypesDocument);
+    const javascript = data!.scriptTypes.find((s) => s.name === 'javascript');
+    expect(javascript).toMatchObject({ label: 'JavaScript', sandboxed: true, available: true, engine: 'quickjs-wasm', unavailableReason: null });
+    expect(data!.scriptTypes.map((s) => s.name).sort()).toEqual(['javascript', 'nodejs', 'php', 'python', 'python3']);
+    expect((await t.gql(ScriptTypeDocument, { name: 'cobol' })).data!.scriptType).toBeNull();
+  });
+
+  it('creates, reads, updates, invokes and deletes a service', async () => {
+    const created = await t.gql(CreateServiceDocument, {
+      input: { name: 'Greeter', type: 'javascript', content: "return { hello: event.request.parameters.name ?? 'world' }", config: { cache_ttl: 1 } },
+    });
+    expect(created.errors).toBeUndefined();
+    expect(created.data!.createService).toMatchObject({ name: 'greeter', label: 'greeter', isActive: true, config: { cache_ttl: 1 } });
+
+    const invoked = await t.gql(InvokeServiceDocument, { name: 'greeter', parameters: { name: 'Ada' } });
+    expect(invoked.data!.invokeService).toMatchObject({ statusCode: 200, content: { hello: 'Ada' }, executionId: expect.any(String) });
+
+    const updated = await t.gql(UpdateServiceDocument, { name: 'greeter', input: { label: 'Greeter', content: 'event.setResponse({ posted: event.request.payload }, 201)' } });
+    expect(updated.data!.updateService).toMatchObject({ label: 'Greeter', content: expect.stringContaining('setResponse') });
+    const posted = await t.gql(InvokeServiceDocument, { name: 'greeter', method: 'POST', payload: { a: 1 } });
+    expect(posted.data!.invokeService).toMatchObject({ statusCode: 201, content: { posted: { a: 1 } }, contentType: 'application/json' });
+
+    expect((await t.gql(ServiceDocument, { name: 'GREETER' })).data!.service!.name).toBe('greeter');
+    expect((await t.gql(ServicesDocument)).data!.services.map((s) => s.name)).toContain('greeter');
+    expect((await t.gql(DeleteServiceDocument, { name: 'greeter' })).data!.deleteService).toBe(true);
+    expect((await t.gql(ServiceDocument, { name: 'greeter' })).data!.service).toBeNull();
+  });
+
+  it('answers bad input with BAD_USER_INPUT naming the field', async () => {
+    const result = await t.gql(CreateServiceDocument, { input: { name: 'bad name', type: 'javascript', content: '' } });
+    expect(codeOf(result)).toBe('BAD_USER_INPUT');
+    expect(result.errors![0].message).toMatch(/"name"/);
+    expect(result.errors![0].extensions!.context).toEqual({ field: 'name' });
+    const badType = await t.gql(CreateServiceDocument, { input: { name: 'x1', type: 'cobol', content: '' } });
+    expect(codeOf(badType)).toBe('BAD_USER_INPUT');
+    expect(badType.errors![0].message).toMatch(/cobol/);
+  });
+
+  it('answers a duplicate with CONFLICT and unknown names with NOT_FOUND', async () => {
+    await t.gql(CreateServiceDocument, { input: { name: 'twice', type: 'javascript', content: 'return 1' } });
+    expect(codeOf(await t.gql(CreateServiceDocument, { input: { name: 'twice', type: 'javascript', content: '' } }))).toBe('CONFLICT');
+    expect(codeOf(await t.gql(UpdateServiceDocument, { name: 'nobody', input: { label: 'x' } }))).toBe('NOT_FOUND');
+    expect(codeOf(await t.gql(DeleteServiceDocument, { name: 'nobody' }))).toBe('NOT_FOUND');
+    expect(codeOf(await t.gql(InvokeServiceDocument, { name: 'nobody' }))).toBe('NOT_FOUND');
+  });
+
+  it('reports script failures with their kind and execution', async () => {
+    await t.gql(CreateServiceDocument, { input: { name: 'failing', type: 'javascript', content: "\nthrow new Error('nope')" } });
+    const failed = await t.gql(InvokeServiceDocument, { name: 'failing' });
+    expect(codeOf(failed)).toBe('SCRIPT_ERROR');
+    expect(failed.errors![0].message).toMatch(/nope.*line 2/);
+    expect(failed.errors![0].extensions).toMatchObject({ status: 500, executionId: expect.any(String), context: { line: 2 } });
+    await t.gql(CreateServiceDocument, { input: { name: 'slow', type: 'javascript', content: 'while(true){}', config: { timeout_ms: 100 } } });
+    expect(codeOf(await t.gql(InvokeServiceDocument, { name: 'slow' }))).toBe('TIMEOUT');
+  });
+
+  it('rejects malformed operations with GraphQL validation errors', async () => {
+    const result = await t.gql('{ services { nope } }');
+    expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+});
