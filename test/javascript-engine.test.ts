@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createService, startTestServer, type TestServer } from './helpers/server.ts';
+import { ADMIN_KEY, createService, startTestServer, type TestServer } from './helpers/server.ts';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -41,6 +41,8 @@ describe('the event a script receives', () => {
       api_version: '2.0',
     });
     expect(request.headers['x-custom']).toBe('Yes');
+    expect(request.headers['x-dreamfactory-api-key']).toBeUndefined();
+    expect(JSON.stringify(request)).not.toContain(ADMIN_KEY);
     expect(response.json.response).toEqual({ status_code: 200, content: null, content_type: null, headers: {} });
   });
 

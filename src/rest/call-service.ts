@@ -5,6 +5,8 @@ import type { Platform } from '../domain/platform.ts';
 import { notFound } from '../domain/errors.ts';
 
 const RESERVED = new Set(['system', 'api_docs']);
+/** Credentials stay at the edge: scripts (and their logs) never see them. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'x-dreamfactory-api-key', 'x-dreamfactory-session-token', 'cookie']);
 const VERBS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
 /** Any verb on /api/v2/{service}/{resource...} runs that service's script. */
@@ -14,7 +16,7 @@ export function callServiceRoutes(app: FastifyInstance, platform: Platform): voi
     if (RESERVED.has(service)) throw notFound(`Resource "${request.params['*'] ?? ''}" not found in ${service}.`);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
-      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      if (value !== undefined && !CREDENTIAL_HEADERS.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     const raw = request.rawBody ?? '';
     const result = await platform.invoker.invoke(
