@@ -1,0 +1,271 @@
+import { ScriptFailure } from '../failure.ts';
+import type { ScriptJob, ScriptOutcome } from '../types.ts';
+import type { LanguageSpec } from './languages/language.ts';
+import { Worker, type WorkerEvents } from './worker.ts';
+
+export interface PoolOptions {
+  language: LanguageSpec;
+  /** Workers kept warm even when idle. */
+  minSize: number;
+  /** Workers at most; calls beyond wait in the queue. */
+  maxSize: number;
+  /** Calls allowed to wait; past it a call is refused as overloaded. */
+  queueLimit: number;
+  /** Memory limit for workers started ahead of need (languages that fix it at start). */
+  defaultMemoryLimitMb: number;
+  /** Extra idle workers are stopped after this long unused. */
+  idleTtlMs: number;
+  createWorker(memoryLimitMb: number, events: WorkerEvents): Worker;
+}
+
+interface Waiting {
+  job: ScriptJob;
+  resolve: (outcome: ScriptOutcome) => void;
+  reject: (failure: ScriptFailure) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** After this many start-up failures in a row, calls fail fast for a while instead of respawning in a loop. */
+const START_FAILURE_LIMIT = 3;
+const START_BACKOFF_MS = 2000;
+
+/**
+ * The warm workers of one script type: picks a worker that fits each call,
+ * keeps one spare started ahead of need, grows on demand up to `maxSize`,
+ * queues what does not fit, refuses past the queue, replaces dead workers
+ * and retires idle extras.
+ */
+export class WorkerPool {
+  private readonly workers = new Set<Worker>();
+  private queue: Waiting[] = [];
+  private stopping = false;
+  private readonly reaper: NodeJS.Timeout;
+  private averageMs = 50;
+  private startFailures = 0;
+  private lastStartError: string | null = null;
+  private lastStartFailureAt = 0;
+  private memoryLimitForSpares: number;
+  private readonly events: WorkerEvents = {
+    idle: (worker) => this.onIdle(worker),
+    exit: (worker, startError) => this.onExit(worker, startError),
+  };
+
+  constructor(private readonly options: PoolOptions) {
+    this.memoryLimitForSpares = options.defaultMemoryLimitMb;
+    this.reaper = setInterval(() => this.retireIdleExtras(), Math.max(1000, Math.min(options.idleTtlMs, 10_000)));
+    this.reaper.unref();
+  }
+
+  /** Starts the minimum number of workers and waits until they can take calls. */
+  async warmUp(): Promise<void> {
+    const started: Worker[] = [];
+    while (this.liveCount() < this.options.minSize) started.push(this.spawn(this.memoryLimitForSpares));
+    await Promise.all(started.map((worker) => worker.ready));
+  }
+
+  run(job: ScriptJob): Promise<ScriptOutcome> {
+    const type = this.options.language.type;
+    if (this.stopping) return Promise.reject(new ScriptFailure('unavailable', `The ${type} engine is shutting down.`));
+    if (this.options.language.memoryLimitAtSpawn) this.memoryLimitForSpares = job.limits.memoryLimitMb;
+    const worker = this.idleWorkerFor(job);
+    if (worker) return this.dispatch(worker, job);
+    if (this.failingToStart()) {
+      return Promise.reject(new ScriptFailure('unavailable', `Could not start a ${type} worker: ${this.lastStartError}`));
+    }
+    if (this.queue.length >= this.options.queueLimit) {
+      return Promise.reject(this.overloaded(`All ${this.options.maxSize} ${type} workers are busy and ${this.queue.length} calls are waiting.`));
+    }
+    return new Promise<ScriptOutcome>((resolve, reject) => {
+      // A call may wait as long as it would be allowed to run, no longer.
+      const waitMs = job.limits.timeoutMs > 0 ? job.limits.timeoutMs : 30_000;
+      const waiting: Waiting = {
+        job,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.queue = this.queue.filter((entry) => entry !== waiting);
+          reject(this.overloaded(`No ${type} worker became free within ${waitMs} ms.`));
+        }, waitMs),
+      };
+      this.queue.push(waiting);
+      this.provision();
+    });
+  }
+
+  /** The owner's script changed or it was deleted: its bound workers must not serve it again. */
+  forget(scriptKey: string): void {
+    for (const worker of this.workers) {
+      if (worker.boundKey !== scriptKey) continue;
+      if (worker.state === 'idle') void worker.close();
+      else worker.retireWhenIdle = true;
+    }
+  }
+
+  pids(): number[] {
+    const pids: number[] = [];
+    for (const worker of this.workers) if (worker.pid) pids.push(worker.pid);
+    return pids;
+  }
+
+  get size(): number {
+    return this.liveCount();
+  }
+
+  /** Refuses new calls, lets running ones finish until the deadline, then ends every worker. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.reaper);
+    const type = this.options.language.type;
+    for (const waiting of this.queue) {
+      clearTimeout(waiting.timer);
+      waiting.reject(new ScriptFailure('unavailable', `The ${type} engine is shutting down.`));
+    }
+    this.queue = [];
+    const busy = [...this.workers].filter((worker) => worker.state === 'busy');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(busy.map((worker) => worker.whenIdle())),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadlineMs)))),
+    ]);
+    clearTimeout(timer);
+    await Promise.all([...this.workers].map((worker) => worker.close()));
+  }
+
+  // ---- choosing and starting workers ------------------------------------------
+
+  /** An idle worker that fits: one already serving this owner first, so fresh ones stay free for others. */
+  private idleWorkerFor(job: ScriptJob): Worker | null {
+    let fallback: Worker | null = null;
+    for (const worker of this.workers) {
+      if (worker.state !== 'idle' || worker.retireWhenIdle || !worker.fits(job)) continue;
+      if (worker.boundKey === job.scriptKey) return worker;
+      fallback ??= worker;
+    }
+    return fallback;
+  }
+
+  private dispatch(worker: Worker, job: ScriptJob): Promise<ScriptOutcome> {
+    const started = performance.now();
+    const running = worker.run(job);
+    const record = (): void => {
+      this.averageMs = this.averageMs * 0.9 + (performance.now() - started) * 0.1;
+    };
+    running.then(record, record);
+    this.keepSpare();
+    return running;
+  }
+
+  private onIdle(worker: Worker): void {
+    this.startFailures = 0;
+    if (this.stopping) return;
+    if (worker.retireWhenIdle) {
+      void worker.close();
+      this.provision();
+      return;
+    }
+    const index = this.queue.findIndex((waiting) => worker.fits(waiting.job));
+    if (index >= 0) {
+      const [waiting] = this.queue.splice(index, 1);
+      clearTimeout(waiting!.timer);
+      this.dispatch(worker, waiting!.job).then(waiting!.resolve, waiting!.reject);
+      return;
+    }
+    this.provision();
+  }
+
+  private onExit(worker: Worker, startError: string | null): void {
+    this.workers.delete(worker);
+    if (startError) {
+      this.startFailures++;
+      this.lastStartError = startError;
+      this.lastStartFailureAt = Date.now();
+    }
+    if (this.stopping) return;
+    if (this.failingToStart()) {
+      for (const waiting of this.queue) {
+        clearTimeout(waiting.timer);
+        waiting.reject(new ScriptFailure('unavailable', `Could not start a ${this.options.language.type} worker: ${startError}`));
+      }
+      this.queue = [];
+      return;
+    }
+    this.provision();
+  }
+
+  /** Every queued call gets a worker on its way (within capacity), and the minimum stays warm. */
+  private provision(): void {
+    if (this.stopping || this.failingToStart()) return;
+    const coming = [...this.workers].filter((worker) => worker.state === 'starting');
+    for (const waiting of this.queue) {
+      const index = coming.findIndex((worker) => worker.fits(waiting.job));
+      if (index >= 0) {
+        coming.splice(index, 1);
+        continue;
+      }
+      if (!this.makeRoom(waiting.job)) break;
+      this.spawn(waiting.job.limits.memoryLimitMb);
+    }
+    while (this.liveCount() < this.options.minSize) this.spawn(this.memoryLimitForSpares);
+    this.keepSpare();
+  }
+
+  /**
+   * One unbound worker idle or starting ahead of need, while under `maxSize`,
+   * so a call for a new owner (or a burst) does not wait for a process start.
+   */
+  private keepSpare(): void {
+    if (this.stopping || this.failingToStart() || this.liveCount() >= this.options.maxSize) return;
+    for (const worker of this.workers) {
+      if ((worker.state === 'idle' || worker.state === 'starting') && worker.boundKey === null && !worker.retireWhenIdle) return;
+    }
+    this.spawn(this.memoryLimitForSpares);
+  }
+
+  /** Room for one more worker: under capacity, or by retiring the least recently used idle worker that does not fit. */
+  private makeRoom(job: ScriptJob): boolean {
+    if (this.liveCount() < this.options.maxSize) return true;
+    let coldest: Worker | null = null;
+    for (const worker of this.workers) {
+      if (worker.state !== 'idle' || worker.fits(job)) continue;
+      if (!coldest || worker.lastUsedAt < coldest.lastUsedAt) coldest = worker;
+    }
+    if (!coldest) return false;
+    void coldest.close();
+    return true;
+  }
+
+  private spawn(memoryLimitMb: number): Worker {
+    const worker = this.options.createWorker(memoryLimitMb, this.events);
+    this.workers.add(worker);
+    return worker;
+  }
+
+  private retireIdleExtras(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    const idle = [...this.workers]
+      .filter((worker) => worker.state === 'idle' && now - worker.lastUsedAt > this.options.idleTtlMs)
+      .sort((a, b) => a.lastUsedAt - b.lastUsedAt);
+    for (const worker of idle) {
+      if (this.liveCount() <= this.options.minSize) break;
+      void worker.close();
+    }
+  }
+
+  /** Workers that count against capacity (closing ones are on their way out). */
+  private liveCount(): number {
+    let count = 0;
+    for (const worker of this.workers) if (worker.state !== 'closing' && worker.state !== 'dead') count++;
+    return count;
+  }
+
+  private failingToStart(): boolean {
+    return this.startFailures >= START_FAILURE_LIMIT && Date.now() - this.lastStartFailureAt < START_BACKOFF_MS;
+  }
+
+  private overloaded(message: string): ScriptFailure {
+    const expectedWaitMs = ((this.queue.length + 1) * this.averageMs) / Math.max(1, this.options.maxSize);
+    const retryAfterSeconds = Math.min(60, Math.max(1, Math.ceil(expectedWaitMs / 1000)));
+    return new ScriptFailure('overloaded', `${message} Try again in ${retryAfterSeconds} s.`, { retryAfterSeconds });
+  }
+}

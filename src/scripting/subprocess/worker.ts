@@ -1,0 +1,457 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { ScriptFailure } from '../failure.ts';
+import type { LogStream, ScriptJob, ScriptOutcome } from '../types.ts';
+import { dispatcherFailure, normaliseApiCall, plainApiResult } from './api-call.ts';
+import { JobLog } from './job-log.ts';
+import type { LanguageSpec } from './languages/language.ts';
+import { MemoryWatch, residentBytes } from './memory-watch.ts';
+import { OutputLines } from './output-lines.ts';
+import { encodeFrame, FrameReader, type JobFrame, type RunnerFrame } from './protocol.ts';
+
+export interface WorkerConfig {
+  language: LanguageSpec;
+  executable: string;
+  runnerPath: string;
+  /** This worker's own working directory (created here, removed when it exits). */
+  directory: string;
+  env: Record<string, string>;
+  /** Used only by languages that fix the memory limit at start (Node's heap size). */
+  memoryLimitMb: number;
+  startTimeoutMs: number;
+}
+
+export interface WorkerEvents {
+  /** Ready for the next job (after start-up or after a job has fully ended). */
+  idle(worker: Worker): void;
+  /** The process is gone; `startError` is set when it never became ready. */
+  exit(worker: Worker, startError: string | null): void;
+}
+
+export type WorkerState = 'starting' | 'idle' | 'busy' | 'closing' | 'dead';
+
+type ResultFrame = Extract<RunnerFrame, { t: 'result' }>;
+type ErrorFrame = Extract<RunnerFrame, { t: 'error' }>;
+
+/** One job on one worker, from dispatch until the runner reports it fully over. */
+interface ActiveJob {
+  id: number;
+  job: ScriptJob;
+  log: JobLog;
+  resolve: (outcome: ScriptOutcome) => void;
+  reject: (failure: ScriptFailure) => void;
+  settled: boolean;
+  result: ResultFrame | null;
+  error: ErrorFrame | null;
+  done: boolean;
+  /** Exit status of a process that ran the job and ended (a forked PHP child, or the worker itself). */
+  exitCode: number | null;
+  /** stdout and stderr end markers still to come. */
+  markersLeft: number;
+  deadline: NodeJS.Timeout | null;
+  memory: MemoryWatch | null;
+}
+
+const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+const STDERR_TAIL_CHARS = 4096;
+let nextJobId = 1;
+let nextWorkerId = 1;
+
+/**
+ * One child process running a language runner: the shared child-process
+ * handler every language uses. It speaks the protocol, turns output into log
+ * lines, enforces the wall-clock and memory limits and reports how the job
+ * ended, including when the process dies under it. A worker runs one job at a
+ * time, each in a fresh scope, and serves a single script owner (key): what a
+ * script leaves in the process (loaded modules) never reaches another service.
+ */
+export class Worker {
+  readonly id = nextWorkerId++;
+  state: WorkerState = 'starting';
+  /** The owner this worker serves, from its first job on. */
+  boundKey: string | null = null;
+  lastUsedAt = Date.now();
+  jobsRun = 0;
+  /** Finish the current job, then go (the owner's script changed, or a job left the process unclean). */
+  retireWhenIdle = false;
+  readonly ready: Promise<void>;
+  readonly exited: Promise<void>;
+
+  private readonly child: ChildProcess;
+  private readonly toRunner: Writable;
+  private active: ActiveJob | null = null;
+  private stderrTail = '';
+  private baselineRss = 0;
+  private startTimer: NodeJS.Timeout | null;
+  private readyCallbacks!: { resolve: () => void; reject: (error: Error) => void };
+  private exitedResolve!: () => void;
+  private readonly stdoutLines: OutputLines;
+  private readonly stderrLines: OutputLines;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly config: WorkerConfig,
+    private readonly events: WorkerEvents,
+  ) {
+    this.ready = new Promise((resolve, reject) => (this.readyCallbacks = { resolve, reject }));
+    this.ready.catch(() => {});
+    this.exited = new Promise((resolve) => (this.exitedResolve = resolve));
+
+    const token = randomBytes(12).toString('hex');
+    const marker = Buffer.from(`\u0000SG-END-${token}\u0000\n`);
+    this.stdoutLines = new OutputLines(marker, (line) => this.onOutput('STDOUT', line), () => this.onMarker());
+    this.stderrLines = new OutputLines(marker, (line) => this.onOutput('STDERR', line), () => this.onMarker());
+
+    mkdirSync(config.directory, { recursive: true });
+    this.child = spawn(config.executable, config.language.runnerArgs(config.runnerPath, token, config.memoryLimitMb), {
+      cwd: config.directory,
+      env: config.env,
+      // fd 3: jobs and API results in; fd 4: everything the runner reports out.
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      // Its own process group, so a timeout can kill whatever the script started too.
+      detached: true,
+    });
+    this.toRunner = this.child.stdio[3] as Writable;
+    const fromRunner = this.child.stdio[4] as Readable;
+    const frames = new FrameReader(
+      (frame) => this.onFrame(frame),
+      (reason) => this.fatal(reason),
+      MAX_FRAME_BYTES,
+    );
+    fromRunner.on('data', (chunk: Buffer) => frames.push(chunk));
+    this.child.stdout!.on('data', (chunk: Buffer) => this.stdoutLines.push(chunk));
+    this.child.stderr!.on('data', (chunk: Buffer) => this.stderrLines.push(chunk));
+    for (const stream of [this.toRunner, fromRunner, this.child.stdout!, this.child.stderr!]) stream.on('error', () => {});
+    this.child.on('error', (error) => this.onExit(null, null, error.message));
+    this.child.on('exit', (code, signal) => {
+      // Give the pipes a moment to deliver the last output (they close later
+      // than the process exits, or never if the script left a process behind).
+      const finish = (): void => this.onExit(code, signal);
+      this.child.once('close', finish);
+      setTimeout(finish, 100).unref();
+    });
+    this.startTimer = setTimeout(() => this.fatal(`did not start within ${config.startTimeoutMs} ms`), config.startTimeoutMs);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get memoryLimitMb(): number {
+    return this.config.memoryLimitMb;
+  }
+
+  /** Whether this worker may take the job without breaking isolation or limits. */
+  fits(job: ScriptJob): boolean {
+    if (this.config.language.memoryLimitAtSpawn && job.limits.memoryLimitMb !== this.config.memoryLimitMb) return false;
+    return this.boundKey === null || this.boundKey === job.scriptKey;
+  }
+
+  run(job: ScriptJob): Promise<ScriptOutcome> {
+    if (this.state !== 'idle') return Promise.reject(new ScriptFailure('crashed', `internal: worker is ${this.state}`));
+    this.state = 'busy';
+    this.jobsRun++;
+    this.lastUsedAt = Date.now();
+    this.boundKey = job.scriptKey;
+
+    return new Promise<ScriptOutcome>((resolve, reject) => {
+      const timeoutMs = job.limits.timeoutMs > 0 ? job.limits.timeoutMs : 30_000;
+      const memoryLimitMb = job.limits.memoryLimitMb;
+      const active: ActiveJob = {
+        id: nextJobId++,
+        job,
+        log: new JobLog(job.log, job.limits.maxLogBytes),
+        resolve,
+        reject,
+        settled: false,
+        result: null,
+        error: null,
+        done: false,
+        exitCode: null,
+        markersLeft: 2,
+        deadline: null,
+        memory: null,
+      };
+      this.active = active;
+      if (memoryLimitMb > 0) {
+        active.memory = new MemoryWatch(this.baselineRss + memoryLimitMb * 1024 * 1024, () =>
+          this.abort(active, new ScriptFailure('memory', `Script exceeded its memory limit of ${memoryLimitMb} MB.`)),
+        );
+        if (this.pid) active.memory.watch(this.pid);
+      }
+      active.deadline = setTimeout(
+        () => this.abort(active, new ScriptFailure('timeout', `Script exceeded its time limit of ${timeoutMs} ms.`)),
+        timeoutMs,
+      );
+      const frame: JobFrame = {
+        t: 'job',
+        id: active.id,
+        script: job.script,
+        event: job.event,
+        platform: { config: job.platform.config ?? {}, session: job.platform.session ?? {} },
+        limits: { timeoutMs, memoryLimitMb },
+      };
+      let encoded: string;
+      try {
+        encoded = encodeFrame(frame);
+      } catch (error) {
+        // The job itself cannot be sent (e.g. a circular event): fail it, keep the worker.
+        this.clearJobTimers(active);
+        this.settle(active, new ScriptFailure('error', `The job could not be sent to the ${this.config.language.type} runner: ${(error as Error).message}`));
+        this.active = null;
+        this.state = 'idle';
+        this.notifyIdle();
+        queueMicrotask(() => this.events.idle(this));
+        return;
+      }
+      this.toRunner.write(encoded);
+    });
+  }
+
+  /** Resolves once no job is running (at once when idle). */
+  whenIdle(): Promise<void> {
+    if (this.state !== 'busy') return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Asks the runner to exit (it sees its input close), then kills it after `graceMs`. */
+  async close(graceMs = 500, reason = 'The engine stopped before the script finished.'): Promise<void> {
+    if (this.state === 'dead') return this.exited;
+    const active = this.active;
+    if (active && !active.settled) this.settle(active, new ScriptFailure('unavailable', reason));
+    this.state = 'closing';
+    this.toRunner.end();
+    const timer = setTimeout(() => this.kill(), active ? 0 : graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Kills the worker's whole process group: the runner and whatever the script started. */
+  kill(): void {
+    if (this.pid) killGroup(this.pid);
+  }
+
+  // ---- runner messages ------------------------------------------------------
+
+  private onFrame(frame: RunnerFrame): void {
+    if (frame.t === 'ready') {
+      void this.onReady();
+      return;
+    }
+    const active = this.active;
+    if (!active || frame.job !== active.id) return; // a late message about a job already over
+    switch (frame.t) {
+      case 'log': {
+        const stream: LogStream = frame.s === 'STDERR' || frame.s === 'STDOUT' ? frame.s : 'CONSOLE';
+        if (!active.settled) for (const line of String(frame.m).split('\n')) active.log.write(stream, line);
+        break;
+      }
+      case 'api':
+        this.dispatchApi(active, frame.id, frame.call);
+        break;
+      case 'result':
+        active.result = frame;
+        break;
+      case 'error':
+        active.error = frame;
+        break;
+      case 'done':
+        active.done = true;
+        active.exitCode = typeof frame.code === 'number' ? frame.code : null;
+        // Threads or processes the script left running, or memory it exhausted, would reach the next job.
+        if (frame.dirty) this.retireWhenIdle = true;
+        this.finishIfOver(active);
+        break;
+    }
+  }
+
+  private async onReady(): Promise<void> {
+    if (this.state !== 'starting') return;
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
+    // The memory backstop counts from what the idle runner already uses.
+    this.baselineRss = (this.pid && (await residentBytes(this.pid))) || 0;
+    if (this.state !== 'starting') return;
+    this.state = 'idle';
+    this.readyCallbacks.resolve();
+    this.events.idle(this);
+  }
+
+  private dispatchApi(active: ActiveJob, callId: number, rawCall: unknown): void {
+    const call = normaliseApiCall(rawCall);
+    Promise.resolve()
+      .then(() => active.job.api(call))
+      .then(plainApiResult, dispatcherFailure)
+      .then((result) => {
+        if (this.active !== active || active.settled || this.state === 'dead') return;
+        this.toRunner.write(encodeFrame({ t: 'api-result', job: active.id, id: callId, result }));
+      });
+  }
+
+  // ---- output ---------------------------------------------------------------
+
+  private onOutput(stream: 'STDOUT' | 'STDERR', line: string): void {
+    if (stream === 'STDERR') this.stderrTail = (this.stderrTail + line + '\n').slice(-STDERR_TAIL_CHARS);
+    const active = this.active;
+    if (active && !active.settled) active.log.write(stream, line);
+  }
+
+  private onMarker(): void {
+    const active = this.active;
+    if (!active) return;
+    active.markersLeft--;
+    this.finishIfOver(active);
+  }
+
+  // ---- ending a job -----------------------------------------------------------
+
+  /** A job is over when the runner said so and all its output has been read. */
+  private finishIfOver(active: ActiveJob): void {
+    if (!active.done || active.markersLeft > 0) return;
+    this.clearJobTimers(active);
+    if (!active.settled) this.settle(active, this.outcomeOf(active));
+    this.active = null;
+    if (this.state === 'busy') {
+      this.state = 'idle';
+      this.lastUsedAt = Date.now();
+      this.refreshBaseline();
+      this.notifyIdle();
+      this.events.idle(this);
+    }
+  }
+
+  private outcomeOf(active: ActiveJob): ScriptOutcome | ScriptFailure {
+    const { error, result } = active;
+    if (error) {
+      const details = { line: error.line ?? undefined, column: error.column ?? undefined, stack: error.stack ?? undefined };
+      if (error.kind === 'memory') {
+        return new ScriptFailure('memory', `Script exceeded its memory limit of ${active.job.limits.memoryLimitMb} MB.`, details);
+      }
+      return new ScriptFailure('error', error.message, details);
+    }
+    if (result) {
+      if (result.exited) {
+        const status = result.exitCode ?? active.exitCode ?? 0;
+        if (status !== 0) return new ScriptFailure('error', `The script exited with status ${status}.`);
+      }
+      return { returned: result.returned === null ? undefined : result.returned, event: result.event as ScriptOutcome['event'] };
+    }
+    // The process running the script ended without a word (a forked PHP child).
+    const code = active.exitCode;
+    if (code !== null && code < 0) {
+      return new ScriptFailure('crashed', `The script process was killed by ${signalName(-code)} before it finished.`);
+    }
+    return new ScriptFailure('error', `The script process exited with status ${code ?? 'unknown'} before returning a result.`);
+  }
+
+  /** Stops a job that broke a limit: the caller hears at once, the process is killed. */
+  private abort(active: ActiveJob, failure: ScriptFailure): void {
+    if (active.settled || this.active !== active) return;
+    this.settle(active, failure);
+    active.log.system(failure.message);
+    this.clearJobTimers(active);
+    this.kill(); // the exit handler ends the job; the pool starts a replacement
+  }
+
+  private settle(active: ActiveJob, outcome: ScriptOutcome | ScriptFailure): void {
+    if (active.settled) return;
+    active.settled = true;
+    if (outcome instanceof ScriptFailure) active.reject(outcome);
+    else active.resolve(outcome);
+  }
+
+  private clearJobTimers(active: ActiveJob): void {
+    if (active.deadline) clearTimeout(active.deadline);
+    active.deadline = null;
+    active.memory?.stop();
+  }
+
+  // ---- the process ends ---------------------------------------------------------
+
+  /** Something is wrong with the worker itself: kill it (the exit handler reports). */
+  private fatal(reason: string): void {
+    if (this.state === 'dead') return;
+    this.stderrTail = `${this.stderrTail}[scriptgate] ${reason}\n`.slice(-STDERR_TAIL_CHARS);
+    this.kill();
+    if (!this.pid) this.onExit(null, null, reason);
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null, spawnError?: string): void {
+    if (this.state === 'dead') return;
+    const wasStarting = this.state === 'starting';
+    this.state = 'dead';
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.stdoutLines.flush();
+    this.stderrLines.flush();
+    const how = spawnError ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
+    const active = this.active;
+    if (active) {
+      this.clearJobTimers(active);
+      if (!active.settled) {
+        const { language } = this.config;
+        let outcome: ScriptOutcome | ScriptFailure;
+        if (active.result || active.error) {
+          // It said how the script ended (a fatal error, or exit()) and then the process ended.
+          active.exitCode ??= code ?? (signal ? -(osConstants.signals[signal] ?? 9) : null);
+          outcome = this.outcomeOf(active);
+        } else if (language.diedOfMemory?.(this.stderrTail)) {
+          outcome = new ScriptFailure('memory', `Script exceeded its memory limit of ${active.job.limits.memoryLimitMb} MB.`);
+        } else {
+          outcome = new ScriptFailure('crashed', `The ${language.type} worker process died while running the script (${how}).`);
+        }
+        if (outcome instanceof ScriptFailure) active.log.system(outcome.message);
+        this.settle(active, outcome);
+      }
+      this.active = null;
+    }
+    if (this.pid) killGroup(this.pid); // anything the runner left in its group
+    // Close our ends of the protocol pipes: anything still holding the other ends sees them close.
+    this.toRunner.destroy();
+    (this.child.stdio[4] as Readable | null)?.destroy();
+    let startError: string | null = null;
+    if (wasStarting) {
+      const tail = this.stderrTail.trim().split('\n').slice(-3).join(' ');
+      startError = `the ${this.config.language.type} runner exited during start-up (${how})${tail ? `: ${tail}` : ''}`;
+      this.readyCallbacks.reject(new Error(startError));
+    }
+    this.notifyIdle();
+    void rm(this.config.directory, { recursive: true, force: true }).catch(() => {});
+    this.exitedResolve();
+    this.events.exit(this, startError);
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Long-lived workers grow a little; keep the memory backstop's zero point current. */
+  private refreshBaseline(): void {
+    if (this.jobsRun % 32 !== 0 || !this.pid) return;
+    void residentBytes(this.pid).then((rss) => {
+      if (rss) this.baselineRss = rss;
+    });
+  }
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function signalName(signal: number): string {
+  const entry = Object.entries(osConstants.signals).find(([, value]) => value === signal);
+  return entry ? entry[0] : `signal ${signal}`;
+}
