@@ -276,7 +276,8 @@ describe('platform.api', () => {
        const viaOptions = await platform.api.post('adder', { n: 5 }, { parameters: { a: 3, b: 4 } });
        const viaCallback = await new Promise((resolve) => platform.api.get('adder', { parameters: { a: 10, b: 1 } }, (body, response) => resolve({ body, status: response.status_code })));
        const missing = await platform.api.get('nope/x');
-       return { viaPath, viaOptions, viaCallback, missing: { status: missing.status_code, message: missing.content.error.message } };`,
+       const external = await platform.api.get('https://example.com/');
+       return { viaPath, viaOptions, viaCallback, missing: { status: missing.status_code, message: missing.content.error.message }, external: external.status_code };`,
     );
     const { status, json } = await t.rest('GET', '/api/v2/caller');
     expect(status).toBe(200);
@@ -285,6 +286,7 @@ describe('platform.api', () => {
     expect(JSON.parse(json.viaCallback.body)).toMatchObject({ sum: 11 });
     expect(json.viaCallback.status).toBe(200);
     expect(json.missing).toMatchObject({ status: 404, message: expect.stringMatching(/nope/) });
+    expect(json.external).toBe(400);
   });
 
   it('stops a call loop at a fixed depth with 508', async () => {

@@ -122,8 +122,10 @@ function asDomainError(error: unknown, executionId: string): DomainError {
   }
   if (error instanceof ScriptFailure) {
     const headers = error.details.retryAfterSeconds ? { 'retry-after': String(error.details.retryAfterSeconds) } : undefined;
-    const context = error.details.line ? { line: error.details.line, column: error.details.column ?? null } : null;
-    return new DomainError(failureKinds[error.kind].kind, error.message, context, { executionId, headers });
+    const { line, column } = error.details;
+    const context = line ? { line, column: column ?? null } : null;
+    const message = line && !/\bline \d+/.test(error.message) ? `${error.message} (line ${line})` : error.message;
+    return new DomainError(failureKinds[error.kind].kind, message, context, { executionId, headers });
   }
   return new DomainError('INTERNAL', `Internal error while running the script: ${(error as Error).message}`, null, { executionId });
 }
@@ -187,6 +189,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** `svc/resource?x=1` (optionally with a leading `/api/v2/`) into a request. */
 function requestFromPath(call: ApiCall): InvokeRequest {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(call.path)) {
+    throw new DomainError('BAD_INPUT', `platform.api calls services of this platform only ("service/resource"); "${call.path}" is an external URL.`);
+  }
   const [pathPart, queryPart] = call.path.split('?', 2) as [string, string | undefined];
   const segments = pathPart.replace(/^\/+/, '').replace(/^api\/v2\//, '').split('/').filter(Boolean);
   const service = segments.shift();

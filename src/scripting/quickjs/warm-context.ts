@@ -256,7 +256,7 @@ export class WarmContext {
     const where = job && error.stack ? new RegExp(`${escapeRegExp(job.scriptKey)}\\.js:(\\d+)(?::(\\d+))?`).exec(error.stack) : null;
     const line = where ? Number(where[1]) : undefined;
     const name = error.name && error.name !== 'Error' ? `${error.name}: ` : '';
-    return new ScriptFailure('error', `${name}${message}${line ? ` (line ${line})` : ''}`, {
+    return new ScriptFailure('error', `${name}${message}`, {
       line,
       column: where?.[2] ? Number(where[2]) : undefined,
       stack: error.stack,
