@@ -76,6 +76,11 @@ export interface ScriptJob {
   api: (call: ApiCall) => Promise<ApiResult>;
   /** Called for each line the script writes, as it is written. */
   log: (stream: LogStream, message: string) => void;
+  /**
+   * Whether the caller reads changes the script made to `event.request`
+   * (event scripts will); engines may skip returning it otherwise.
+   */
+  wantRequest?: boolean;
 }
 
 export interface ScriptOutcome {

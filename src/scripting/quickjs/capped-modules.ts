@@ -3,60 +3,42 @@ import { createRequire } from 'node:module';
 import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSSyncVariant, type QuickJSWASMModule } from 'quickjs-emscripten';
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync';
 
+const PAGE_BYTES = 65536;
+/** The smallest memory the release build accepts (its import declares 256 pages). */
+const INITIAL_PAGES = 256;
+
 /**
- * Fresh QuickJS WebAssembly instances, each with its own linear memory whose
- * growth is capped.
+ * Fresh QuickJS WebAssembly instances, each with its own linear memory that
+ * cannot grow past a maximum.
  *
  * Why: quickjs-emscripten 0.32's `setMemoryLimit` bounds single allocations
  * but not the total of large strings and typed arrays (upstream issue #271),
- * so a script could grow a shared heap to 2 GB. Giving every warm context its
- * own instance and refusing `memory.grow` past a cap makes the limit real,
- * confines a memory bomb to its own instance, and lets the whole heap be
- * freed when that context is dropped. The compiled module is shared, so an
- * instance costs about 9 ms and 0.4 MB.
+ * so a script could grow a shared heap to 2 GB. The build imports its memory,
+ * so each instance gets a `WebAssembly.Memory` with a `maximum`: growth past
+ * it fails inside malloc, which QuickJS reports as "out of memory". A bomb is
+ * confined to its own instance, whose whole heap is freed when its context is
+ * dropped. The compiled module is shared: an instance costs about 9 ms and
+ * 0.3 MB of resident memory.
  */
-const heapCaps = new WeakMap<ArrayBuffer, number>();
-let growPatched = false;
-
-function patchGrowOnce(): void {
-  if (growPatched) return;
-  growPatched = true;
-  const grow = WebAssembly.Memory.prototype.grow;
-  WebAssembly.Memory.prototype.grow = function cappedGrow(this: WebAssembly.Memory, delta: number): number {
-    const cap = heapCaps.get(this.buffer as ArrayBuffer);
-    if (cap === undefined) return grow.call(this, delta);
-    if (this.buffer.byteLength + delta * 65536 > cap) {
-      // Emscripten's sbrk turns this into a failed malloc, which QuickJS reports as "out of memory".
-      throw new RangeError('QuickJS heap cap reached');
-    }
-    const previous = grow.call(this, delta);
-    heapCaps.set(this.buffer as ArrayBuffer, cap);
-    return previous;
-  };
-}
-
 export class CappedModules {
-  private constructor(private readonly variant: QuickJSSyncVariant) {}
+  private constructor(private readonly wasm: WebAssembly.Module) {}
 
   static async load(): Promise<CappedModules> {
     const require = createRequire(import.meta.url);
-    const wasm = await WebAssembly.compile(readFileSync(require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm')));
-    patchGrowOnce();
-    return new CappedModules(newVariant(releaseSync as unknown as QuickJSSyncVariant, { wasmModule: wasm }));
+    return new CappedModules(await WebAssembly.compile(readFileSync(require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm'))));
   }
 
-  /** A new instance whose heap may grow by at most `extraBytes` beyond its initial size. */
-  async create(extraBytes: number): Promise<QuickJSWASMModule> {
-    const module = await newQuickJSWASMModuleFromVariant(this.variant);
-    const heap = heapOf(module);
-    heapCaps.set(heap.buffer as ArrayBuffer, heap.byteLength + extraBytes);
-    return module;
+  /** A new instance whose heap may grow by at most `extraBytes` beyond its initial 16 MB. */
+  create(extraBytes: number): Promise<QuickJSWASMModule> {
+    const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: INITIAL_PAGES + Math.ceil(extraBytes / PAGE_BYTES) });
+    const variant = newVariant(releaseSync as unknown as QuickJSSyncVariant, { wasmModule: this.wasm, wasmMemory: memory });
+    return newQuickJSWASMModuleFromVariant(variant);
   }
 }
 
 /** The instance's current linear memory (not a public API of quickjs-emscripten). */
 export function heapOf(module: QuickJSWASMModule): Uint8Array {
   const heap = (module as unknown as { module?: { HEAPU8?: Uint8Array } }).module?.HEAPU8;
-  if (!heap) throw new Error('quickjs-emscripten no longer exposes HEAPU8; the heap cap needs updating');
+  if (!heap) throw new Error('quickjs-emscripten no longer exposes HEAPU8; the heap check needs updating');
   return heap;
 }

@@ -74,7 +74,14 @@ export class ContextPool {
   }
 }
 
+/** Last digest per owner: hashing the script on every call showed up in profiles. */
+const digests = new Map<string, { script: string; digest: string }>();
+
 function keyOf(job: ScriptJob): string {
-  const digest = createHash('sha1').update(job.script).digest('base64url');
-  return `${job.scriptKey}\u0000${digest}\u0000${job.limits.memoryLimitMb}`;
+  let known = digests.get(job.scriptKey);
+  if (known?.script !== job.script) {
+    known = { script: job.script, digest: createHash('sha1').update(job.script).digest('base64url') };
+    digests.set(job.scriptKey, known);
+  }
+  return `${job.scriptKey}\u0000${known.digest}\u0000${job.limits.memoryLimitMb}`;
 }

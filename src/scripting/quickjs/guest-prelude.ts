@@ -62,7 +62,7 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   const api = { get: caller('GET'), post: caller('POST'), put: caller('PUT'), patch: caller('PATCH') };
   api['delete'] = caller('DELETE');
 
-  function run(script, eventJson, platformJson) {
+  function run(script, eventJson, platformJson, wantRequest) {
     const event = JSON.parse(eventJson);
     Object.defineProperty(event, 'setResponse', {
       enumerable: false,
@@ -75,7 +75,10 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
     const given = JSON.parse(platformJson);
     const platform = { api: api, config: given.config, session: given.session };
     return Promise.resolve(script(event, platform)).then(function (returned) {
-      return JSON.stringify({ returned: returned === undefined ? null : returned, event: event });
+      // Only what the host reads goes back: serialising the whole event costs as much as a small script.
+      const out = { returned: returned === undefined ? null : returned, response: event.response };
+      if (wantRequest) out.request = event.request;
+      return JSON.stringify(out);
     });
   }
   function fire(id) {

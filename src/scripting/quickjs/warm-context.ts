@@ -1,6 +1,6 @@
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 import { ScriptFailure } from '../failure.ts';
-import type { ScriptJob, ScriptOutcome } from '../types.ts';
+import type { ScriptEvent, ScriptJob, ScriptOutcome } from '../types.ts';
 import { heapOf } from './capped-modules.ts';
 import { GUEST_PRELUDE } from './guest-prelude.ts';
 
@@ -50,34 +50,45 @@ export class WarmContext {
   }
 
   async run(job: ScriptJob): Promise<ScriptOutcome> {
-    let abort: (failure: ScriptFailure) => void = () => undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      abort = reject;
-    });
-    aborted.catch(() => undefined); // raced below; never left unhandled
-    const run: ActiveRun = { job, timers: new Map(), pendingCalls: new Set(), abort };
+    const run: ActiveRun = { job, timers: new Map(), pendingCalls: new Set(), abort: () => undefined };
     this.active = run;
     this.deadline = Date.now() + job.limits.timeoutMs;
-    // The interrupt handler only runs while guest code runs; a guest awaiting
-    // a timer or an API call is stopped by this host-side deadline instead.
-    const timeout = setTimeout(() => abort(this.timeoutFailure(job)), job.limits.timeoutMs);
+    let timeout: NodeJS.Timeout | undefined;
     try {
       const { context } = this;
       const eventJson = context.newString(JSON.stringify(job.event));
       const platformJson = context.newString(JSON.stringify(job.platform));
-      const called = context.callFunction(this.entry.run, context.undefined, this.script, eventJson, platformJson);
+      const wantRequest = job.wantRequest ? context.true : context.false;
+      const called = context.callFunction(this.entry.run, context.undefined, this.script, eventJson, platformJson, wantRequest);
       eventJson.dispose();
       platformJson.dispose();
       const promise = this.unwrap(called);
-      const settled = context.resolvePromise(promise);
-      promise.dispose();
       this.pump();
-      const result = await Promise.race([settled, aborted]);
+      // Most scripts finish synchronously: read the result without promise plumbing.
+      const state = context.getPromiseState(promise);
+      let result: { value?: QuickJSHandle; error?: QuickJSHandle };
+      if (state.type === 'fulfilled') result = { value: state.value };
+      else if (state.type === 'rejected') result = { error: state.error };
+      else {
+        const aborted = new Promise<never>((_, reject) => {
+          run.abort = reject;
+        });
+        // The interrupt handler only runs while guest code runs; a guest awaiting
+        // a timer or an API call is stopped by this host-side deadline instead.
+        timeout = setTimeout(() => run.abort(this.timeoutFailure(job)), Math.max(0, this.deadline - Date.now()));
+        const settled = context.resolvePromise(promise);
+        promise.dispose();
+        result = await Promise.race([settled, aborted]);
+      }
+      if (promise.alive) promise.dispose();
       const json = this.unwrap(result);
       const text = context.getString(json);
       json.dispose();
-      const parsed = JSON.parse(text) as ScriptOutcome;
-      return { returned: parsed.returned ?? undefined, event: parsed.event };
+      const parsed = JSON.parse(text) as { returned: unknown; response: ScriptEvent['response']; request?: ScriptEvent['request'] };
+      return {
+        returned: parsed.returned ?? undefined,
+        event: { ...job.event, request: parsed.request ?? job.event.request, response: parsed.response },
+      };
     } catch (error) {
       this.healthy = false;
       throw error instanceof ScriptFailure ? error : new ScriptFailure('error', String(error));
