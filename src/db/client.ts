@@ -1,11 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
-import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient as SqliteClient } from '../generated/prisma-sqlite/client.ts';
-import { PrismaClient as PostgresClient } from '../generated/prisma-postgresql/client.ts';
 import type { Settings } from '../config.ts';
 import { migratePostgres, migrateSqlite } from './migrate.ts';
 
@@ -35,6 +32,12 @@ export async function openDatabase(database: Settings['database']): Promise<Open
     const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: database.file, timeout: 5000 }) });
     return { db, provider: 'sqlite', applied, close: () => db.$disconnect() };
   }
+  // Loaded only when used: the PostgreSQL client and driver cost tens of MB of memory.
+  const [{ default: pg }, { PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
+    import('pg'),
+    import('@prisma/adapter-pg'),
+    import('../generated/prisma-postgresql/client.ts'),
+  ]);
   const pool = new pg.Pool({ connectionString: database.url, max: 10 });
   pool.on('error', () => undefined); // an idle client dying must not crash the server
   const applied = await migratePostgres(pool);
