@@ -289,6 +289,15 @@ describe('platform.api', () => {
     expect(json.external).toBe(400);
   });
 
+  it('waits for callbacks and timers like a Node process, so DreamFactory callback scripts work', async () => {
+    await serviceAnswering('cbstyle', "platform.api.get('adder', { parameters: { a: 2, b: 3 } }, function (body, response) {\n  event.setResponse({ fromCallback: JSON.parse(body).sum }, 202);\n});");
+    const response = await t.rest('GET', '/api/v2/cbstyle');
+    expect(response.status).toBe(202);
+    expect(response.json).toEqual({ fromCallback: 5 });
+    await serviceAnswering('timerstyle', "setTimeout(function () { event.response.content = { late: true }; }, 20);");
+    expect((await t.rest('GET', '/api/v2/timerstyle')).json).toEqual({ late: true });
+  });
+
   it('stops a call loop at a fixed depth with 508', async () => {
     await serviceAnswering('loop', "const r = await platform.api.get('loop'); if (r.status_code !== 200) return { content: r.content, status_code: r.status_code }; return r.content");
     const response = await t.rest('GET', '/api/v2/loop');

@@ -7,6 +7,18 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   'use strict';
   let timers = new Map();
   let nextTimer = 1;
+  // Like a Node process, a run ends once the script returned and nothing it
+  // started (timers, platform.api calls) is still pending: DreamFactory's
+  // callback-style scripts set the response from a callback.
+  let pending = 0;
+  let onIdle = null;
+  function hold() { pending++; }
+  function release() {
+    if (--pending === 0 && onIdle) { const resume = onIdle; onIdle = null; resume(); }
+  }
+  function whenIdle(value) {
+    return pending === 0 ? value : new Promise(function (resolve) { onIdle = function () { resolve(value); }; });
+  }
 
   function text(args) {
     return args.map(function (value) {
@@ -26,11 +38,12 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
     if (typeof callback !== 'function') throw new TypeError('setTimeout needs a function');
     const id = nextTimer++;
     timers.set(id, function () { callback.apply(undefined, extra); });
+    hold();
     hostTimer(id, Math.max(0, Number(ms) || 0));
     return id;
   };
   globalThis.clearTimeout = function (id) {
-    if (timers.delete(id)) hostClearTimer(id);
+    if (timers.delete(id)) { hostClearTimer(id); release(); }
   };
 
   // platform.api.<verb>(path, payload, options[, callback]): a Promise of
@@ -45,17 +58,21 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
       let payload = rest[0];
       let options = rest[1];
       if (callback && (method === 'GET' || method === 'DELETE') && rest.length === 1) { options = payload; payload = undefined; }
+      hold();
       const promise = hostApi(
         method,
         String(path),
         payload === undefined || payload === null || payload === '' ? '' : JSON.stringify(payload),
         options && typeof options === 'object' ? JSON.stringify(options) : ''
       ).then(function (json) { return JSON.parse(json); });
-      if (!callback) return promise;
+      if (!callback) {
+        promise.then(release, release);
+        return promise;
+      }
       promise.then(function (response) {
         const body = typeof response.content === 'string' ? response.content : JSON.stringify(response.content);
-        callback(body, response);
-      });
+        try { callback(body, response); } finally { release(); }
+      }, release);
       return undefined;
     };
   }
@@ -74,20 +91,30 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
     });
     const given = JSON.parse(platformJson);
     const platform = { api: api, config: given.config, session: given.session };
-    return Promise.resolve(script(event, platform)).then(function (returned) {
+    function finish(returned) {
       // Only what the host reads goes back: serialising the whole event costs as much as a small script.
       const out = { returned: returned === undefined ? null : returned, response: event.response };
       if (wantRequest) out.request = event.request;
       return JSON.stringify(out);
-    });
+    }
+    // Scripts without await are compiled as plain functions: their result comes
+    // back at once as a string, with no promise jobs to run.
+    const returned = script(event, platform);
+    if (returned !== null && typeof returned === 'object' && typeof returned.then === 'function') {
+      return returned.then(whenIdle).then(finish);
+    }
+    return pending === 0 ? finish(returned) : whenIdle(returned).then(finish);
   }
   function fire(id) {
     const callback = timers.get(id);
     timers.delete(id);
-    if (callback) callback();
+    if (!callback) return;
+    try { callback(); } finally { release(); }
   }
   function reset() {
     timers = new Map();
+    pending = 0;
+    onIdle = null;
   }
   return { run: run, fire: fire, reset: reset };
 })`;

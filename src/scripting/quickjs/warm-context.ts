@@ -63,9 +63,8 @@ export class WarmContext {
       eventJson.dispose();
       platformJson.dispose();
       const promise = this.unwrap(called);
-      this.pump();
       // Most scripts finish synchronously: read the result without promise plumbing.
-      const state = context.getPromiseState(promise);
+      const state = context.typeof(promise) === 'string' ? { type: 'fulfilled' as const, value: promise } : this.settle(promise);
       let result: { value?: QuickJSHandle; error?: QuickJSHandle };
       if (state.type === 'fulfilled') result = { value: state.value };
       else if (state.type === 'rejected') result = { error: state.error };
@@ -80,8 +79,8 @@ export class WarmContext {
         promise.dispose();
         result = await Promise.race([settled, aborted]);
       }
-      if (promise.alive) promise.dispose();
       const json = this.unwrap(result);
+      if (promise.alive && promise !== json) promise.dispose();
       const text = context.getString(json);
       json.dispose();
       const parsed = JSON.parse(text) as { returned: unknown; response: ScriptEvent['response']; request?: ScriptEvent['request'] };
@@ -123,6 +122,12 @@ export class WarmContext {
         } else reset.value.dispose();
       }
     }
+  }
+
+  /** Runs the jobs a returned promise is waiting on, then reads its state. */
+  private settle(promise: QuickJSHandle) {
+    this.pump();
+    return this.context.getPromiseState(promise);
   }
 
   /** Runs queued promise jobs; called after anything the host resolves. */
@@ -223,7 +228,8 @@ export class WarmContext {
 
   private compile(job: ScriptJob): QuickJSHandle {
     // The body starts on line 1 so error line numbers match the user's script.
-    const source = `(async function (event, platform) {${job.script}\n})`;
+    const kind = /\bawait\b/.test(job.script) ? 'async function' : 'function';
+    const source = `(${kind} (event, platform) {${job.script}\n})`;
     const result = this.context.evalCode(source, `${job.scriptKey}.js`);
     if (result.error) {
       const failure = this.describeError(result.error, job);
