@@ -1,12 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/client.ts';
 import type { EventBus, ExecutionEvent, LogLineEvent } from '../logs/bus.ts';
 import type { ExecutionRecorder } from '../logs/recorder.ts';
 import type { LogStream } from '../scripting/types.ts';
 import { badInput, notFound } from './errors.ts';
+import { uuidv7 } from './ids.ts';
 
 export type ExecutionStatus = ExecutionEvent['status'];
 export const EXECUTION_STATUSES: ExecutionStatus[] = ['running', 'succeeded', 'failed', 'timed_out'];
+
+/** Characters of one SYSTEM line (they bypass the byte cap, so they are clipped instead). */
+const SYSTEM_LINE_MAX = 4096;
 
 /**
  * One run of a script as it happens: numbers its log lines, enforces the log
@@ -25,7 +28,7 @@ export class ExecutionRun {
     private readonly maxLogBytes: number,
   ) {
     this.state = {
-      id: randomUUID(),
+      id: uuidv7(),
       ...init,
       status: 'running',
       startedAt: new Date(),
@@ -44,7 +47,14 @@ export class ExecutionRun {
   }
 
   readonly log = (stream: LogStream, message: string): void => {
-    if (this.state.logsTruncated || this.state.finishedAt) return;
+    if (this.state.finishedAt) return;
+    // The platform's own notices (why a run failed or timed out) are few; they
+    // are always kept, past the cap too, clipped, and do not count toward it.
+    if (stream === 'SYSTEM') {
+      this.emit(stream, message.length > SYSTEM_LINE_MAX ? `${message.slice(0, SYSTEM_LINE_MAX)}…` : message);
+      return;
+    }
+    if (this.state.logsTruncated) return;
     const bytes = Buffer.byteLength(message);
     if (this.state.logBytes + bytes > this.maxLogBytes) {
       this.state.logsTruncated = true;

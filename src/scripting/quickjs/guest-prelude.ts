@@ -79,8 +79,26 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   const api = { get: caller('GET'), post: caller('POST'), put: caller('PUT'), patch: caller('PATCH') };
   api['delete'] = caller('DELETE');
 
-  function run(script, eventJson, platformJson, wantRequest) {
-    const event = JSON.parse(eventJson);
+  let lastPlatform = null;
+  function freeze(value) {
+    if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+      Object.freeze(value);
+      for (const key of Object.keys(value)) freeze(value[key]);
+    }
+    return value;
+  }
+
+  // The request is parsed on first use: parsing it is most of a small
+  // script's cost in QuickJS, and many scripts never read it.
+  function run(script, requestJson, restJson, platformJson, wantRequest) {
+    const event = JSON.parse(restJson);
+    let request;
+    Object.defineProperty(event, 'request', {
+      enumerable: true,
+      configurable: true,
+      get: function () { if (request === undefined) request = JSON.parse(requestJson); return request; },
+      set: function (value) { request = value; },
+    });
     Object.defineProperty(event, 'setResponse', {
       enumerable: false,
       value: function (content, statusCode, contentType) {
@@ -89,12 +107,16 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
         event.response.content_type = contentType === undefined ? 'application/json' : contentType;
       },
     });
-    const given = JSON.parse(platformJson);
-    const platform = { api: api, config: given.config, session: given.session };
+    // The host sends platform only when it changed; the shared copy is frozen so no call can alter it for the next.
+    if (platformJson !== '') {
+      const given = JSON.parse(platformJson);
+      lastPlatform = freeze({ api: api, config: given.config, session: given.session });
+    }
+    const platform = lastPlatform;
     function finish(returned) {
       // Only what the host reads goes back: serialising the whole event costs as much as a small script.
       const out = { returned: returned === undefined ? null : returned, response: event.response };
-      if (wantRequest) out.request = event.request;
+      if (wantRequest && request !== undefined) out.request = request;
       return JSON.stringify(out);
     }
     // Scripts without await are compiled as plain functions: their result comes

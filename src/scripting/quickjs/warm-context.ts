@@ -13,6 +13,8 @@ interface ActiveRun {
   pendingCalls: Set<QuickJSDeferredPromise>;
   /** Ends the run early (deadline passed, uncaught error in a timer callback). */
   abort: (failure: ScriptFailure) => void;
+  /** Whether the guest started timers or API calls, leaving state to reset. */
+  startedAsync: boolean;
 }
 
 /**
@@ -27,6 +29,8 @@ export class WarmContext {
   private readonly entry: { run: QuickJSHandle; fire: QuickJSHandle; reset: QuickJSHandle };
   private readonly script: QuickJSHandle;
   private deadline = 0;
+  /** The platform JSON the guest holds (it is only sent again when it changes). */
+  private lastPlatform: string | null = null;
   private active: ActiveRun | null = null;
   /** False once this context must not serve another run. */
   healthy = true;
@@ -50,18 +54,23 @@ export class WarmContext {
   }
 
   async run(job: ScriptJob): Promise<ScriptOutcome> {
-    const run: ActiveRun = { job, timers: new Map(), pendingCalls: new Set(), abort: () => undefined };
+    const run: ActiveRun = { job, timers: new Map(), pendingCalls: new Set(), abort: () => undefined, startedAsync: false };
     this.active = run;
     this.deadline = Date.now() + job.limits.timeoutMs;
     let timeout: NodeJS.Timeout | undefined;
     try {
       const { context } = this;
-      const eventJson = context.newString(JSON.stringify(job.event));
-      const platformJson = context.newString(JSON.stringify(job.platform));
+      const { request, ...rest } = job.event;
+      const platformText = JSON.stringify(job.platform);
+      const args = [
+        context.newString(JSON.stringify(request)),
+        context.newString(JSON.stringify(rest)),
+        context.newString(platformText === this.lastPlatform ? '' : platformText),
+      ];
+      this.lastPlatform = platformText;
       const wantRequest = job.wantRequest ? context.true : context.false;
-      const called = context.callFunction(this.entry.run, context.undefined, this.script, eventJson, platformJson, wantRequest);
-      eventJson.dispose();
-      platformJson.dispose();
+      const called = context.callFunction(this.entry.run, context.undefined, this.script, ...args, wantRequest);
+      for (const arg of args) arg.dispose();
       const promise = this.unwrap(called);
       // Most scripts finish synchronously: read the result without promise plumbing.
       const state = context.typeof(promise) === 'string' ? { type: 'fulfilled' as const, value: promise } : this.settle(promise);
@@ -114,7 +123,7 @@ export class WarmContext {
     if (this.active === run) {
       this.active = null;
       this.deadline = 0;
-      if (this.healthy && this.context.alive) {
+      if (run.startedAsync && this.healthy && this.context.alive) {
         const reset = this.context.callFunction(this.entry.reset, this.context.undefined);
         if (reset.error) {
           reset.error.dispose();
@@ -153,6 +162,7 @@ export class WarmContext {
         return deferred.handle;
       }
       run.pendingCalls.add(deferred);
+      run.startedAsync = true;
       const payloadText = context.getString(payload);
       const optionsText = context.getString(options);
       run.job
@@ -187,6 +197,7 @@ export class WarmContext {
       if (!run) return;
       const id = context.getNumber(idHandle);
       const delay = context.getNumber(msHandle);
+      run.startedAsync = true;
       run.timers.set(
         id,
         setTimeout(() => {
