@@ -1,0 +1,90 @@
+// Requests per second of a scripted `javascript` endpoint over REST, beside a
+// bare node:http server returning the same JSON. The load generator
+// (autocannon) runs here; each server runs in its own child process, so on a
+// 2-core machine one core serves and one generates load.
+import autocannon, { type Result } from 'autocannon';
+import { ADMIN_KEY, API_KEY_HEADER, note, printTable, record, rest, section, spawnServer, startScriptgate, type ResultRow, type ServerProcess } from './lib.ts';
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS) || 32;
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S) || 2;
+const DURATION_S = Number(process.env.BENCH_DURATION_S) || 8;
+const EXPECTED_BODY = JSON.stringify({ hello: 'world' });
+const RATIO_REQUIRED = 0.2;
+const RATIO_GOAL = 0.5;
+const BENCH = 'http-throughput';
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  total: number;
+  problems: string[];
+}
+
+async function load(url: string, headers: Record<string, string>): Promise<Load> {
+  const options = { url, headers, connections: CONNECTIONS, pipelining: 1, expectBody: EXPECTED_BODY, timeout: 10 };
+  await autocannon({ ...options, duration: WARMUP_S }); // warm-up: JIT, warm script contexts, pools
+  const result: Result = await autocannon({ ...options, duration: DURATION_S });
+  const problems: string[] = [];
+  if (result.errors) problems.push(`${result.errors} errors (${result.timeouts} timeouts)`);
+  if (result.non2xx) problems.push(`${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`);
+  if (result.mismatches) problems.push(`${result.mismatches} bodies differing from ${EXPECTED_BODY}`);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total: result.requests.total,
+    problems,
+  };
+}
+
+async function measureBare(): Promise<Load> {
+  const bare = await spawnServer('bare node:http', 'bench/servers/bare-server.mjs');
+  try {
+    return await load(`${bare.url}/api/v2/hello`, {});
+  } finally {
+    await bare.stop();
+  }
+}
+
+async function measureScriptgate(): Promise<Load> {
+  const server: ServerProcess = await startScriptgate();
+  try {
+    const created = await rest(server.url, 'POST', '/api/v2/system/service', {
+      resource: [{ name: 'hello', type: 'javascript', config: { content: "return {hello: 'world'}" } }],
+    });
+    if (created.status !== 201) throw new Error(`creating service "hello" failed: ${created.status} ${created.text}`);
+    const check = await rest(server.url, 'GET', '/api/v2/hello');
+    if (check.status !== 200 || check.text !== EXPECTED_BODY) {
+      throw new Error(`GET /api/v2/hello answered ${check.status} ${check.text}, expected 200 ${EXPECTED_BODY}`);
+    }
+    return await load(`${server.url}/api/v2/hello`, { [API_KEY_HEADER]: ADMIN_KEY });
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- server output ---\n${server.output()}`);
+  } finally {
+    await server.stop();
+  }
+}
+
+const fmtRps = (n: number) => `${Math.round(n).toLocaleString('en-US')} req/s`;
+const fmtMs = (n: number) => `${Number.isInteger(n) ? n : n.toFixed(1)} ms`;
+
+export async function benchHttpThroughput(): Promise<void> {
+  section(`HTTP throughput: GET /api/v2/hello, ${CONNECTIONS} connections keep-alive, ${WARMUP_S} s warm-up + ${DURATION_S} s`);
+  const bare = await measureBare();
+  const scriptgate = await measureScriptgate();
+  const ratio = scriptgate.rps / bare.rps;
+  const clean = (l: Load) => l.problems.length === 0;
+  const rows: ResultRow[] = [
+    record({ bench: BENCH, metric: 'bare node:http', value: fmtRps(bare.rps), target: 'baseline', pass: clean(bare) ? null : false }),
+    record({ bench: BENCH, metric: '  p50 / p99 latency', value: `${fmtMs(bare.p50)} / ${fmtMs(bare.p99)}`, target: '' }),
+    record({ bench: BENCH, metric: 'scriptgate javascript', value: fmtRps(scriptgate.rps), target: 'no errors', pass: clean(scriptgate) }),
+    record({ bench: BENCH, metric: '  p50 / p99 latency', value: `${fmtMs(scriptgate.p50)} / ${fmtMs(scriptgate.p99)}`, target: '' }),
+    record({ bench: BENCH, metric: 'ratio scriptgate/bare', value: ratio.toFixed(3), target: `>= ${RATIO_REQUIRED} required`, pass: ratio >= RATIO_REQUIRED, required: true }),
+    record({ bench: BENCH, metric: 'ratio scriptgate/bare', value: ratio.toFixed(3), target: `>= ${RATIO_GOAL} goal`, pass: ratio >= RATIO_GOAL }),
+  ];
+  printTable(rows);
+  for (const [name, l] of [['bare', bare], ['scriptgate', scriptgate]] as const) {
+    note(`${name}: ${l.total.toLocaleString('en-US')} requests in ${DURATION_S} s${l.problems.length ? `; PROBLEMS: ${l.problems.join('; ')}` : ''}`);
+  }
+}

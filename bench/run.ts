@@ -1,0 +1,75 @@
+// `npm run bench`: every benchmark module in sequence, then a summary.
+// A module that throws is reported and the rest still run; the exit code is 1
+// when a module failed or a required target was missed.
+import { existsSync } from 'node:fs';
+import { allResults, printTable, section } from './lib.ts';
+
+interface Bench {
+  name: string;
+  run: () => Promise<void>;
+}
+
+const own: Bench[] = [
+  { name: 'http-throughput', run: async () => (await import('./http-throughput.ts')).benchHttpThroughput() },
+  { name: 'memory', run: async () => (await import('./memory.ts')).benchMemory() },
+];
+
+/** Modules other engineers add; skipped with a note until their file exists. */
+const optional: { name: string; file: string; exported: string }[] = [
+  { name: 'subprocess', file: './subprocess.ts', exported: 'benchSubprocessEngines' },
+  { name: 'live-logs', file: './live-logs.ts', exported: 'benchLiveLogs' },
+];
+
+const benches: Bench[] = [...own];
+const skipped: string[] = [];
+for (const { name, file, exported } of optional) {
+  if (!existsSync(new URL(file, import.meta.url))) {
+    skipped.push(`${name} (bench/${file.slice(2)} not found)`);
+    continue;
+  }
+  benches.push({
+    name,
+    run: async () => {
+      section(`${name} (bench/${file.slice(2)})`);
+      const module = (await import(file)) as Record<string, unknown>;
+      const fn = module[exported];
+      if (typeof fn !== 'function') throw new Error(`bench/${file.slice(2)} does not export ${exported}()`);
+      await (fn as () => Promise<void>)();
+    },
+  });
+}
+
+const only = process.argv.slice(2);
+const selected = only.length ? benches.filter((b) => only.includes(b.name)) : benches;
+
+const os = await import('node:os');
+const cores = os.availableParallelism();
+const load = os.loadavg()[0]!;
+console.log(`Scriptgate benchmarks: node ${process.version}, ${cores} cores, load average ${load.toFixed(2)}`);
+if (load > cores * 0.5) console.log(`note: the machine is busy (load ${load.toFixed(2)} on ${cores} cores); throughput figures will be low and noisy`);
+if (only.length) console.log(`only: ${only.join(', ')}`);
+
+const started = performance.now();
+const timings: { name: string; seconds: number; error: Error | null }[] = [];
+for (const bench of selected) {
+  const t0 = performance.now();
+  let error: Error | null = null;
+  try {
+    await bench.run();
+  } catch (caught) {
+    error = caught instanceof Error ? caught : new Error(String(caught));
+    console.log(`\n!! ${bench.name} FAILED: ${error.stack ?? error.message}`);
+  }
+  timings.push({ name: bench.name, seconds: (performance.now() - t0) / 1000, error });
+}
+if (!only.length) for (const s of skipped) console.log(`\n-- skipped ${s}`);
+
+console.log(`\n== Summary ${'='.repeat(62)}`);
+const results = allResults().filter((r) => r.status !== 'INFO');
+if (results.length) printTable(results, true);
+for (const t of timings) console.log(`  ${t.name.padEnd(16)} ${t.seconds.toFixed(1).padStart(6)} s  ${t.error ? 'FAILED' : 'ok'}`);
+if (!only.length) for (const s of skipped) console.log(`  ${s.split(' ')[0]!.padEnd(16)}      -    skipped`);
+console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+const failed = timings.some((t) => t.error) || allResults().some((r) => r.required && r.status === 'MISS');
+process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,34 @@
+// The Scriptgate server under test, in its own process. Prints one JSON line
+// {port, pid} once listening; stops cleanly on SIGTERM.
+// Run as `node --import tsx bench/servers/scriptgate-server.ts` (one process,
+// so `pid` is the process serving requests).
+import { loadSettings } from '../../src/config.ts';
+import { startServer } from '../../src/server.ts';
+
+const server = await startServer(loadSettings({ ...process.env, PORT: '0', HOST: '127.0.0.1' }));
+console.log(JSON.stringify({ port: server.port, pid: process.pid }));
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  server.stop().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', stop);
+
+// With an IPC channel (the bench's memory module): report memory on request,
+// after a full collection when asked and run with --expose-gc.
+process.on('message', (message: unknown) => {
+  if (message !== 'memory' && message !== 'gc-memory') return;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (message === 'gc-memory' && gc) gc();
+  process.send?.({ memory: process.memoryUsage(), gc: message === 'gc-memory' && !!gc });
+});
+process.channel?.unref();
+process.on('SIGINT', stop);
