@@ -103,7 +103,7 @@ export function loadSettings(env: Env = process.env): Settings {
       maxCallDepth: integer(env, 'SCRIPT_MAX_CALL_DEPTH', 5, 1, 50),
       interpreterPaths,
       disabled,
-      maxWarmContexts: integer(env, 'QUICKJS_WARM_CONTEXTS', 128, 0, 100_000),
+      maxWarmContexts: integer(env, 'QUICKJS_WARM_CONTEXTS', 64, 0, 100_000),
     },
     executions: {
       keepPerService: integer(env, 'EXECUTIONS_KEEP_PER_SERVICE', 1000, 1, 10_000_000),
