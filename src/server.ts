@@ -74,7 +74,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   await registerRest(app, platform, adminKey);
 
   await app.listen({ host: settings.host, port: settings.port });
-  const webSockets = new WebSocketServer({ noServer: true });
+  const webSockets = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const detachWebSocket = attachGraphQLWebSocket(app.server, webSockets, yoga, adminKey);
 
   const pruneTimer = setInterval(() => {

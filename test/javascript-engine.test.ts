@@ -131,6 +131,14 @@ describe('script failures', () => {
     expect(response.headers.get('x-execution-id')).toBeTruthy();
   });
 
+  it('an async script that throws after awaiting is a script error', async () => {
+    await serviceAnswering('asyncthrow', "await null;\nthrow new Error('after await')");
+    const response = await t.rest('GET', '/api/v2/asyncthrow');
+    expect(response.status).toBe(500);
+    expect(response.json.error.message).toMatch(/after await/);
+    expect((await quickCall()).status).toBe(200);
+  });
+
   it('a thrown string is an error too (DreamFactory ignored it; we do not)', async () => {
     await serviceAnswering('throwstr', "throw 'Only GET please'");
     const response = await t.rest('GET', '/api/v2/throwstr');

@@ -1,25 +1,39 @@
-import type { Db } from '../db/client.ts';
+import type { ExecutionWriter } from '../db/execution-writer.ts';
 import type { ExecutionEvent, LogLineEvent } from './bus.ts';
+
+const MAX_BACKOFF_MS = 2_000;
 
 /**
  * Writes executions and their log lines to the database in batches, off the
  * request path: a request only appends to memory. An execution that starts
  * and ends within one batch costs one insert.
+ *
+ * A failing batch is retried with backoff (a database restart or a busy lock
+ * loses nothing). If it keeps failing for `giveUpAfterMs` it is split, one
+ * execution with its lines per transaction, so one bad row cannot hold back
+ * or poison the rest; what fails alone is dropped and reported, and an execution whose
+ * row could not be created has its later lines dropped too (they could only
+ * fail on the missing row) until a later state of it is written.
  */
 export class ExecutionRecorder {
   /** Latest state of executions not yet written (or changed since). */
   private readonly dirty = new Map<string, ExecutionEvent>();
-  /** Executions whose row exists, so the next write is an update. */
+  /** Running executions whose row exists. */
   private readonly stored = new Set<string>();
+  /** Running executions whose row could not be written: their lines are dropped. */
+  private readonly abandoned = new Set<string>();
   private lines: LogLineEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private failures = 0;
+  private failingSince: number | null = null;
 
   constructor(
-    private readonly db: Db,
+    private readonly writer: ExecutionWriter,
     private readonly intervalMs: number,
     private readonly onError: (error: unknown) => void,
+    /** How long whole batches are retried before being split up. */
+    private readonly giveUpAfterMs = 5_000,
   ) {}
 
   execution(event: ExecutionEvent): void {
@@ -28,11 +42,12 @@ export class ExecutionRecorder {
   }
 
   line(line: LogLineEvent): void {
+    if (this.abandoned.has(line.executionId)) return;
     this.lines.push(line);
     this.schedule();
   }
 
-  /** Resolves once everything recorded before the call is in the database. */
+  /** Resolves once everything recorded before the call is in the database (or given up on). */
   flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
@@ -42,12 +57,12 @@ export class ExecutionRecorder {
     return this.flushing;
   }
 
-  private schedule(): void {
+  private schedule(delayMs = this.intervalMs): void {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.flush();
-    }, this.intervalMs);
+    }, delayMs);
   }
 
   private async writeBatch(): Promise<void> {
@@ -56,57 +71,58 @@ export class ExecutionRecorder {
     const lines = this.lines;
     this.dirty.clear();
     this.lines = [];
-    const inserts = executions.filter((e) => !this.stored.has(e.id));
-    const updates = executions.filter((e) => this.stored.has(e.id));
     try {
-      await this.db.$transaction([
-        ...(inserts.length ? [this.db.execution.createMany({ data: inserts.map(row) })] : []),
-        ...updates.map((e) => this.db.execution.update({ where: { id: e.id }, data: row(e) })),
-        ...(lines.length
-          ? [
-              this.db.logLine.createMany({
-                data: lines.map((l) => ({
-                  executionId: l.executionId,
-                  sequence: l.sequence,
-                  stream: l.stream,
-                  message: l.message,
-                  timestamp: l.timestamp,
-                })),
-              }),
-            ]
-          : []),
-      ]);
+      await this.write(executions, lines);
       this.failures = 0;
-      for (const e of executions) {
-        if (e.status === 'running') this.stored.add(e.id);
-        else this.stored.delete(e.id);
-      }
+      this.failingSince = null;
+      return;
     } catch (error) {
-      // Keep the batch for the next try rather than lose it; give up after a few.
       this.failures++;
+      this.failingSince ??= Date.now();
       this.onError(error);
-      if (this.failures < 5) {
+      // Queries flush too (to read their writes), so give up on time, not on attempts.
+      if (Date.now() - this.failingSince < this.giveUpAfterMs) {
+        // Keep the batch for the next try; newer states of the same executions win.
         for (const e of executions) if (!this.dirty.has(e.id)) this.dirty.set(e.id, e);
         this.lines = lines.concat(this.lines);
-        this.schedule();
+        this.schedule(Math.min(this.intervalMs * 2 ** this.failures, MAX_BACKOFF_MS));
+        return;
+      }
+    }
+    this.failures = 0;
+    this.failingSince = null;
+    await this.writeSeparately(executions, lines);
+  }
+
+  /** One transaction per execution: what still fails is dropped (and reported), the rest is kept. */
+  private async writeSeparately(executions: ExecutionEvent[], lines: LogLineEvent[]): Promise<void> {
+    const byExecution = new Map<string, { state: ExecutionEvent | null; lines: LogLineEvent[] }>();
+    for (const e of executions) byExecution.set(e.id, { state: e, lines: [] });
+    for (const l of lines) {
+      const group = byExecution.get(l.executionId) ?? { state: null, lines: [] };
+      group.lines.push(l);
+      byExecution.set(l.executionId, group);
+    }
+    for (const [id, group] of byExecution) {
+      try {
+        await this.write(group.state ? [group.state] : [], group.lines);
+        this.abandoned.delete(id);
+      } catch (error) {
+        this.onError(error);
+        // Lines of a still-running execution without a row would only fail again.
+        if (!this.stored.has(id) && group.state?.status === 'running') this.abandoned.add(id);
       }
     }
   }
-}
 
-function row(e: ExecutionEvent) {
-  return {
-    id: e.id,
-    service: e.service,
-    scriptType: e.scriptType,
-    status: e.status,
-    trigger: e.trigger,
-    startedAt: e.startedAt,
-    finishedAt: e.finishedAt,
-    durationMs: e.durationMs,
-    statusCode: e.statusCode,
-    error: e.error ?? undefined,
-    logBytes: e.logBytes,
-    logsTruncated: e.logsTruncated,
-  };
+  private async write(executions: ExecutionEvent[], lines: LogLineEvent[]): Promise<void> {
+    await this.writer.write(executions, lines);
+    for (const e of executions) {
+      if (e.status === 'running') this.stored.add(e.id);
+      else {
+        this.stored.delete(e.id);
+        this.abandoned.delete(e.id);
+      }
+    }
+  }
 }

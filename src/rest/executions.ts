@@ -4,6 +4,7 @@ import type { ExecutionStatus } from '../domain/executions.ts';
 import type { Platform } from '../domain/platform.ts';
 import { filter, flag, wholeNumber, type Query } from './query.ts';
 
+/** Log lines in one response; `log_after` (a sequence) and `log_limit` page through longer logs. */
 const MAX_LOG_LINES = 10_000;
 
 function executionRecord(e: Execution) {
@@ -34,12 +35,17 @@ export function executionRoutes(app: FastifyInstance, platform: Platform): void 
     return { resource: rows.map(executionRecord), ...(flag(request.query, 'include_count') ? { meta: { count } } : {}) };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v2/system/execution/:id', async (request) => {
+  app.get<{ Params: { id: string }; Querystring: Query }>('/api/v2/system/execution/:id', async (request) => {
     const execution = await platform.executions.get(request.params.id);
-    const logs = await platform.executions.logs(execution.id, { afterSequence: 0, limit: MAX_LOG_LINES });
+    const limit = Math.min(wholeNumber(request.query, 'log_limit') ?? MAX_LOG_LINES, MAX_LOG_LINES);
+    const afterSequence = wholeNumber(request.query, 'log_after') ?? 0;
+    // One more than asked says whether the log goes on, so a long log is never cut silently.
+    const logs = await platform.executions.logs(execution.id, { afterSequence, limit: limit + 1 });
+    const more = logs.length > limit;
     return {
       ...executionRecord(execution),
-      logs: logs.map((l) => ({ sequence: l.sequence, stream: l.stream, message: l.message, timestamp: l.timestamp.toISOString() })),
+      logs: logs.slice(0, limit).map((l) => ({ sequence: l.sequence, stream: l.stream, message: l.message, timestamp: l.timestamp.toISOString() })),
+      logs_more: more,
     };
   });
 }

@@ -1,3 +1,4 @@
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import type { Execution, LogLine } from '../../generated/prisma-sqlite/client.ts';
 import type { LogLineEvent } from '../../logs/bus.ts';
 import { builder } from '../builder.ts';
@@ -5,6 +6,17 @@ import { ExecutionRef, LogLineRef } from './execution.ts';
 
 /** How far a live subscriber may fall behind before it is dropped. */
 const SUBSCRIBER_BUFFER = 1000;
+
+/** Whether the operation selects `name` directly under this field (through fragments too). */
+function selects(info: GraphQLResolveInfo, name: string): boolean {
+  const visit = (set: SelectionSetNode | undefined): boolean =>
+    !!set?.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === name;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return visit(selection.selectionSet);
+      return visit(info.fragments[selection.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.some((node) => visit(node.selectionSet));
+}
 
 builder.subscriptionFields((t) => ({
   executionLogs: t.field({
@@ -31,6 +43,11 @@ builder.subscriptionFields((t) => ({
     args: { service: t.arg.string() },
     subscribe: (_root, args, ctx) =>
       ctx.platform.bus.executions.subscribe({ service: args.service?.toLowerCase() }, SUBSCRIBER_BUFFER),
-    resolve: (execution) => execution as unknown as Execution,
+    // `logs` reads the database, where the event's row and lines may still be
+    // waiting in the recorder's batch: write them first so they are complete.
+    resolve: async (execution, _args, ctx, info) => {
+      if (selects(info, 'logs')) await ctx.platform.executions.ready();
+      return execution as unknown as Execution;
+    },
   }),
 }));

@@ -88,8 +88,9 @@ export class WarmContext {
         promise.dispose();
         result = await Promise.race([settled, aborted]);
       }
+      // Before unwrap, which throws for a rejection: a live handle makes the runtime abort on dispose.
+      if (promise.alive && promise !== result.value) promise.dispose();
       const json = this.unwrap(result);
-      if (promise.alive && promise !== json) promise.dispose();
       const text = context.getString(json);
       json.dispose();
       const parsed = JSON.parse(text) as { returned: unknown; response: ScriptEvent['response']; request?: ScriptEvent['request'] };
