@@ -55,6 +55,17 @@ for (const [type, script] of Object.entries(scripts)) {
       expect(response.json.error.message).toMatch(/line 3/);
     });
 
+    it('marks a log cut at the cap as truncated', async ({ skip }) => {
+      if (!available[type]) skip();
+      const flood = { nodejs: "for (let i = 0; i < 1500; i++) console.log('a')", python3: "for i in range(1500):\n    print('a')", php: "<?php for ($i = 0; $i < 1500; $i++) echo \"a\\n\";" }[type]!;
+      await createService(t, `flood-${type}`, type, flood, { max_log_bytes: 1000 });
+      const response = await t.rest('GET', `/api/v2/flood-${type}`);
+      const execution = await t.rest('GET', `/api/v2/system/execution/${response.headers.get('x-execution-id')}`);
+      expect(execution.json.logs_truncated).toBe(true);
+      expect(execution.json.log_bytes).toBeLessThanOrEqual(1000);
+      expect(execution.json.logs.filter((l: any) => l.stream === 'SYSTEM').map((l: any) => l.message)).toEqual([expect.stringMatching(/truncated/)]);
+    });
+
     it('answers 504 past the timeout, and the next call succeeds', async ({ skip }) => {
       if (!available[type]) skip();
       const spin = { nodejs: 'while (true) {}', python3: 'while True:\n    pass', php: '<?php while (true) {}' }[type]!;

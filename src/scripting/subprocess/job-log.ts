@@ -1,12 +1,15 @@
 import type { LogStream } from '../types.ts';
 
 /**
- * One execution's log: passes lines to `job.log` until `maxLogBytes` is
- * reached, then says so once on the SYSTEM stream and drops the rest.
+ * One execution's log, as the worker hands lines over. The execution itself
+ * enforces the byte cap and marks truncation; this only stops forwarding once
+ * the cap is passed, so a flood of output costs nothing more. It counts bytes
+ * the same way and forwards the first line past the cap, which is the line
+ * that makes the execution mark its log truncated.
  */
 export class JobLog {
   private used = 0;
-  private truncated = false;
+  private overflowed = false;
 
   constructor(
     private readonly sink: (stream: LogStream, message: string) => void,
@@ -14,14 +17,9 @@ export class JobLog {
   ) {}
 
   write(stream: LogStream, message: string): void {
-    if (this.truncated) return;
-    const size = Buffer.byteLength(message, 'utf8') + 1;
-    if (this.used + size > this.maxBytes) {
-      this.truncated = true;
-      this.emit('SYSTEM', `Output truncated: the log limit of ${this.maxBytes} bytes was reached; later output was dropped.`);
-      return;
-    }
-    this.used += size;
+    if (this.overflowed) return;
+    this.used += Buffer.byteLength(message, 'utf8');
+    if (this.used > this.maxBytes) this.overflowed = true;
     this.emit(stream, message);
   }
 
