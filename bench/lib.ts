@@ -109,18 +109,18 @@ export async function spawnServer(
   };
 }
 
-/** Starts bench/servers/scriptgate-server.ts with a temp DATA_DIR, LOG_LEVEL=warn and ADMIN_KEY. */
+/** Starts bench/servers/scriptgate-server.mjs (the compiled server) with a temp DATA_DIR, LOG_LEVEL=warn and ADMIN_KEY. */
 export async function startScriptgate(
   env: Record<string, string> = {},
   options: { ipc?: boolean; nodeArgs?: string[] } = {},
 ): Promise<ServerProcess & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-bench-'));
   const cpuProfDir = process.env.BENCH_CPU_PROF;
-  const nodeArgs = [...(options.nodeArgs ?? []), '--import', 'tsx'];
+  const nodeArgs = [...(options.nodeArgs ?? [])];
   // BENCH_CPU_PROF=DIR: write a V8 CPU profile of each Scriptgate server to DIR.
   if (cpuProfDir) nodeArgs.unshift('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`);
   try {
-    const server = await spawnServer('scriptgate', 'bench/servers/scriptgate-server.ts', {
+    const server = await spawnServer('scriptgate', 'bench/servers/scriptgate-server.mjs', {
       env: { LOG_LEVEL: 'warn', LOG_FORMAT: 'json', DATA_DIR: dataDir, ADMIN_KEY, ...env },
       nodeArgs,
       ipc: options.ipc,

@@ -1,9 +1,9 @@
 // The Scriptgate server under test, in its own process. Prints one JSON line
 // {port, pid} once listening; stops cleanly on SIGTERM.
-// Run as `node --import tsx bench/servers/scriptgate-server.ts` (one process,
-// so `pid` is the process serving requests).
-import { loadSettings } from '../../src/config.ts';
-import { startServer } from '../../src/server.ts';
+// Runs the compiled server (dist/, what `npm start` runs) as `node
+// bench/servers/scriptgate-server.mjs`: one process, so `pid` serves requests.
+import { loadSettings } from '../../dist/config.js';
+import { startServer } from '../../dist/server.js';
 
 const server = await startServer(loadSettings({ ...process.env, PORT: '0', HOST: '127.0.0.1' }));
 console.log(JSON.stringify({ port: server.port, pid: process.pid }));
@@ -14,7 +14,7 @@ const stop = () => {
   stopping = true;
   server.stop().then(
     () => process.exit(0),
-    (error: unknown) => {
+    (error) => {
       console.error(error);
       process.exit(1);
     },
@@ -24,9 +24,9 @@ process.on('SIGTERM', stop);
 
 // With an IPC channel (the bench's memory module): report memory on request,
 // after a full collection when asked and run with --expose-gc.
-process.on('message', (message: unknown) => {
+process.on('message', (message) => {
   if (message !== 'memory' && message !== 'gc-memory') return;
-  const gc = (globalThis as { gc?: () => void }).gc;
+  const gc = globalThis.gc;
   if (message === 'gc-memory' && gc) gc();
   process.send?.({ memory: process.memoryUsage(), gc: message === 'gc-memory' && !!gc });
 });
