@@ -88,25 +88,38 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
     return value;
   }
 
-  // The request is parsed on first use: parsing it is most of a small
-  // script's cost in QuickJS, and many scripts never read it.
-  function run(script, requestJson, restJson, platformJson, wantRequest) {
-    const event = JSON.parse(restJson);
-    let request;
-    Object.defineProperty(event, 'request', {
-      enumerable: true,
-      configurable: true,
-      get: function () { if (request === undefined) request = JSON.parse(requestJson); return request; },
-      set: function (value) { request = value; },
-    });
-    Object.defineProperty(event, 'setResponse', {
-      enumerable: false,
-      value: function (content, statusCode, contentType) {
-        event.response.content = content;
-        event.response.status_code = statusCode === undefined ? 200 : statusCode;
-        event.response.content_type = contentType === undefined ? 'application/json' : contentType;
-      },
-    });
+  // The event's shared behaviour lives on a prototype, so a run defines no
+  // properties; the request is parsed on first use, since parsing it is much
+  // of a small script's cost in QuickJS and many scripts never read it.
+  const REQUEST = Symbol('request');
+  const REQUEST_JSON = Symbol('requestJson');
+  function ScriptEvent() {}
+  Object.defineProperty(ScriptEvent.prototype, 'request', {
+    get: function () {
+      if (this[REQUEST] === undefined) this[REQUEST] = JSON.parse(this[REQUEST_JSON]);
+      return this[REQUEST];
+    },
+    set: function (value) { this[REQUEST] = value; },
+  });
+  Object.defineProperty(ScriptEvent.prototype, 'setResponse', {
+    value: function (content, statusCode, contentType) {
+      this.response.content = content;
+      this.response.status_code = statusCode === undefined ? 200 : statusCode;
+      this.response.content_type = contentType === undefined ? 'application/json' : contentType;
+    },
+  });
+  Object.defineProperty(ScriptEvent.prototype, 'toJSON', {
+    value: function () { return Object.assign({ request: this.request }, this); },
+  });
+
+  // restJson is '' for a fresh response: { resource } plus the default response.
+  function run(script, requestJson, resource, restJson, platformJson, wantRequest) {
+    const event = new ScriptEvent();
+    event[REQUEST_JSON] = requestJson;
+    if (restJson === '') {
+      event.resource = resource;
+      event.response = { status_code: 200, content: null, content_type: null, headers: {} };
+    } else Object.assign(event, JSON.parse(restJson));
     // The host sends platform only when it changed; the shared copy is frozen so no call can alter it for the next.
     if (platformJson !== '') {
       const given = JSON.parse(platformJson);
@@ -116,7 +129,7 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
     function finish(returned) {
       // Only what the host reads goes back: serialising the whole event costs as much as a small script.
       const out = { returned: returned === undefined ? null : returned, response: event.response };
-      if (wantRequest && request !== undefined) out.request = request;
+      if (wantRequest && event[REQUEST] !== undefined) out.request = event[REQUEST];
       return JSON.stringify(out);
     }
     // Scripts without await are compiled as plain functions: their result comes

@@ -64,7 +64,8 @@ export class WarmContext {
       const platformText = JSON.stringify(job.platform);
       const args = [
         context.newString(JSON.stringify(request)),
-        context.newString(JSON.stringify(rest)),
+        context.newString(job.event.resource),
+        context.newString(isFreshEvent(job.event) ? '' : JSON.stringify(rest)),
         context.newString(platformText === this.lastPlatform ? '' : platformText),
       ];
       this.lastPlatform = platformText;
@@ -291,6 +292,18 @@ export class WarmContext {
       stack: error.stack,
     });
   }
+}
+
+/** Only a resource and the initial response: the guest builds it without parsing JSON. */
+function isFreshEvent(event: ScriptEvent): boolean {
+  const { response } = event;
+  return (
+    Object.keys(event).length === 3 &&
+    response.status_code === 200 &&
+    response.content === null &&
+    response.content_type === null &&
+    Object.keys(response.headers).length === 0
+  );
 }
 
 function escapeRegExp(text: string): string {
