@@ -135,9 +135,11 @@ function numberOr(value: unknown, fallback: number): number {
 }
 
 export function eventFor(request: InvokeRequest): ScriptEvent {
-  const query = new URLSearchParams(
-    Object.entries(request.parameters).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, String(x)]) : [[k, String(v)]])),
-  ).toString();
+  const entries = Object.entries(request.parameters);
+  const query =
+    entries.length === 0
+      ? ''
+      : new URLSearchParams(entries.flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, String(x)]) : [[k, String(v)]]))).toString();
   const path = `/api/v2/${request.service}${request.resource ? `/${request.resource}` : ''}`;
   return {
     request: {

@@ -112,16 +112,16 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
     value: function () { return Object.assign({ request: this.request }, this); },
   });
 
-  // restJson is '' for a fresh response: { resource } plus the default response.
+  // Empty strings arrive as undefined. restJson is empty for a fresh response: { resource } plus the default response.
   function run(script, requestJson, resource, restJson, platformJson, wantRequest) {
     const event = new ScriptEvent();
     event[REQUEST_JSON] = requestJson;
-    if (restJson === '') {
-      event.resource = resource;
+    if (restJson === undefined) {
+      event.resource = resource === undefined ? '' : resource;
       event.response = { status_code: 200, content: null, content_type: null, headers: {} };
     } else Object.assign(event, JSON.parse(restJson));
     // The host sends platform only when it changed; the shared copy is frozen so no call can alter it for the next.
-    if (platformJson !== '') {
+    if (platformJson !== undefined) {
       const given = JSON.parse(platformJson);
       lastPlatform = freeze({ api: api, config: given.config, session: given.session });
     }

@@ -62,11 +62,13 @@ export class WarmContext {
       const { context } = this;
       const { request, ...rest } = job.event;
       const platformText = JSON.stringify(job.platform);
+      // Empty strings are sent as undefined: no allocation in the guest heap.
+      const guestString = (value: string) => (value === '' ? context.undefined : context.newString(value));
       const args = [
-        context.newString(JSON.stringify(request)),
-        context.newString(job.event.resource),
-        context.newString(isFreshEvent(job.event) ? '' : JSON.stringify(rest)),
-        context.newString(platformText === this.lastPlatform ? '' : platformText),
+        guestString(JSON.stringify(request)),
+        guestString(job.event.resource),
+        guestString(isFreshEvent(job.event) ? '' : JSON.stringify(rest)),
+        guestString(platformText === this.lastPlatform ? '' : platformText),
       ];
       this.lastPlatform = platformText;
       const wantRequest = job.wantRequest ? context.true : context.false;
