@@ -44,7 +44,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
   }
   const bus = new EventBus();
-  const platform = createPlatform(settings, database.db, database.provider, engines, bus, (error) =>
+  const platform = createPlatform(settings, database.db, database.executionWriter, engines, bus, (error) =>
     app.log.error({ err: error }, 'writing executions failed'),
   );
 

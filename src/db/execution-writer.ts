@@ -1,13 +1,17 @@
 import type { ExecutionEvent, LogLineEvent } from '../logs/bus.ts';
 import type { Db } from './client.ts';
 
+/** Where the recorder's batches go: executions upserted by id, log lines appended. */
+export interface ExecutionWriter {
+  write(executions: ExecutionEvent[], lines: LogLineEvent[]): Promise<void>;
+}
+
 /**
- * Batched writes of executions and log lines as a few multi-row SQL
- * statements. Prisma's createMany costs about 300 µs a row in its query
- * compiler; a raw multi-row upsert costs a few µs a row, which keeps the
- * recorder off the request path's CPU budget.
+ * Batches on PostgreSQL as a few multi-row SQL statements through Prisma.
+ * Prisma's createMany costs about 300 µs a row in its query compiler; a raw
+ * multi-row upsert costs a few µs a row.
  */
-const EXECUTION_COLUMNS = [
+export const EXECUTION_COLUMNS = [
   'id',
   'service',
   'scriptType',
@@ -21,16 +25,13 @@ const EXECUTION_COLUMNS = [
   'logBytes',
   'logsTruncated',
 ] as const;
-const UPDATED_ON_CONFLICT = EXECUTION_COLUMNS.filter((c) => !['id', 'service', 'scriptType', 'trigger', 'startedAt'].includes(c));
-const LINE_COLUMNS = ['executionId', 'sequence', 'stream', 'message', 'timestamp'] as const;
+export const UPDATED_ON_CONFLICT = EXECUTION_COLUMNS.filter((c) => !['id', 'service', 'scriptType', 'trigger', 'startedAt'].includes(c));
+export const LINE_COLUMNS = ['executionId', 'sequence', 'stream', 'message', 'timestamp'] as const;
 /** Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_STATEMENT = 500;
 
-export class ExecutionWriter {
-  constructor(
-    private readonly db: Db,
-    private readonly provider: 'sqlite' | 'postgresql',
-  ) {}
+export class PostgresExecutionWriter implements ExecutionWriter {
+  constructor(private readonly db: Db) {}
 
   async write(executions: ExecutionEvent[], lines: LogLineEvent[]): Promise<void> {
     const statements = [
@@ -50,13 +51,13 @@ export class ExecutionWriter {
         e.scriptType,
         e.status,
         e.trigger,
-        this.time(e.startedAt),
-        e.finishedAt ? this.time(e.finishedAt) : null,
+        e.startedAt.toISOString(),
+        e.finishedAt ? e.finishedAt.toISOString() : null,
         e.durationMs,
         e.statusCode,
         e.error ? JSON.stringify(e.error) : null,
         e.logBytes,
-        this.bool(e.logsTruncated),
+        e.logsTruncated,
       ];
       return this.placeholders(params, row, { 9: 'jsonb', 5: 'timestamp', 6: 'timestamp' });
     });
@@ -69,33 +70,23 @@ export class ExecutionWriter {
   private insertLines(rows: LogLineEvent[]): [string, unknown[]] {
     const params: unknown[] = [];
     const values = rows.map((l) =>
-      this.placeholders(params, [l.executionId, l.sequence, l.stream, l.message, this.time(l.timestamp)], { 4: 'timestamp' }),
+      this.placeholders(params, [l.executionId, l.sequence, l.stream, l.message, l.timestamp.toISOString()], { 4: 'timestamp' }),
     );
     return [`INSERT INTO "LogLine" (${LINE_COLUMNS.map(quote).join(', ')}) VALUES ${values.join(', ')}`, params];
   }
 
-  /** `(?, ?)` on SQLite; `($1, $2::jsonb)` on PostgreSQL, whose untyped text parameters need casts. */
+  /** `($1, $2::jsonb)`: PostgreSQL's untyped text parameters need casts. */
   private placeholders(params: unknown[], row: unknown[], casts: Record<number, string>): string {
     const marks = row.map((value, index) => {
       params.push(value);
-      if (this.provider === 'sqlite') return '?';
       const cast = casts[index];
       return cast ? `$${params.length}::${cast}` : `$${params.length}`;
     });
     return `(${marks.join(', ')})`;
   }
-
-  /** The text Prisma's SQLite adapter writes for DateTime, so both read alike. */
-  private time(date: Date): string {
-    return this.provider === 'sqlite' ? date.toISOString().replace('Z', '+00:00') : date.toISOString();
-  }
-
-  private bool(value: boolean): boolean | number {
-    return this.provider === 'sqlite' ? (value ? 1 : 0) : value;
-  }
 }
 
-function quote(column: string): string {
+export function quote(column: string): string {
   return `"${column}"`;
 }
 

@@ -1,7 +1,7 @@
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import type { EventBus } from '../logs/bus.ts';
-import { ExecutionWriter } from '../db/execution-writer.ts';
+import type { ExecutionWriter } from '../db/execution-writer.ts';
 import { ExecutionRecorder } from '../logs/recorder.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
 import { ExecutionLog } from './executions.ts';
@@ -22,12 +22,12 @@ export interface Platform {
 export function createPlatform(
   settings: Settings,
   db: Db,
-  provider: 'sqlite' | 'postgresql',
+  executionWriter: ExecutionWriter,
   engines: EngineRegistry,
   bus: EventBus,
   onRecorderError: (error: unknown) => void,
 ): Platform {
-  const recorder = new ExecutionRecorder(new ExecutionWriter(db, provider), settings.executions.flushIntervalMs, onRecorderError);
+  const recorder = new ExecutionRecorder(executionWriter, settings.executions.flushIntervalMs, onRecorderError);
   const services = new ServiceCatalog(db, engines, bus, settings.scripting);
   const executions = new ExecutionLog(db, bus, recorder);
   const invoker = new Invoker(services, engines, executions, settings.scripting);
