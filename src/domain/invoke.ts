@@ -58,7 +58,7 @@ export class Invoker {
         `platform.api calls nested deeper than ${this.limits.maxCallDepth} levels (a loop?); stopped at "${request.service}".`,
       );
     }
-    const service = await this.services.byName(request.service);
+    const service = this.services.cached(request.service) ?? (await this.services.byName(request.service));
     if (!service.isActive) throw new DomainError('FORBIDDEN', `Service ${service.name} is deactivated.`);
     return this.runService(service, { ...request, service: service.name }, caller);
   }

@@ -85,6 +85,11 @@ export class ServiceCatalog {
     return service;
   }
 
+  /** The cached service, or undefined when the cache does not know the name (no await on the hot path). */
+  cached(name: string): Service | null | undefined {
+    return this.cache.get(name.toLowerCase());
+  }
+
   async byNameOrNull(name: string): Promise<Service | null> {
     const key = name.toLowerCase();
     if (this.cache.has(key)) return this.cache.get(key) ?? null;

@@ -18,13 +18,10 @@ declare module 'fastify' {
 /** The DreamFactory-compatible REST layer under /api/v2. */
 export async function registerRest(app: FastifyInstance, platform: Platform, adminKey: AdminKey): Promise<void> {
   await app.register(async (api) => {
-    api.addHook('onRequest', async (request, reply) => {
-      if (!adminKey.matches(AdminKey.fromHeaders(request.headers))) {
-        return sendError(
-          reply,
-          new DomainError('UNAUTHENTICATED', 'An API key is required: send X-DreamFactory-API-Key or Authorization: Bearer.'),
-        );
-      }
+    // A callback hook, not an async one: it runs on every request.
+    api.addHook('onRequest', (request, reply, done) => {
+      if (adminKey.matches(AdminKey.fromHeaders(request.headers))) return done();
+      sendError(reply, new DomainError('UNAUTHENTICATED', 'An API key is required: send X-DreamFactory-API-Key or Authorization: Bearer.'));
     });
     api.setErrorHandler((error, _request, reply) => {
       const domainError = toDomainError(error);

@@ -76,7 +76,9 @@ export class WarmContext {
       for (const arg of args) arg.dispose();
       const promise = this.unwrap(called);
       // Most scripts finish synchronously: read the result without promise plumbing.
-      const state = context.typeof(promise) === 'string' ? { type: 'fulfilled' as const, value: promise } : this.settle(promise);
+      // A plain value reads as "fulfilled" (notAPromise) in one cheap call, without running jobs.
+      const direct = context.getPromiseState(promise);
+      const state = direct.type === 'fulfilled' && direct.notAPromise ? direct : this.settle(promise);
       let result: { value?: QuickJSHandle; error?: QuickJSHandle };
       if (state.type === 'fulfilled') result = { value: state.value };
       else if (state.type === 'rejected') result = { error: state.error };
