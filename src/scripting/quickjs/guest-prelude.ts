@@ -93,7 +93,16 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   // of a small script's cost in QuickJS and many scripts never read it.
   const REQUEST = Symbol('request');
   const REQUEST_JSON = Symbol('requestJson');
+  const RESPONSE = Symbol('response');
   function ScriptEvent() {}
+  // The response is made on first use too: a script that returns its result never touches it.
+  Object.defineProperty(ScriptEvent.prototype, 'response', {
+    get: function () {
+      if (this[RESPONSE] === undefined) this[RESPONSE] = { status_code: 200, content: null, content_type: null, headers: {} };
+      return this[RESPONSE];
+    },
+    set: function (value) { this[RESPONSE] = value; },
+  });
   Object.defineProperty(ScriptEvent.prototype, 'request', {
     get: function () {
       if (this[REQUEST] === undefined) this[REQUEST] = JSON.parse(this[REQUEST_JSON]);
@@ -109,17 +118,15 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
     },
   });
   Object.defineProperty(ScriptEvent.prototype, 'toJSON', {
-    value: function () { return Object.assign({ request: this.request }, this); },
+    value: function () { return Object.assign({ request: this.request, response: this.response }, this); },
   });
 
   // Empty strings arrive as undefined. restJson is empty for a fresh response: { resource } plus the default response.
   function run(script, requestJson, resource, restJson, platformJson, wantRequest) {
     const event = new ScriptEvent();
     event[REQUEST_JSON] = requestJson;
-    if (restJson === undefined) {
-      event.resource = resource === undefined ? '' : resource;
-      event.response = { status_code: 200, content: null, content_type: null, headers: {} };
-    } else Object.assign(event, JSON.parse(restJson));
+    if (restJson === undefined) event.resource = resource === undefined ? '' : resource;
+    else Object.assign(event, JSON.parse(restJson));
     // The host sends platform only when it changed; the shared copy is frozen so no call can alter it for the next.
     if (platformJson !== undefined) {
       const given = JSON.parse(platformJson);
@@ -128,7 +135,7 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
     const platform = lastPlatform;
     function finish(returned) {
       // Only what the host reads goes back: serialising the whole event costs as much as a small script.
-      const out = { returned: returned === undefined ? null : returned, response: event.response };
+      const out = { returned: returned === undefined ? null : returned, response: event[RESPONSE] };
       if (wantRequest && event[REQUEST] !== undefined) out.request = event[REQUEST];
       return JSON.stringify(out);
     }

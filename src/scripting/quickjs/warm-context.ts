@@ -98,10 +98,11 @@ export class WarmContext {
       const json = this.unwrap(result);
       const text = context.getString(json);
       json.dispose();
-      const parsed = JSON.parse(text) as { returned: unknown; response: ScriptEvent['response']; request?: ScriptEvent['request'] };
+      const parsed = JSON.parse(text) as { returned: unknown; response?: ScriptEvent['response']; request?: ScriptEvent['request'] };
       return {
         returned: parsed.returned ?? undefined,
-        event: { ...job.event, request: parsed.request ?? job.event.request, response: parsed.response },
+        // No response in the result: the script never touched it.
+        event: { ...job.event, request: parsed.request ?? job.event.request, response: parsed.response ?? job.event.response },
       };
     } catch (error) {
       this.healthy = false;
