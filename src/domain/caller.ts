@@ -9,11 +9,9 @@ export interface Caller {
   session: Record<string, unknown>;
 }
 
+/** One shared, frozen object, so the platform object scripts get can be reused across calls. */
+const ADMIN_SESSION = Object.freeze({ user: Object.freeze({ is_sys_admin: true, name: 'administrator' }), app: null, role: null });
+
 export function adminCaller(trigger: string): Caller {
-  return {
-    requestor: 'API',
-    depth: 0,
-    trigger,
-    session: { user: { is_sys_admin: true, name: 'administrator' }, app: null, role: null },
-  };
+  return { requestor: 'API', depth: 0, trigger, session: ADMIN_SESSION };
 }

@@ -75,6 +75,20 @@ export class Invoker {
     }
   }
 
+  /** Per service record and session, the same object each call: engines skip re-sending what they already hold. */
+  private readonly platforms = new WeakMap<Service, WeakMap<object, { config: Record<string, unknown>; session: Record<string, unknown> }>>();
+
+  private platformFor(service: Service, session: Record<string, unknown>) {
+    let bySession = this.platforms.get(service);
+    if (!bySession) this.platforms.set(service, (bySession = new WeakMap()));
+    let platform = bySession.get(session);
+    if (!platform) {
+      platform = { config: { ...(service.config as Record<string, unknown>), name: service.name }, session };
+      bySession.set(session, platform);
+    }
+    return platform;
+  }
+
   private async runService(service: Service, request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
     let engine;
     try {
@@ -95,7 +109,7 @@ export class Invoker {
         scriptKey: service.name,
         script: service.content,
         event: eventFor(request),
-        platform: { config: { ...config, name: service.name }, session: caller.session },
+        platform: this.platformFor(service, caller.session),
         limits,
         api: (call) => this.invokeFromScript(call, caller),
         log: run.log,

@@ -31,6 +31,7 @@ export class WarmContext {
   private deadline = 0;
   /** The platform JSON the guest holds (it is only sent again when it changes). */
   private lastPlatform: string | null = null;
+  private lastPlatformObject: ScriptJob['platform'] | null = null;
   private active: ActiveRun | null = null;
   /** False once this context must not serve another run. */
   healthy = true;
@@ -61,7 +62,9 @@ export class WarmContext {
     try {
       const { context } = this;
       const { request, ...rest } = job.event;
-      const platformText = JSON.stringify(job.platform);
+      // The same platform object as last time means the guest already holds it.
+      const platformText = (job.platform === this.lastPlatformObject && this.lastPlatform) || JSON.stringify(job.platform);
+      this.lastPlatformObject = job.platform;
       // Empty strings are sent as undefined: no allocation in the guest heap.
       const guestString = (value: string) => (value === '' ? context.undefined : context.newString(value));
       const args = [
