@@ -3,7 +3,7 @@
  * functions off the global object (scripts only see the conventions below)
  * and returns the three entry points the host calls: run, fire and reset.
  */
-export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, hostClearTimer) {
+export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, hostClearTimer, hostRequest) {
   'use strict';
   let timers = new Map();
   let nextTimer = 1;
@@ -89,10 +89,9 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   }
 
   // The event's shared behaviour lives on a prototype, so a run defines no
-  // properties; the request is parsed on first use, since parsing it is much
-  // of a small script's cost in QuickJS and many scripts never read it.
+  // properties; the request is fetched and parsed on first use, since moving
+  // it in was much of a small script's cost and many scripts never read it.
   const REQUEST = Symbol('request');
-  const REQUEST_JSON = Symbol('requestJson');
   const RESPONSE = Symbol('response');
   function ScriptEvent() {}
   // The response is made on first use too: a script that returns its result never touches it.
@@ -105,7 +104,8 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   });
   Object.defineProperty(ScriptEvent.prototype, 'request', {
     get: function () {
-      if (this[REQUEST] === undefined) this[REQUEST] = JSON.parse(this[REQUEST_JSON]);
+      // Fetched from the host on first use: most of a small script's cost was moving it in.
+      if (this[REQUEST] === undefined) this[REQUEST] = JSON.parse(hostRequest());
       return this[REQUEST];
     },
     set: function (value) { this[REQUEST] = value; },
@@ -122,9 +122,8 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   });
 
   // Empty strings arrive as undefined. restJson is empty for a fresh response: { resource } plus the default response.
-  function run(script, requestJson, resource, restJson, platformJson, wantRequest) {
+  function run(script, resource, restJson, platformJson, wantRequest) {
     const event = new ScriptEvent();
-    event[REQUEST_JSON] = requestJson;
     if (restJson === undefined) event.resource = resource === undefined ? '' : resource;
     else Object.assign(event, JSON.parse(restJson));
     // The host sends platform only when it changed; the shared copy is frozen so no call can alter it for the next.

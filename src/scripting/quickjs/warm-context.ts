@@ -61,16 +61,14 @@ export class WarmContext {
     let timeout: NodeJS.Timeout | undefined;
     try {
       const { context } = this;
-      const { request, ...rest } = job.event;
       // The same platform object as last time means the guest already holds it.
       const platformText = (job.platform === this.lastPlatformObject && this.lastPlatform) || JSON.stringify(job.platform);
       this.lastPlatformObject = job.platform;
       // Empty strings are sent as undefined: no allocation in the guest heap.
       const guestString = (value: string) => (value === '' ? context.undefined : context.newString(value));
       const args = [
-        guestString(JSON.stringify(request)),
         guestString(job.event.resource),
-        guestString(isFreshEvent(job.event) ? '' : JSON.stringify(rest)),
+        guestString(isFreshEvent(job.event) ? '' : JSON.stringify({ ...job.event, request: undefined })),
         guestString(platformText === this.lastPlatform ? '' : platformText),
       ];
       this.lastPlatform = platformText;
@@ -235,9 +233,10 @@ export class WarmContext {
       if (pending) clearTimeout(pending);
       run?.timers.delete(id);
     });
+    const request = context.newFunction('request', () => context.newString(JSON.stringify(this.active?.job.event.request ?? null)));
     const factory = this.unwrap(context.evalCode(GUEST_PRELUDE, 'prelude.js'));
-    const entry = this.unwrap(context.callFunction(factory, context.undefined, log, api, timer, clearTimer));
-    for (const handle of [factory, log, api, timer, clearTimer]) handle.dispose();
+    const entry = this.unwrap(context.callFunction(factory, context.undefined, log, api, timer, clearTimer, request));
+    for (const handle of [factory, log, api, timer, clearTimer, request]) handle.dispose();
     const handles = {
       run: context.getProp(entry, 'run'),
       fire: context.getProp(entry, 'fire'),
