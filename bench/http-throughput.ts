@@ -7,9 +7,9 @@ import { ADMIN_KEY, API_KEY_HEADER, note, printTable, record, rest, section, spa
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS) || 32;
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S) || 2;
-const DURATION_S = Number(process.env.BENCH_DURATION_S) || 4;
+const DURATION_S = Number(process.env.BENCH_DURATION_S) || 3;
 /** Bare and Scriptgate are measured in alternating rounds; the ratio is the median of the rounds' ratios. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS) || 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 5;
 const EXPECTED_BODY = JSON.stringify({ hello: 'world' });
 const RATIO_REQUIRED = 0.2;
 const RATIO_GOAL = 0.5;
