@@ -15,7 +15,8 @@ export function callServiceRoutes(app: FastifyInstance, platform: Platform): voi
     const service = request.params.service.toLowerCase();
     if (RESERVED.has(service)) throw notFound(`Resource "${request.params['*'] ?? ''}" not found in ${service}.`);
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
+    for (const name in request.headers) {
+      const value = request.headers[name];
       if (value !== undefined && !CREDENTIAL_HEADERS.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     const raw = request.rawBody ?? '';
