@@ -8,32 +8,41 @@ import { WarmContext } from './warm-context.ts';
  * serves another service or a changed script. Least recently used ones are
  * disposed past `capacity`, which bounds memory with many services.
  */
+export interface Lease {
+  context: WarmContext;
+  key: string;
+}
+
 export class ContextPool {
   /** Insertion order is recency order: the first entry is the coldest. */
   private readonly idle = new Map<string, WarmContext[]>();
   private idleCount = 0;
+  private closed = false;
 
   constructor(
     private readonly modules: CappedModules,
     private readonly capacity: number,
   ) {}
 
-  async acquire(job: ScriptJob): Promise<{ context: WarmContext; key: string }> {
+  /** An idle warm context for this job, without waiting; null when a new one must be made. */
+  takeIdle(job: ScriptJob): Lease | null {
     const key = keyOf(job);
     const list = this.idle.get(key);
     const context = list?.pop();
-    if (context) {
-      this.idleCount--;
-      if (list!.length === 0) this.idle.delete(key);
-      return { context, key };
-    }
+    if (!context) return null;
+    this.idleCount--;
+    if (list!.length === 0) this.idle.delete(key);
+    return { context, key };
+  }
+
+  async create(job: ScriptJob): Promise<Lease> {
     // The instance may grow by the script's limit plus room for the runtime's own structures.
     const module = await this.modules.create((job.limits.memoryLimitMb + 8) * 1024 * 1024);
-    return { context: new WarmContext(module, job), key };
+    return { context: new WarmContext(module, job), key: keyOf(job) };
   }
 
   release(key: string, context: WarmContext): void {
-    if (!context.healthy || this.capacity === 0) {
+    if (!context.healthy || this.capacity === 0 || this.closed) {
       context.dispose();
       return;
     }
@@ -56,7 +65,9 @@ export class ContextPool {
     }
   }
 
+  /** Disposes every idle context; contexts released afterwards are disposed too. */
   clear(): void {
+    this.closed = true;
     for (const list of this.idle.values()) for (const context of list) context.dispose();
     this.idle.clear();
     this.idleCount = 0;

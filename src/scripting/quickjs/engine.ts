@@ -1,7 +1,7 @@
 import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
 import { CappedModules } from './capped-modules.ts';
-import { ContextPool } from './context-pool.ts';
+import { ContextPool, type Lease } from './context-pool.ts';
 
 /**
  * `javascript`: QuickJS compiled to WebAssembly, inside the server process.
@@ -10,7 +10,8 @@ import { ContextPool } from './context-pool.ts';
 export class QuickJsEngine implements ScriptEngine {
   readonly info: ScriptTypeInfo;
   private pool: ContextPool | null = null;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private running = 0;
+  private drained: (() => void) | null = null;
 
   constructor(private readonly options: { disabled: boolean; maxWarmContexts: number }) {
     this.info = {
@@ -38,16 +39,22 @@ export class QuickJsEngine implements ScriptEngine {
     }
   }
 
-  async run(job: ScriptJob): Promise<ScriptOutcome> {
-    if (!this.pool) throw new ScriptFailure('unavailable', `Script type "javascript" is unavailable: ${this.info.unavailableReason}.`);
-    const { context, key } = await this.pool.acquire(job);
-    const running = context.run(job);
-    this.inFlight.add(running);
+  run(job: ScriptJob): Promise<ScriptOutcome> {
+    const pool = this.pool;
+    if (!pool) return Promise.reject(new ScriptFailure('unavailable', `Script type "javascript" is unavailable: ${this.info.unavailableReason}.`));
+    // A warm context is taken without an await: most runs then finish in the same tick.
+    const lease = pool.takeIdle(job);
+    return lease ? this.runOn(pool, lease, job) : pool.create(job).then((created) => this.runOn(pool, created, job));
+  }
+
+  private async runOn(pool: ContextPool, { context, key }: Lease, job: ScriptJob): Promise<ScriptOutcome> {
+    this.running++;
     try {
-      return await running;
+      return await context.run(job);
     } finally {
-      this.inFlight.delete(running);
-      this.pool?.release(key, context);
+      this.running--;
+      pool.release(key, context);
+      if (this.running === 0) this.drained?.();
     }
   }
 
@@ -61,12 +68,18 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   async stop(deadlineMs = 5000): Promise<void> {
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+    if (this.running > 0) {
+      const drained = new Promise<void>((resolve) => {
+        this.drained = resolve;
+      });
+      await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);
+    }
     this.pool?.clear();
     this.pool = null;
     this.info.available = false;
     this.info.unavailableReason = 'stopped';
   }
+
 }
 
 async function packageVersion(): Promise<string> {
