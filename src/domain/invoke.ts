@@ -148,7 +148,7 @@ function numberOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
 }
 
-export function eventFor(request: InvokeRequest): ScriptEvent {
+function eventFor(request: InvokeRequest): ScriptEvent {
   const entries = Object.entries(request.parameters);
   const query =
     entries.length === 0
@@ -174,7 +174,7 @@ export function eventFor(request: InvokeRequest): ScriptEvent {
 }
 
 /** The contract's precedence: a returned value wins over `event.response`. */
-export function responseFrom(outcome: ScriptOutcome): Omit<InvokeResult, 'executionId'> {
+function responseFrom(outcome: ScriptOutcome): Omit<InvokeResult, 'executionId'> {
   const { returned } = outcome;
   if (returned !== undefined && returned !== null && returned !== '') {
     if (isObject(returned) && 'error' in returned) {

@@ -38,7 +38,7 @@ export class EngineRegistry {
   /** Engines that keep warm state per owner (QuickJS) drop it when a script changes. */
   forget(scriptKey: string): void {
     for (const engine of this.engines.values()) {
-      (engine as ScriptEngine & { forget?: (key: string) => void }).forget?.(scriptKey);
+      engine.forget?.(scriptKey);
     }
   }
 }

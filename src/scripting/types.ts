@@ -108,6 +108,8 @@ export interface ScriptEngine {
   start(): Promise<void>;
   /** Runs one job. Rejects only with `ScriptFailure`. */
   run(job: ScriptJob): Promise<ScriptOutcome>;
+  /** Drops warm state kept for an owner whose script changed or was deleted. */
+  forget?(scriptKey: string): void;
   /** Lets in-flight jobs finish up to `deadlineMs`, then releases everything (workers, timers). */
   stop(deadlineMs?: number): Promise<void>;
 }

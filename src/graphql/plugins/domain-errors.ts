@@ -33,7 +33,9 @@ export function maskError(error: unknown, message: string, isDev?: boolean): Err
       },
     });
   }
-  if (error instanceof GraphQLError && !(error.originalError && !(error.originalError instanceof GraphQLError))) return error;
+  // GraphQL's own errors (validation, bad variables) pass; anything thrown by code stays masked.
+  const thrownByCode = original !== undefined && original !== null && !(original instanceof GraphQLError);
+  if (error instanceof GraphQLError && !thrownByCode) return error;
   return new GraphQLError(isDev ? (original as Error)?.message ?? message : message, {
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   });
