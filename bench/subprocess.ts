@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { QuickJsEngine } from '../src/scripting/quickjs/engine.ts';
 import { scrubbedEnvironment } from '../src/scripting/subprocess/environment.ts';
 import { createSubprocessEngines, type SubprocessEngine, type SubprocessType } from '../src/scripting/subprocess/index.ts';
 import type { ScriptEvent, ScriptJob } from '../src/scripting/types.ts';
@@ -142,6 +143,7 @@ export async function benchSubprocessEngines(): Promise<void> {
     defaultMemoryLimitMb: 128,
   });
   console.log(`subprocess engines: warm engine vs DreamFactory-style (wrapper file + new interpreter per call), ${clients} CPUs`);
+  const javascriptMedian = await quickJsMedian();
   try {
     for (const engine of engines) {
       const type = engine.info.name as SubprocessType;
@@ -180,17 +182,53 @@ export async function benchSubprocessEngines(): Promise<void> {
         coldConcurrent.toFixed(1),
         `${(warmConcurrent / coldConcurrent).toFixed(1)}x`,
         median(latencies).toFixed(3),
+        `${(median(latencies) - javascriptMedian).toFixed(3)}${median(latencies) - javascriptMedian < 1 ? '' : ' MISS'}`,
       ]);
     }
   } finally {
     await Promise.all(engines.map((engine) => engine.stop(1000)));
     rmSync(workDir, { recursive: true, force: true });
   }
-  const header = ['type', 'version', 'warm 1 client/s', 'DF-style 1 client/s', 'ratio', `warm ${clients} clients/s`, `DF-style ${clients} clients/s`, 'ratio', 'warm median ms'];
+  const header = [
+    'type',
+    'version',
+    'warm 1 client/s',
+    'DF-style 1 client/s',
+    'ratio',
+    `warm ${clients} clients/s`,
+    `DF-style ${clients} clients/s`,
+    'ratio',
+    'warm median ms',
+    'added vs javascript ms (< 1)',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
   console.log(line(header));
   for (const row of rows) console.log(line(row));
+  console.log(`javascript (QuickJS) engine, same script and harness: median ${javascriptMedian.toFixed(3)} ms; targets: ratio >= 20x for python3 and php (goal 50x), added latency < 1 ms`);
+}
+
+/** The in-process engine's median for the same script shape, measured the same way. */
+async function quickJsMedian(): Promise<number> {
+  const engine = new QuickJsEngine({ disabled: false, maxWarmContexts: 4 });
+  await engine.start();
+  try {
+    const script = 'return { ok: true, n: event.request.parameters.n }';
+    const call = async (n: number) => {
+      const outcome = await engine.run({ ...job('nodejs', n), script });
+      if ((outcome.returned as { n?: number }).n !== n) throw new Error('javascript: wrong result');
+    };
+    for (let i = 0; i < 50; i++) await call(-1 - i);
+    const latencies: number[] = [];
+    for (let i = 0; i < WARM_SEQUENTIAL_CALLS; i++) {
+      const t = performance.now();
+      await call(i + 1);
+      latencies.push(performance.now() - t);
+    }
+    return median(latencies);
+  } finally {
+    await engine.stop(1000);
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
