@@ -3,7 +3,7 @@
 // (autocannon) runs here; each server runs in its own child process, so on a
 // 2-core machine one core serves and one generates load.
 import autocannon, { type Result } from 'autocannon';
-import { ADMIN_KEY, API_KEY_HEADER, note, printTable, record, rest, section, spawnServer, startScriptgate, type ResultRow, type ServerProcess } from './lib.ts';
+import { ADMIN_KEY, API_KEY_HEADER, cpuSecondsOf, note, printTable, record, rest, section, spawnServer, startScriptgate, type ResultRow, type ServerProcess } from './lib.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS) || 32;
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S) || 2;
@@ -17,6 +17,8 @@ const BENCH = 'http-throughput';
 
 interface Load {
   rps: number;
+  /** Server CPU per request, µs: steadier than req/s when other tenants share the machine. */
+  cpuUs: number;
   p50: number;
   p99: number;
   total: number;
@@ -26,6 +28,7 @@ interface Load {
 interface Target {
   url: string;
   headers: Record<string, string>;
+  pid: number;
 }
 
 function optionsFor(target: Target) {
@@ -33,13 +36,16 @@ function optionsFor(target: Target) {
 }
 
 async function load(target: Target): Promise<Load> {
+  const cpuBefore = cpuSecondsOf(target.pid);
   const result: Result = await autocannon({ ...optionsFor(target), duration: DURATION_S });
+  const cpuUs = ((cpuSecondsOf(target.pid) - cpuBefore) * 1e6) / Math.max(1, result.requests.total);
   const problems: string[] = [];
   if (result.errors) problems.push(`${result.errors} errors (${result.timeouts} timeouts)`);
   if (result.non2xx) problems.push(`${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`);
   if (result.mismatches) problems.push(`${result.mismatches} bodies differing from ${EXPECTED_BODY}`);
   return {
     rps: result.requests.average,
+    cpuUs,
     p50: result.latency.p50,
     p99: result.latency.p99,
     total: result.requests.total,
@@ -87,8 +93,8 @@ export async function benchHttpThroughput(): Promise<void> {
   });
   const rounds: { bare: Load; scriptgate: Load }[] = [];
   try {
-    const bareTarget = { url: `${bareServer.url}/api/v2/hello`, headers: {} };
-    const scriptgateTarget = { url: `${scriptgateServer.url}/api/v2/hello`, headers: { [API_KEY_HEADER]: ADMIN_KEY } };
+    const bareTarget = { url: `${bareServer.url}/api/v2/hello`, headers: {}, pid: bareServer.pid };
+    const scriptgateTarget = { url: `${scriptgateServer.url}/api/v2/hello`, headers: { [API_KEY_HEADER]: ADMIN_KEY }, pid: scriptgateServer.pid };
     // Warm-up: JIT, warm script contexts, pools.
     await autocannon({ ...optionsFor(bareTarget), duration: WARMUP_S });
     await autocannon({ ...optionsFor(scriptgateTarget), duration: WARMUP_S });
@@ -98,6 +104,10 @@ export async function benchHttpThroughput(): Promise<void> {
   }
   const { bare, scriptgate } = medianRound(rounds);
   const ratio = scriptgate.rps / bare.rps;
+  const cpuRatio = median(rounds.map((r) => r.bare.cpuUs / r.scriptgate.cpuUs));
+  note(
+    `server CPU per request (median round): bare ${median(rounds.map((r) => r.bare.cpuUs)).toFixed(0)} µs, scriptgate ${median(rounds.map((r) => r.scriptgate.cpuUs)).toFixed(0)} µs; CPU-cost ratio bare/scriptgate ${cpuRatio.toFixed(3)}`,
+  );
   note(`rounds (scriptgate/bare): ${rounds.map((r) => `${fmtRps(r.scriptgate.rps)} / ${fmtRps(r.bare.rps)} = ${(r.scriptgate.rps / r.bare.rps).toFixed(3)}`).join('; ')}`);
   const clean = (l: Load) => l.problems.length === 0;
   const rows: ResultRow[] = [

@@ -182,6 +182,13 @@ export interface Rss {
 }
 
 /** A process's RSS from /proc/PID/status (Linux), else from `ps`. */
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // After "pid (comm) ", utime and stime are fields 12 and 13 (0-based), in clock ticks (100 a second here).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export function rssOf(pid: number): Rss {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
