@@ -89,9 +89,10 @@ export class ExecutionRun {
   }
 
   private publish(): void {
-    const snapshot = { ...this.state };
-    this.recorder.execution(snapshot);
-    this.bus.executions.publish(snapshot);
+    // The recorder always writes the latest state, so it can hold the live
+    // object; subscribers get a snapshot, made only when there are any.
+    this.recorder.execution(this.state);
+    if (this.bus.executions.hasSubscribers) this.bus.executions.publish({ ...this.state });
   }
 }
 

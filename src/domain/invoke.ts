@@ -1,7 +1,7 @@
 import type { ScriptingSettings } from '../config.ts';
 import { ScriptFailure, type ScriptFailureKind } from '../scripting/failure.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
-import type { ApiCall, ApiResult, ScriptEvent, ScriptOutcome } from '../scripting/types.ts';
+import type { ApiCall, ApiResult, ScriptEvent, ScriptLimits, ScriptOutcome } from '../scripting/types.ts';
 import type { Caller } from './caller.ts';
 import { DomainError, type ErrorKind } from './errors.ts';
 import { errorBody } from './error-body.ts';
@@ -48,14 +48,14 @@ export class Invoker {
     private readonly services: ServiceCatalog,
     private readonly engines: EngineRegistry,
     private readonly executions: ExecutionLog,
-    private readonly limits: ScriptingSettings,
+    private readonly settings: ScriptingSettings,
   ) {}
 
   async invoke(request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
-    if (caller.depth > this.limits.maxCallDepth) {
+    if (caller.depth > this.settings.maxCallDepth) {
       throw new DomainError(
         'LOOP_DETECTED',
-        `platform.api calls nested deeper than ${this.limits.maxCallDepth} levels (a loop?); stopped at "${request.service}".`,
+        `platform.api calls nested deeper than ${this.settings.maxCallDepth} levels (a loop?); stopped at "${request.service}".`,
       );
     }
     const service = this.services.cached(request.service) ?? (await this.services.byName(request.service));
@@ -78,6 +78,23 @@ export class Invoker {
   /** Per service record and session, the same object each call: engines skip re-sending what they already hold. */
   private readonly platforms = new WeakMap<Service, WeakMap<object, { config: Record<string, unknown>; session: Record<string, unknown> }>>();
 
+  private readonly serviceLimits = new WeakMap<Service, ScriptLimits>();
+
+  /** A service's limits: its config where given, the platform defaults otherwise (cached per service record). */
+  private limitsFor(service: Service): ScriptLimits {
+    let limits = this.serviceLimits.get(service);
+    if (!limits) {
+      const config = service.config as Record<string, unknown>;
+      limits = {
+        timeoutMs: numberOr(config.timeout_ms, this.settings.defaultTimeoutMs),
+        memoryLimitMb: numberOr(config.memory_limit_mb, this.settings.defaultMemoryLimitMb),
+        maxLogBytes: numberOr(config.max_log_bytes, this.settings.defaultMaxLogBytes),
+      };
+      this.serviceLimits.set(service, limits);
+    }
+    return limits;
+  }
+
   private platformFor(service: Service, session: Record<string, unknown>) {
     let bySession = this.platforms.get(service);
     if (!bySession) this.platforms.set(service, (bySession = new WeakMap()));
@@ -96,12 +113,7 @@ export class Invoker {
     } catch (error) {
       throw new DomainError('SERVICE_UNAVAILABLE', (error as Error).message);
     }
-    const config = service.config as Record<string, unknown>;
-    const limits = {
-      timeoutMs: numberOr(config.timeout_ms, this.limits.defaultTimeoutMs),
-      memoryLimitMb: numberOr(config.memory_limit_mb, this.limits.defaultMemoryLimitMb),
-      maxLogBytes: numberOr(config.max_log_bytes, this.limits.defaultMaxLogBytes),
-    };
+    const limits = this.limitsFor(service);
     const run = this.executions.start({ service: service.name, scriptType: service.type, trigger: caller.trigger }, limits.maxLogBytes);
     try {
       const outcome = await engine.run({

@@ -70,6 +70,10 @@ class Topic<T extends { service: string }> {
     return subscription;
   }
 
+  get hasSubscribers(): boolean {
+    return this.byKey.size > 0;
+  }
+
   get subscriberCount(): number {
     let count = 0;
     for (const set of this.byKey.values()) count += set.size;
