@@ -237,6 +237,9 @@ describe('live executions', () => {
       ]);
       expect(byIdAndService.values.map((l) => l.message)).toEqual([`tick ${k}`, `tock ${k}`]);
       expect(byIdWrongService.items).toEqual([]);
+      // Following one execution, the subscription completes when it ends.
+      await eventually(() => byId.ended && byIdAndService.ended && byIdWrongService.ended, 'the per-execution subscriptions to complete');
+      expect(byId.errors).toEqual([]);
     });
 
     it('announces executions when they start and when they end', async () => {

@@ -73,6 +73,7 @@ export class ExecutionRun {
     this.state.finishedAt = new Date();
     this.state.durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
     this.publish();
+    this.bus.logs.endExecution(this.state.id);
   }
 
   private emit(stream: LogStream, message: string): void {

@@ -70,6 +70,12 @@ class Topic<T extends { service: string }> {
     return subscription;
   }
 
+  /** Completes the subscriptions that follow one execution, once its last item is published. */
+  endExecution(executionId: string): void {
+    const set = this.byKey.get(`e:${executionId}`);
+    if (set) for (const subscription of [...set]) subscription.end();
+  }
+
   get hasSubscribers(): boolean {
     return this.byKey.size > 0;
   }

@@ -26,7 +26,7 @@ export class BoundedSubscription<T> implements AsyncIterableIterator<T> {
       const last = this.farewell?.(this.capacity);
       this.queue.length = 0;
       if (last !== undefined) this.queue.push(last);
-      this.detach();
+      this.end();
       return;
     }
     this.queue.push(item);
@@ -42,7 +42,7 @@ export class BoundedSubscription<T> implements AsyncIterableIterator<T> {
 
   return(): Promise<IteratorResult<T>> {
     this.queue.length = 0;
-    this.detach();
+    this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
 
@@ -55,8 +55,8 @@ export class BoundedSubscription<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
-  /** Stops receiving; items already queued are still delivered. */
-  private detach(): void {
+  /** Stops receiving; items already queued are still delivered, then the subscription completes. */
+  end(): void {
     if (this.closed) return;
     this.closed = true;
     this.onClose();

@@ -21,7 +21,8 @@ function selects(info: GraphQLResolveInfo, name: string): boolean {
 builder.subscriptionFields((t) => ({
   executionLogs: t.field({
     type: LogLineRef,
-    description: 'Log lines as scripts write them; with neither argument, every service.',
+    description:
+      'Log lines as scripts write them; with neither argument, every service. Following one executionId, the subscription completes when that execution ends.',
     args: { service: t.arg.string(), executionId: t.arg.id() },
     subscribe: (_root, args, ctx) => {
       const filter = { service: args.service?.toLowerCase(), executionId: args.executionId ? String(args.executionId) : null };
