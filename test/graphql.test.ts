@@ -103,3 +103,14 @@ describe('GraphQL management API', () => {
     expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 });
+
+describe('updating config', () => {
+  it('merges like REST PATCH: given keys replace, null removes, others stay', async () => {
+    await t.gql(CreateServiceDocument, { input: { name: 'configured', type: 'javascript', content: 'return platform.config', config: { a: 1, b: 2 } } });
+    const updated = await t.gql(UpdateServiceDocument, { name: 'configured', input: { config: { b: 3, a: null, c: 4 } } });
+    expect(updated.data!.updateService.config).toEqual({ b: 3, c: 4 });
+    const id = updated.data!.updateService.id;
+    const patched = await t.rest('PATCH', `/api/v2/system/service/${id}`, { config: { d: 5 } });
+    expect(patched.json.config).toEqual({ b: 3, c: 4, d: 5, content: 'return platform.config' });
+  });
+});

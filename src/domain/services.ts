@@ -212,9 +212,15 @@ export class ServiceCatalog {
     }
     if (input.config !== undefined && input.config !== null) {
       if (typeof input.config !== 'object' || Array.isArray(input.config)) throw badInput('Field "config" must be an object.', 'config');
-      const { content, ...rest } = input.config as Record<string, unknown>;
-      this.validateLimits(rest);
-      data.config = rest as Prisma.InputJsonObject;
+      const { content, ...given } = input.config as Record<string, unknown>;
+      // On update, given keys replace, null removes a key, the others stay (DreamFactory's PATCH).
+      const merged: Record<string, unknown> = existing ? { ...(existing.config as Record<string, unknown>) } : {};
+      for (const [key, value] of Object.entries(given)) {
+        if (value === null && existing) delete merged[key];
+        else merged[key] = value;
+      }
+      this.validateLimits(merged);
+      data.config = merged as Prisma.InputJsonObject;
       if (content !== undefined && input.content === undefined) data.content = this.validateContent(content);
     } else if (!existing) data.config = {};
     if (input.content !== undefined) data.content = this.validateContent(input.content);

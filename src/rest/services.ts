@@ -87,12 +87,7 @@ export function serviceRoutes(app: FastifyInstance, platform: Platform): void {
 
   const update = async (request: { params: { id: string }; body: unknown }) => {
     const existing = await services.byId(idParam(request.params.id));
-    const input = serviceInput(request.body);
-    if (input.config && typeof input.config === 'object' && !Array.isArray(input.config)) {
-      // PATCH semantics for config: given keys replace, others stay.
-      input.config = { ...(existing.config as Record<string, unknown>), ...(input.config as Record<string, unknown>) };
-    }
-    return serviceRecord(await services.update(existing, input));
+    return serviceRecord(await services.update(existing, serviceInput(request.body)));
   };
   app.patch<{ Params: { id: string } }>('/api/v2/system/service/:id', update);
   app.put<{ Params: { id: string } }>('/api/v2/system/service/:id', update);

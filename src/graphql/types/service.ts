@@ -42,7 +42,7 @@ const UpdateServiceInput = builder.inputType('UpdateServiceInput', {
     type: t.string(),
     content: t.string({ description: serviceFields.content }),
     isActive: t.boolean(),
-    config: t.field({ type: 'JSON' }),
+    config: t.field({ type: 'JSON', description: 'Keys to set; null removes a key; keys not given stay.' }),
   }),
 });
 
