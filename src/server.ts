@@ -10,6 +10,7 @@ import { EventBus } from './logs/bus.ts';
 import { registerRest } from './rest/router.ts';
 import { createEngines } from './scripting/engines.ts';
 import { parseBodies } from './http/bodies.ts';
+import { coalesceWrites } from './http/coalesced-writes.ts';
 import { loggerOptions } from './http/logger.ts';
 
 export interface RunningServer {
@@ -58,6 +59,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     });
   }
   parseBodies(app);
+  coalesceWrites(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const yoga = createGraphQL(platform, database.db, adminKey);
