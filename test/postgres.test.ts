@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations } from '../src/db/migrate.ts';
 import { CreateServiceDocument, ExecutionDocument, InvokeServiceDocument } from './generated/graphql.ts';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.ts';
 import { createService, startTestServer, type TestServer } from './helpers/server.ts';
@@ -25,7 +26,7 @@ describe.skipIf(!available)('PostgreSQL', () => {
     const { rows } = await client.query('SELECT migration_name FROM "_prisma_migrations" ORDER BY migration_name');
     const tables = await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
     await client.end();
-    expect(rows.map((r) => r.migration_name)).toEqual(['0001_init']);
+    expect(rows.map((r) => r.migration_name)).toEqual(loadMigrations('postgresql').map((m) => m.name));
     expect(tables.rows.map((r) => r.table_name)).toEqual(expect.arrayContaining(['Service', 'Execution', 'LogLine', 'Setting']));
   });
 

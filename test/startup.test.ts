@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../src/config.ts';
+import { loadMigrations } from '../src/db/migrate.ts';
 import { startServer } from '../src/server.ts';
 import { ADMIN_KEY, createService, startTestServer } from './helpers/server.ts';
 
@@ -32,6 +33,37 @@ describe('first start without ADMIN_KEY', () => {
     const again = await fetch(`${second.url}/api/v2/system/service`, { headers: { authorization: `Bearer ${key}` } });
     expect(again.status).toBe(200);
     await second.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+});
+
+describe('a database made by an earlier version', () => {
+  it('is upgraded on start, keeping its data', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-upgrade-'));
+    const [first, ...later] = loadMigrations('sqlite');
+    expect(later.length).toBeGreaterThan(0);
+    const old = new Database(join(dataDir, 'scriptgate.db'));
+    old.exec(first!.sql);
+    old.exec('CREATE TABLE "_prisma_migrations" (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, finished_at DATETIME, migration_name TEXT NOT NULL, logs TEXT, rolled_back_at DATETIME, started_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, applied_steps_count INTEGER NOT NULL DEFAULT 0)');
+    old.prepare('INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, applied_steps_count) VALUES (?, ?, CURRENT_TIMESTAMP, ?, 1)').run('m1', first!.checksum, first!.name);
+    old.prepare('INSERT INTO "Execution" (id, service, scriptType, status, startedAt) VALUES (?, ?, ?, ?, ?)').run(
+      '01900000-0000-7000-8000-000000000000', 'old-service', 'javascript', 'succeeded', '2024-06-01T00:00:00.000+00:00',
+    );
+    old.close();
+
+    const t = await startTestServer({ DATA_DIR: dataDir });
+    try {
+      await createService(t, 'new-service', 'javascript', 'return 1');
+      expect((await t.rest('GET', '/api/v2/new-service')).status).toBe(200);
+      const listed = (await t.rest('GET', '/api/v2/system/execution')).json.resource;
+      expect(listed.map((e: any) => e.service)).toEqual(['new-service', 'old-service']);
+    } finally {
+      await t.stop();
+    }
+    const upgraded = new Database(join(dataDir, 'scriptgate.db'), { readonly: true });
+    const names = upgraded.prepare('SELECT migration_name FROM "_prisma_migrations" ORDER BY migration_name').all() as { migration_name: string }[];
+    upgraded.close();
+    expect(names.map((r) => r.migration_name)).toEqual([first!.name, ...later.map((m) => m.name)]);
     rmSync(dataDir, { recursive: true, force: true });
   });
 });

@@ -55,7 +55,19 @@ export class SqliteExecutionWriter implements ExecutionWriter {
   }
 }
 
-/** The text Prisma's SQLite adapter writes for DateTime, so both read alike. */
-function sqliteTime(date: Date): string {
-  return date.toISOString().replace('Z', '+00:00');
+/**
+ * The text Prisma's SQLite adapter writes for DateTime, so both read alike.
+ * Date#toISOString formats through snprintf; every row needs two of these,
+ * so the text up to the second is kept and only milliseconds are appended.
+ */
+let cachedSecond = NaN;
+let cachedPrefix = '';
+export function sqliteTime(date: Date): string {
+  const ms = date.getTime();
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = date.toISOString().slice(0, 20); // 2026-11-25T16:04:39.
+  }
+  return `${cachedPrefix}${String(ms - second * 1000).padStart(3, '0')}+00:00`;
 }

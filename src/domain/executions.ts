@@ -6,6 +6,8 @@ import { badInput, notFound } from './errors.ts';
 import { uuidv7 } from './ids.ts';
 
 export type ExecutionStatus = ExecutionEvent['status'];
+/** Ids are UUIDv7 taken at the start time, so id order is start order. */
+export const NEWEST_FIRST = { id: 'desc' } as const;
 export const EXECUTION_STATUSES: ExecutionStatus[] = ['running', 'succeeded', 'failed', 'timed_out'];
 
 /** Characters of one SYSTEM line (they bypass the byte cap, so they are clipped instead). */
@@ -27,11 +29,13 @@ export class ExecutionRun {
     init: { service: string; scriptType: string; trigger: string },
     private readonly maxLogBytes: number,
   ) {
+    const startedAt = new Date();
     this.state = {
-      id: uuidv7(),
+      // Ids sort by start time (lists are newest first by id): same clock reading.
+      id: uuidv7(startedAt.getTime()),
       ...init,
       status: 'running',
-      startedAt: new Date(),
+      startedAt,
       finishedAt: null,
       durationMs: null,
       statusCode: null,
@@ -136,7 +140,7 @@ export class ExecutionLog {
   async list(filter: ExecutionFilter, page: { limit: number; offset: number }) {
     const where = await this.whereOf(filter);
     const [rows, count] = await Promise.all([
-      this.db.execution.findMany({ where, orderBy: [{ startedAt: 'desc' }, { id: 'desc' }], take: page.limit, skip: page.offset }),
+      this.db.execution.findMany({ where, orderBy: NEWEST_FIRST, take: page.limit, skip: page.offset }),
       this.db.execution.count({ where }),
     ]);
     return { rows, count };
@@ -167,7 +171,7 @@ export class ExecutionLog {
       if (group._count._all <= keep) continue;
       const old = await this.db.execution.findMany({
         where: { service: group.service, status: { not: 'running' } },
-        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+        orderBy: NEWEST_FIRST,
         skip: keep,
         select: { id: true },
       });

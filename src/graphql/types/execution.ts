@@ -1,4 +1,4 @@
-import { EXECUTION_STATUSES, type ExecutionStatus } from '../../domain/executions.ts';
+import { EXECUTION_STATUSES, NEWEST_FIRST, type ExecutionStatus } from '../../domain/executions.ts';
 import type { ExecutionEvent, LogLineEvent } from '../../logs/bus.ts';
 import { builder } from '../builder.ts';
 
@@ -60,7 +60,7 @@ builder.queryFields((t) => ({
     args: { service: t.arg.string(), status: t.arg({ type: ExecutionStatusEnum }) },
     resolve: async (query, _root, args, ctx) => {
       const where = await ctx.platform.executions.whereOf({ service: args.service, status: args.status });
-      return ctx.db.execution.findMany({ ...query, where, orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] });
+      return ctx.db.execution.findMany({ ...query, where, orderBy: NEWEST_FIRST });
     },
   }),
   execution: t.prismaField({
