@@ -6,11 +6,7 @@ export interface ExecutionWriter {
   write(executions: ExecutionEvent[], lines: LogLineEvent[]): Promise<void>;
 }
 
-/**
- * Batches on PostgreSQL as a few multi-row SQL statements through Prisma.
- * Prisma's createMany costs about 300 µs a row in its query compiler; a raw
- * multi-row upsert costs a few µs a row.
- */
+/** Column order of the batched writes (both providers). */
 export const EXECUTION_COLUMNS = [
   'id',
   'service',
@@ -30,6 +26,11 @@ export const LINE_COLUMNS = ['executionId', 'sequence', 'stream', 'message', 'ti
 /** Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_STATEMENT = 500;
 
+/**
+ * Batches on PostgreSQL as a few multi-row SQL statements through Prisma.
+ * Prisma's createMany costs about 300 µs a row in its query compiler; a raw
+ * multi-row upsert costs a few µs a row.
+ */
 export class PostgresExecutionWriter implements ExecutionWriter {
   constructor(private readonly db: Db) {}
 

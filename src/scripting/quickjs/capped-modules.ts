@@ -17,7 +17,7 @@ const INITIAL_PAGES = 256;
  * so each instance gets a `WebAssembly.Memory` with a `maximum`: growth past
  * it fails inside malloc, which QuickJS reports as "out of memory". A bomb is
  * confined to its own instance, whose whole heap is freed when its context is
- * dropped. The compiled module is shared: an instance costs about 9 ms and
+ * dropped. The compiled module is shared: an instance costs 2.5 to 9 ms and
  * 0.3 MB of resident memory.
  */
 export class CappedModules {
