@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, createService, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -194,5 +195,29 @@ describe('calling a service', () => {
 
   it('answers 404 for unknown system resources', async () => {
     expect((await t.rest('GET', '/api/v2/system/nothing')).status).toBe(404);
+  });
+
+  it('answers pipelined requests on one connection in order, a slow one holding back the fast ones behind it', async () => {
+    await createService(t, 'slow-echo', 'javascript', 'await new Promise((resolve) => setTimeout(resolve, 50)); return { slow: event.resource }');
+    await createService(t, 'fast-echo', 'javascript', 'return { fast: event.resource }');
+    const paths = ['slow-echo/1', 'fast-echo/2', 'nosuch/3', 'fast-echo/4'];
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(t.url).port), '127.0.0.1');
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+        if ((received.match(/HTTP\/1\.1 /g) ?? []).length === paths.length && received.endsWith('}')) {
+          socket.end();
+          resolve(received);
+        }
+      });
+      socket.on('error', reject);
+      socket.write(paths.map((path) => `GET /api/v2/${path} HTTP/1.1\r\nHost: test\r\nX-DreamFactory-API-Key: ${ADMIN_KEY}\r\n\r\n`).join(''));
+    });
+    const bodies = raw.split(/HTTP\/1\.1 /).slice(1).map((response) => response.slice(response.indexOf('\r\n\r\n') + 4));
+    expect(bodies.slice(0, 2).map((body) => JSON.parse(body))).toEqual([{ slow: '1' }, { fast: '2' }]);
+    expect(JSON.parse(bodies[2]!).error.status_code).toBe(404);
+    expect(JSON.parse(bodies[3]!)).toEqual({ fast: '4' });
   });
 });
