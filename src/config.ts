@@ -29,6 +29,9 @@ export interface ScriptingSettings {
   disabled: ReadonlySet<string>;
   /** Warm QuickJS contexts kept idle across all services. */
   maxWarmContexts: number;
+  /** JavaScript runs holding a context at once, and calls allowed to wait beyond them. */
+  maxJavascriptRuns: number;
+  javascriptQueueLimit: number;
 }
 
 export interface ExecutionSettings {
@@ -104,6 +107,8 @@ export function loadSettings(env: Env = process.env): Settings {
       interpreterPaths,
       disabled,
       maxWarmContexts: integer(env, 'QUICKJS_WARM_CONTEXTS', 64, 0, 100_000),
+      maxJavascriptRuns: integer(env, 'QUICKJS_MAX_RUNNING', 256, 1, 100_000),
+      javascriptQueueLimit: integer(env, 'QUICKJS_QUEUE_LIMIT', 1024, 0, 1_000_000),
     },
     executions: {
       keepPerService: integer(env, 'EXECUTIONS_KEEP_PER_SERVICE', 1000, 1, 10_000_000),

@@ -176,6 +176,29 @@ describe('limits and hostile scripts', () => {
     expect((await t.rest('GET', '/api/v2/hang')).status).toBe(504);
   });
 
+  it('bounds runs in progress: past them calls wait, past the queue they get 503 with Retry-After', async () => {
+    const small = await startTestServer({ QUICKJS_MAX_RUNNING: '2', QUICKJS_QUEUE_LIMIT: '1' });
+    try {
+      await createService(small, 'slow', 'javascript', 'await new Promise((resolve) => setTimeout(resolve, 300)); return { done: true }');
+      const calls = await Promise.all([1, 2, 3, 4].map(() => small.rest('GET', '/api/v2/slow')));
+      const statuses = calls.map((call) => call.status).sort();
+      expect(statuses).toEqual([200, 200, 200, 503]);
+      const refused = calls.find((call) => call.status === 503)!;
+      expect(refused.json.error.message).toMatch(/2 JavaScript runs are in progress and 1 calls are waiting/);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // Slots are given back on every path: errors and timeouts too.
+      await createService(small, 'broken', 'javascript', 'throw new Error("no")');
+      await createService(small, 'stuck', 'javascript', 'await new Promise(() => {})', { timeout_ms: 100 });
+      await createService(small, 'unparsable', 'javascript', 'return {');
+      const failing = await Promise.all(['broken', 'stuck', 'unparsable'].map((name) => small.rest('GET', `/api/v2/${name}`)));
+      expect(failing.map((call) => call.status)).toEqual([500, 504, 500]);
+      const after = await Promise.all([1, 2, 3].map(() => small.rest('GET', '/api/v2/slow')));
+      expect(after.map((call) => call.status)).toEqual([200, 200, 200]);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('answers a memory bomb with 500 naming the limit; the engine stays usable', async () => {
     await serviceAnswering('bomb', 'const hoard = []; while (true) hoard.push(new Uint8Array(1024 * 1024));', { memory_limit_mb: 32 });
     const response = await t.rest('GET', '/api/v2/bomb');

@@ -8,7 +8,12 @@ import { createSubprocessEngines } from './subprocess/index.ts';
 export function createEngines(settings: Settings): EngineRegistry {
   const { scripting } = settings;
   return new EngineRegistry([
-    new QuickJsEngine({ disabled: scripting.disabled.has('javascript'), maxWarmContexts: scripting.maxWarmContexts }),
+    new QuickJsEngine({
+      disabled: scripting.disabled.has('javascript'),
+      maxWarmContexts: scripting.maxWarmContexts,
+      maxRunning: scripting.maxJavascriptRuns,
+      queueLimit: scripting.javascriptQueueLimit,
+    }),
     ...createSubprocessEngines({
       interpreterPaths: scripting.interpreterPaths,
       disabled: scripting.disabled,

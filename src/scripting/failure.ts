@@ -18,3 +18,9 @@ export class ScriptFailure extends Error {
     this.name = 'ScriptFailure';
   }
 }
+
+/** Refused because the engine is full: 503, with a Retry-After from the expected wait. */
+export function overloaded(message: string, expectedWaitMs: number): ScriptFailure {
+  const retryAfterSeconds = Math.min(60, Math.max(1, Math.ceil(expectedWaitMs / 1000)));
+  return new ScriptFailure('overloaded', `${message} Try again in ${retryAfterSeconds} s.`, { retryAfterSeconds });
+}

@@ -2,6 +2,16 @@ import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
 import { CappedModules } from './capped-modules.ts';
 import { ContextPool, type Lease } from './context-pool.ts';
+import { RunGate } from './run-gate.ts';
+
+export interface QuickJsOptions {
+  disabled: boolean;
+  maxWarmContexts: number;
+  /** Runs holding a context at once (see RunGate). */
+  maxRunning: number;
+  /** Calls waiting for a run slot; past it, 503. */
+  queueLimit: number;
+}
 
 /**
  * `javascript`: QuickJS compiled to WebAssembly, inside the server process.
@@ -10,10 +20,11 @@ import { ContextPool, type Lease } from './context-pool.ts';
 export class QuickJsEngine implements ScriptEngine {
   readonly info: ScriptTypeInfo;
   private pool: ContextPool | null = null;
-  private running = 0;
+  private readonly gate: RunGate;
   private drained: (() => void) | null = null;
 
-  constructor(private readonly options: { disabled: boolean; maxWarmContexts: number }) {
+  constructor(private readonly options: QuickJsOptions) {
+    this.gate = new RunGate(options.maxRunning, options.queueLimit);
     this.info = {
       name: 'javascript',
       label: 'JavaScript',
@@ -40,22 +51,47 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   run(job: ScriptJob): Promise<ScriptOutcome> {
-    const pool = this.pool;
-    if (!pool) return Promise.reject(new ScriptFailure('unavailable', `Script type "javascript" is unavailable: ${this.info.unavailableReason}.`));
-    // A warm context is taken without an await: most runs then finish in the same tick.
-    const lease = pool.takeIdle(job);
-    return lease ? this.runOn(pool, lease, job) : pool.create(job).then((created) => this.runOn(pool, created, job));
+    if (!this.pool) return Promise.reject(this.unavailable());
+    // Slot and warm context are taken without an await: most runs then finish in the same tick.
+    if (this.gate.tryEnter()) return this.admitted(job);
+    return this.gate.enter(job.limits.timeoutMs).then(() => this.admitted(job));
   }
 
-  private async runOn(pool: ContextPool, { context, key }: Lease, job: ScriptJob): Promise<ScriptOutcome> {
-    this.running++;
+  /** Holds a run slot: every path out of here gives it back. */
+  private admitted(job: ScriptJob): Promise<ScriptOutcome> {
+    const started = performance.now();
+    const pool = this.pool;
+    if (!pool) {
+      this.leave(started);
+      return Promise.reject(this.unavailable());
+    }
+    const lease = pool.takeIdle(job);
+    if (lease) return this.runOn(pool, lease, job, started);
+    return pool.create(job).then(
+      (created) => this.runOn(pool, created, job, started),
+      (error: unknown) => {
+        this.leave(started);
+        throw error;
+      },
+    );
+  }
+
+  private async runOn(pool: ContextPool, { context, key }: Lease, job: ScriptJob, started: number): Promise<ScriptOutcome> {
     try {
       return await context.run(job);
     } finally {
-      this.running--;
       pool.release(key, context);
-      if (this.running === 0) this.drained?.();
+      this.leave(started);
     }
+  }
+
+  private leave(started: number): void {
+    this.gate.leave(performance.now() - started);
+    if (this.gate.inProgress === 0) this.drained?.();
+  }
+
+  private unavailable(): ScriptFailure {
+    return new ScriptFailure('unavailable', `Script type "javascript" is unavailable: ${this.info.unavailableReason}.`);
   }
 
   /** The owner's script changed or it is gone: its warm contexts must not serve again. */
@@ -68,7 +104,8 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   async stop(deadlineMs = 5000): Promise<void> {
-    if (this.running > 0) {
+    this.gate.refuseWaiting(new ScriptFailure('unavailable', 'The javascript engine is shutting down.'));
+    if (this.gate.inProgress > 0) {
       const drained = new Promise<void>((resolve) => {
         this.drained = resolve;
       });

@@ -1,4 +1,4 @@
-import { ScriptFailure } from '../failure.ts';
+import { overloaded, ScriptFailure } from '../failure.ts';
 import type { ScriptJob, ScriptOutcome } from '../types.ts';
 import type { LanguageSpec } from './languages/language.ts';
 import { Worker, type WorkerEvents } from './worker.ts';
@@ -264,8 +264,6 @@ export class WorkerPool {
   }
 
   private overloaded(message: string): ScriptFailure {
-    const expectedWaitMs = ((this.queue.length + 1) * this.averageMs) / Math.max(1, this.options.maxSize);
-    const retryAfterSeconds = Math.min(60, Math.max(1, Math.ceil(expectedWaitMs / 1000)));
-    return new ScriptFailure('overloaded', `${message} Try again in ${retryAfterSeconds} s.`, { retryAfterSeconds });
+    return overloaded(message, ((this.queue.length + 1) * this.averageMs) / Math.max(1, this.options.maxSize));
   }
 }
