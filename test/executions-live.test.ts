@@ -423,37 +423,90 @@ describe('live executions', () => {
       expect(delivered).toEqual(Array.from({ length: delivered.length }, (_, i) => i + 1));
     }
 
-    it('drops a WebSocket subscriber that stops reading, with a final SYSTEM line', async () => {
+    /** A graphql-ws connection driven by hand, so the test can stop reading from its socket. */
+    async function rawGraphqlWs() {
       const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
       const messages: { id?: string; type: string; payload?: any }[] = [];
       let closed = false;
       socket.on('message', (data) => messages.push(JSON.parse(String(data))));
       socket.on('close', () => (closed = true));
       await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { 'X-DreamFactory-API-Key': ADMIN_KEY } }));
+      await eventually(() => messages.some((m) => m.type === 'connection_ack'), 'connection_ack');
+      const tcp = (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      return {
+        messages,
+        subscribe(id: string, document: TypedDocumentNode<any, any>, variables: Record<string, unknown>) {
+          socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: print(document), variables } }));
+        },
+        stopReading: () => tcp.pause(),
+        resumeReading: () => tcp.resume(),
+        /** The subscription's `next` payloads, once the server completed it. */
+        async completed(id: string) {
+          await eventually(() => messages.some((m) => m.type === 'complete' && m.id === id), `subscription ${id} to complete`, 60_000);
+          expect(messages.filter((m) => m.type === 'error')).toEqual([]);
+          return messages.filter((m) => m.type === 'next' && m.id === id).map((m) => m.payload);
+        },
+        /** The socket itself is still open and answering. */
+        async expectUsable() {
+          expect(closed).toBe(false);
+          socket.send(JSON.stringify({ type: 'ping' }));
+          await eventually(() => messages.some((m) => m.type === 'pong'), 'pong');
+        },
+        close: () => socket.terminate(),
+      };
+    }
+
+    it('drops a WebSocket subscriber that stops reading, with a final SYSTEM line', async () => {
+      const client = await rawGraphqlWs();
       try {
-        socket.send(JSON.stringify({ type: 'connection_init', payload: { 'X-DreamFactory-API-Key': ADMIN_KEY } }));
-        await eventually(() => messages.some((m) => m.type === 'connection_ack'), 'connection_ack');
         const before = bus().logs.subscriberCount;
-        socket.send(
-          JSON.stringify({ id: 'slow', type: 'subscribe', payload: { query: print(ExecutionLogsDocument), variables: { service: 'flood' } } }),
-        );
+        client.subscribe('slow', ExecutionLogsDocument, { service: 'flood' });
         await eventually(() => bus().logs.subscriberCount === before + 1, 'the subscription');
-        (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+        client.stopReading();
 
         const marker = bus().logs.subscriberCount;
         await flood(() => bus().logs.subscriberCount < marker + 2);
 
-        (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.resume();
-        await eventually(() => messages.some((m) => m.type === 'complete' && m.id === 'slow'), 'the subscription to complete', 60_000);
-        const lines = messages.filter((m) => m.type === 'next' && m.id === 'slow').map((m) => m.payload.data.executionLogs as LogLine);
-        expectDropped(lines);
-        expect(messages.filter((m) => m.type === 'error')).toEqual([]);
-        // The socket itself stays usable.
-        expect(closed).toBe(false);
-        socket.send(JSON.stringify({ type: 'ping' }));
-        await eventually(() => messages.some((m) => m.type === 'pong'), 'pong');
+        client.resumeReading();
+        const payloads = await client.completed('slow');
+        expectDropped(payloads.map((payload) => payload.data.executionLogs as LogLine));
+        await client.expectUsable();
       } finally {
-        socket.terminate();
+        client.close();
+      }
+    }, 120_000);
+
+    it('drops a stalled executionUpdated subscriber with a last SERVICE_UNAVAILABLE error', async () => {
+      // Each failed run's event carries an 8 kB error: the stalled socket's buffers fill, then its queue.
+      const RUNS = 2500;
+      await createService(t, 'refuser', 'javascript', `return { error: 'e'.repeat(8000) }`);
+      await createService(t, 'refuser-burst', 'javascript', `for (let i = 0; i < ${RUNS}; i++) await platform.api.get('refuser'); return { runs: ${RUNS} }`, {
+        timeout_ms: 60_000,
+      });
+      const client = await rawGraphqlWs();
+      try {
+        const before = bus().executions.subscriberCount;
+        client.subscribe('slow', ExecutionUpdatedDetailDocument, { service: 'refuser' });
+        await eventually(() => bus().executions.subscriberCount === before + 1, 'the subscription');
+        client.stopReading();
+
+        expect((await call('/api/v2/refuser-burst')).status).toBe(200);
+        await eventually(() => bus().executions.subscriberCount === before, 'the stalled subscriber to be dropped');
+
+        client.resumeReading();
+        const payloads = await client.completed('slow');
+        const last = payloads.at(-1);
+        expect(last.data).toBeNull();
+        expect(last.errors[0].message).toMatch(/Subscription closed: this subscriber fell more than 1000 events behind/);
+        expect(last.errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+        const delivered = payloads.slice(0, -1).map((payload) => payload.data.executionUpdated as ExecutionUpdate);
+        expect(delivered.length).toBeGreaterThan(0);
+        expect(delivered.length).toBeLessThan(2 * RUNS);
+        expect(delivered.every((execution) => execution.service === 'refuser')).toBe(true);
+        await client.expectUsable();
+      } finally {
+        client.close();
       }
     }, 120_000);
 

@@ -1,4 +1,4 @@
-import { BoundedSubscription } from './subscription.ts';
+import { BoundedSubscription, type Subscriber } from './subscription.ts';
 
 /**
  * The one path for execution events: engines' log lines and execution state
@@ -38,7 +38,7 @@ export interface SubscribeFilter {
 const ALL = '*';
 
 class Topic<T extends { service: string }> {
-  private readonly byKey = new Map<string, Set<BoundedSubscription<T>>>();
+  private readonly byKey = new Map<string, Set<Subscriber<T>>>();
 
   constructor(private readonly executionIdOf: (item: T) => string) {}
 
@@ -48,12 +48,13 @@ class Topic<T extends { service: string }> {
     this.deliver(`e:${this.executionIdOf(item)}`, item);
   }
 
-  subscribe(filter: SubscribeFilter, capacity: number, farewell?: (dropped: number) => T | undefined) {
+  /** `farewell` makes the last item a dropped subscriber reads (see BoundedSubscription). */
+  subscribe<F = never>(filter: SubscribeFilter, capacity: number, farewell?: (dropped: number) => F | undefined): BoundedSubscription<T, F> {
     // Filter by the narrowest key; the other filter (if any) is checked per item.
     const key = filter.executionId ? `e:${filter.executionId}` : filter.service ? `s:${filter.service}` : ALL;
     const set = this.byKey.get(key) ?? new Set();
     this.byKey.set(key, set);
-    const subscription: BoundedSubscription<T> = new BoundedSubscription<T>(
+    const subscription: BoundedSubscription<T, F> = new BoundedSubscription<T, F>(
       capacity,
       () => {
         set.delete(subscription);

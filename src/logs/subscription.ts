@@ -1,17 +1,23 @@
+/** What a publisher needs of a subscriber. */
+export interface Subscriber<T> {
+  push(item: T): void;
+  end(): void;
+}
+
 /**
  * One subscriber's bounded queue. Publishing never waits on a subscriber:
- * one that falls `capacity` items behind gets a last item saying so (if
- * `farewell` makes one) and is closed, so a slow reader cannot slow scripts.
+ * one that falls `capacity` items behind gets a last item saying so (of type
+ * F, if `farewell` makes one) and is closed, so a slow reader cannot slow scripts.
  */
-export class BoundedSubscription<T> implements AsyncIterableIterator<T> {
-  private readonly queue: T[] = [];
-  private waiter: ((result: IteratorResult<T>) => void) | null = null;
+export class BoundedSubscription<T, F = T> implements AsyncIterableIterator<T | F>, Subscriber<T> {
+  private readonly queue: (T | F)[] = [];
+  private waiter: ((result: IteratorResult<T | F>) => void) | null = null;
   private closed = false;
 
   constructor(
     private readonly capacity: number,
     private readonly onClose: () => void,
-    private readonly farewell?: (dropped: number) => T | undefined,
+    private readonly farewell?: (dropped: number) => F | undefined,
   ) {}
 
   push(item: T): void {
@@ -32,21 +38,21 @@ export class BoundedSubscription<T> implements AsyncIterableIterator<T> {
     this.queue.push(item);
   }
 
-  next(): Promise<IteratorResult<T>> {
-    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift() as T, done: false });
+  next(): Promise<IteratorResult<T | F>> {
+    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift() as T | F, done: false });
     if (this.closed) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => {
       this.waiter = resolve;
     });
   }
 
-  return(): Promise<IteratorResult<T>> {
+  return(): Promise<IteratorResult<T | F>> {
     this.queue.length = 0;
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  throw(error: unknown): Promise<IteratorResult<T>> {
+  throw(error: unknown): Promise<IteratorResult<T | F>> {
     this.return();
     return Promise.reject(error);
   }
