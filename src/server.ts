@@ -5,6 +5,7 @@ import { openDatabase } from './db/client.ts';
 import { AdminKey } from './domain/admin-key.ts';
 import { createPlatform, type Platform } from './domain/platform.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';
+import { graphqlRoute } from './graphql/http-route.ts';
 import { createGraphQL } from './graphql/yoga.ts';
 import { EventBus } from './logs/bus.ts';
 import { registerRest } from './rest/router.ts';
@@ -12,6 +13,8 @@ import { createEngines } from './scripting/engines.ts';
 import { parseBodies } from './http/bodies.ts';
 import { coalesceWrites } from './http/coalesced-writes.ts';
 import { loggerOptions } from './http/logger.ts';
+import { DomainError } from './domain/errors.ts';
+import { sendError, toDomainError } from './http/error-reply.ts';
 
 export interface RunningServer {
   url: string;
@@ -34,6 +37,8 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 10 * 1024 * 1024,
     forceCloseConnections: true,
+    // Errors before routing (a malformed URL) in the contract's shape too.
+    frameworkErrors: (error, _request, reply) => sendError(reply, toDomainError(error)),
   });
   const database = await openDatabase(settings.database);
   if (database.applied.length) app.log.info({ migrations: database.applied }, 'database migrated');
@@ -60,20 +65,17 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   }
   parseBodies(app);
   coalesceWrites(app);
+  // Every route but /graphql (Yoga answers GraphQL-shaped errors) answers errors in the contract's shape.
+  app.setErrorHandler((error, _request, reply) => {
+    const domainError = toDomainError(error);
+    if (domainError.kind === 'INTERNAL') reply.log.error({ err: error }, 'unhandled error');
+    return sendError(reply, domainError);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, new DomainError('NOT_FOUND', `No route for ${request.method} ${request.url}.`)));
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const yoga = createGraphQL(platform, database.db, adminKey);
-  app.route({
-    url: '/graphql',
-    method: ['GET', 'POST', 'OPTIONS'],
-    handler: async (request, reply) => {
-      const response = await yoga.handleNodeRequestAndResponse(request, reply, {});
-      response.headers.forEach((value, key) => reply.header(key, value));
-      reply.status(response.status);
-      reply.send(response.body);
-      return reply;
-    },
-  });
+  await graphqlRoute(app, yoga);
   await registerRest(app, platform, adminKey);
 
   await app.listen({ host: settings.host, port: settings.port });

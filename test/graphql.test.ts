@@ -9,7 +9,7 @@ import {
   ServicesDocument,
   UpdateServiceDocument,
 } from './generated/graphql.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { ADMIN_KEY, startTestServer, type TestServer } from './helpers/server.ts';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -101,6 +101,26 @@ describe('GraphQL management API', () => {
   it('rejects malformed operations with GraphQL validation errors', async () => {
     const result = await t.gql('{ services { nope } }');
     expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('answers a body that is not JSON, or has no query, with a GraphQL-shaped error', async () => {
+    const post = async (body: string, contentType = 'application/json') => {
+      const response = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': contentType, 'x-dreamfactory-api-key': ADMIN_KEY },
+        body,
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    for (const body of ['{not json', '{}', '[]', 'null']) {
+      const answer = await post(body);
+      // 200 or 400: with an `application/json` response the GraphQL-over-HTTP spec allows either for request errors.
+      expect([200, 400]).toContain(answer.status);
+      expect(answer.body.errors[0]).toMatchObject({ message: expect.any(String), extensions: { code: 'BAD_REQUEST' } });
+    }
+    expect((await post('{}')).body.errors[0].message).toMatch(/query/);
+    const asGraphql = await post('{ scriptTypes { name } }', 'application/graphql');
+    expect(asGraphql.body.data.scriptTypes).toContainEqual({ name: 'javascript' });
   });
 });
 

@@ -197,6 +197,18 @@ describe('calling a service', () => {
     expect((await t.rest('GET', '/api/v2/system/nothing')).status).toBe(404);
   });
 
+  it('answers a malformed URL, an unknown path or verb in the contract error shape', async () => {
+    const malformed = await t.rest('GET', '/api/v2/%E0%A4%A');
+    expect(malformed.status).toBe(400);
+    expect(malformed.json).toMatchObject(errorShape(400));
+    hasErrorKeys(malformed.json);
+    for (const [method, path] of [['GET', '/nowhere'], ['PROPFIND', '/api/v2/anything']] as const) {
+      const missing = await t.rest(method, path);
+      expect(missing.status).toBe(404);
+      expect(missing.json).toMatchObject(errorShape(404));
+    }
+  });
+
   it('answers pipelined requests on one connection in order, a slow one holding back the fast ones behind it', async () => {
     await createService(t, 'slow-echo', 'javascript', 'await new Promise((resolve) => setTimeout(resolve, 50)); return { slow: event.resource }');
     await createService(t, 'fast-echo', 'javascript', 'return { fast: event.resource }');

@@ -20,4 +20,6 @@ export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey) {
   });
 }
 
+export type GraphQLServer = ReturnType<typeof createGraphQL>;
+
 export { schema };

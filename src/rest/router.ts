@@ -3,7 +3,7 @@ import { AdminKey } from '../domain/admin-key.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { Platform } from '../domain/platform.ts';
 import { callServiceRoutes } from './call-service.ts';
-import { sendError, toDomainError } from './errors.ts';
+import { sendError } from '../http/error-reply.ts';
 import { executionRoutes } from './executions.ts';
 import { scriptTypeRoutes } from './script-types.ts';
 import { serviceRoutes } from './services.ts';
@@ -23,14 +23,6 @@ export async function registerRest(app: FastifyInstance, platform: Platform, adm
       if (adminKey.matches(AdminKey.fromHeaders(request.headers))) return done();
       sendError(reply, new DomainError('UNAUTHENTICATED', 'An API key is required: send X-DreamFactory-API-Key or Authorization: Bearer.'));
     });
-    api.setErrorHandler((error, _request, reply) => {
-      const domainError = toDomainError(error);
-      if (domainError.kind === 'INTERNAL') reply.log.error({ err: error }, 'unhandled error');
-      return sendError(reply, domainError);
-    });
-    api.setNotFoundHandler((request, reply) =>
-      sendError(reply, new DomainError('NOT_FOUND', `No route for ${request.method} ${request.url}.`)),
-    );
     scriptTypeRoutes(api, platform);
     serviceRoutes(api, platform);
     executionRoutes(api, platform);

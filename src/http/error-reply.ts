@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { DomainError } from '../domain/errors.ts';
 import { errorBody } from '../domain/error-body.ts';
 
-/** Any error thrown by a route, in the contract's error shape. */
+/** Any error thrown while handling a request, as a domain error (fastify's own errors keep their 4xx status). */
 export function toDomainError(error: unknown): DomainError {
   if (error instanceof DomainError) return error;
   const fastifyError = error as { statusCode?: number; code?: string; message?: string };
@@ -13,6 +13,7 @@ export function toDomainError(error: unknown): DomainError {
   return new DomainError('INTERNAL', 'Internal server error.');
 }
 
+/** The contract's error shape, with the error's status and headers; every route but /graphql answers errors this way. */
 export function sendError(reply: FastifyReply, error: DomainError): FastifyReply {
   for (const [name, value] of Object.entries(error.extra.headers ?? {})) reply.header(name, value);
   if (error.extra.executionId) reply.header('x-execution-id', error.extra.executionId);
