@@ -10,7 +10,6 @@ export interface Settings {
   logLevel: string;
   logFormat: 'auto' | 'pretty' | 'json';
   /** Where cross-instance events go; null keeps them in-process. */
-  redisUrl: string | null;
   scripting: ScriptingSettings;
   executions: ExecutionSettings;
 }
@@ -95,7 +94,6 @@ export function loadSettings(env: Env = process.env): Settings {
     adminKey: env.ADMIN_KEY || null,
     logLevel: env.LOG_LEVEL || 'info',
     logFormat: logFormat(env.LOG_FORMAT),
-    redisUrl: env.REDIS_URL || null,
     scripting: {
       maxTimeoutMs,
       defaultTimeoutMs: Math.min(integer(env, 'SCRIPT_TIMEOUT_MS', 10_000, 10, 3_600_000), maxTimeoutMs),

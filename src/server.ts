@@ -40,7 +40,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     // Errors before routing (a malformed URL) in the contract's shape too.
     frameworkErrors: (error, _request, reply) => sendError(reply, toDomainError(error)),
   });
-  const database = await openDatabase(settings.database);
+  const database = await openDatabase(settings.database, (error) => app.log.error({ err: error }, 'database notifications failed'));
   if (database.applied.length) app.log.info({ migrations: database.applied }, 'database migrated');
   const { adminKey, generated } = await AdminKey.load(database.db, settings.adminKey);
 
@@ -50,6 +50,10 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
   }
   const bus = new EventBus();
+  if (database.serviceChanges) {
+    bus.relayServiceChanges(database.serviceChanges);
+    await database.serviceChanges.start((name) => bus.remoteServiceChanged(name));
+  }
   const platform = createPlatform(settings, database.db, database.executionWriter, engines, bus, (error) =>
     app.log.error({ err: error }, 'writing executions failed'),
   );

@@ -54,4 +54,49 @@ describe.skipIf(!available)('PostgreSQL', () => {
     const executions = await t.rest('GET', '/api/v2/system/execution?filter=service=pg-math');
     expect(executions.json.resource.length).toBe(2);
   });
+
+  it('runs as several instances on one database: a change made through one reaches the others at once', async () => {
+    const other = await startTestServer({ DATABASE_URL: database.url });
+    try {
+      const eventually = async (check: () => Promise<boolean>, what: string) => {
+        const deadline = Date.now() + 5000;
+        while (!(await check())) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      const answer = async (server: TestServer) => {
+        const response = await server.rest('GET', '/api/v2/shared');
+        return response.status === 200 ? response.text : response.status;
+      };
+      // Unknown on the other instance first, then created here.
+      expect(await answer(other)).toBe(404);
+      const id = await createService(t, 'shared', 'javascript', "return 'v1'");
+      expect(await answer(other)).toBe('v1');
+      // The other instance now has it cached: edits, deactivation and deletion must still reach it.
+      await t.rest('PATCH', `/api/v2/system/service/${id}`, { config: { content: "return 'v2'" } });
+      await eventually(async () => (await answer(other)) === 'v2', 'the new script on the other instance');
+      await t.rest('PATCH', `/api/v2/system/service/${id}`, { is_active: false });
+      await eventually(async () => (await answer(other)) === 403, 'the deactivation on the other instance');
+      await other.rest('PATCH', `/api/v2/system/service/${id}`, { is_active: true });
+      await eventually(async () => (await answer(t)) === 'v2', 'the reactivation back on the first instance');
+      await t.rest('DELETE', `/api/v2/system/service/${id}`);
+      await eventually(async () => (await answer(other)) === 404, 'the deletion on the other instance');
+
+      // Listening connections cut: a change made meanwhile still arrives (after reconnecting, caches are dropped).
+      const again = await createService(t, 'shared', 'javascript', "return 'v3'");
+      expect(await answer(other)).toBe('v3');
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      const cut = await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+      );
+      await admin.end();
+      expect(cut.rowCount).toBe(2);
+      await t.rest('PATCH', `/api/v2/system/service/${again}`, { config: { content: "return 'v4'" } });
+      await eventually(async () => (await answer(other)) === 'v4', 'the change made while the connections were cut');
+    } finally {
+      await other.stop();
+    }
+  });
 });

@@ -6,6 +6,7 @@ import { PrismaClient as SqliteClient } from '../generated/prisma-sqlite/client.
 import type { Settings } from '../config.ts';
 import { PostgresExecutionWriter, type ExecutionWriter } from './execution-writer.ts';
 import { migratePostgres, migrateSqlite } from './migrate.ts';
+import { PostgresServiceChanges } from './postgres-service-changes.ts';
 import { SqliteExecutionWriter } from './sqlite-execution-writer.ts';
 
 /**
@@ -20,6 +21,8 @@ export interface OpenDatabase {
   applied: string[];
   /** Batched execution and log writes, the fastest way this database allows. */
   executionWriter: ExecutionWriter;
+  /** Service changes to and from other instances sharing this database; null on SQLite (one instance). */
+  serviceChanges: PostgresServiceChanges | null;
   close(): Promise<void>;
 }
 
@@ -37,7 +40,8 @@ class SharedConnectionFactory extends PrismaBetterSqlite3 {
   }
 }
 
-export async function openDatabase(database: Settings['database']): Promise<OpenDatabase> {
+/** `onError`: failures in the background (lost notification connection), reported, never thrown. */
+export async function openDatabase(database: Settings['database'], onError: (error: unknown) => void): Promise<OpenDatabase> {
   if (database.provider === 'sqlite') {
     mkdirSync(dirname(database.file), { recursive: true });
     const raw = new Database(database.file);
@@ -54,7 +58,7 @@ export async function openDatabase(database: Settings['database']): Promise<Open
       if (!factory.connection) throw new Error('Prisma did not open its SQLite connection');
       return factory.connection;
     });
-    return { db, provider: 'sqlite', applied, executionWriter, close: () => db.$disconnect() };
+    return { db, provider: 'sqlite', applied, executionWriter, serviceChanges: null, close: () => db.$disconnect() };
   }
   // Loaded only when used: the PostgreSQL client and driver cost tens of MB of memory.
   const [{ default: pg }, { PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
@@ -66,12 +70,15 @@ export async function openDatabase(database: Settings['database']): Promise<Open
   pool.on('error', () => undefined); // an idle client dying must not crash the server
   const applied = await migratePostgres(pool);
   const client = new PostgresClient({ adapter: new PrismaPg(pool) });
+  const serviceChanges = new PostgresServiceChanges(database.url, pool, onError);
   return {
     db: client as unknown as Db,
     provider: 'postgresql',
     applied,
     executionWriter: new PostgresExecutionWriter(client as unknown as Db),
+    serviceChanges,
     close: async () => {
+      await serviceChanges.stop();
       await client.$disconnect();
       await pool.end();
     },

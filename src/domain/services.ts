@@ -47,7 +47,10 @@ const CONFIG_LIMITS = { timeout_ms: 'maxTimeoutMs', memory_limit_mb: 'maxMemoryL
  * keeps every instance's cache honest).
  */
 export class ServiceCatalog {
-  private readonly cache = new Map<string, Service | null>();
+  /** Existing services only: caching misses would let requests for random names grow it without end. */
+  private readonly cache = new Map<string, Service>();
+  /** Bumped on every change: a read that overlapped one must not cache what it read. */
+  private generation = 0;
 
   constructor(
     private readonly db: Db,
@@ -56,8 +59,12 @@ export class ServiceCatalog {
     private readonly limits: ScriptingSettings,
   ) {
     bus.onServiceChanged((name) => {
-      this.cache.delete(name);
-      engines.forget(name);
+      this.generation++;
+      const names = name === null ? [...this.cache.keys()] : [name];
+      for (const changed of names) {
+        this.cache.delete(changed);
+        engines.forget(changed);
+      }
     });
   }
 
@@ -85,16 +92,18 @@ export class ServiceCatalog {
     return service;
   }
 
-  /** The cached service, or undefined when the cache does not know the name (no await on the hot path). */
-  cached(name: string): Service | null | undefined {
+  /** The cached service, or undefined when the cache does not hold the name (no await on the hot path). */
+  cached(name: string): Service | undefined {
     return this.cache.get(name.toLowerCase());
   }
 
   async byNameOrNull(name: string): Promise<Service | null> {
     const key = name.toLowerCase();
-    if (this.cache.has(key)) return this.cache.get(key) ?? null;
+    const known = this.cache.get(key);
+    if (known) return known;
+    const generation = this.generation;
     const service = await this.db.service.findUnique({ where: { name: key } });
-    this.cache.set(key, service);
+    if (service && generation === this.generation) this.cache.set(key, service);
     return service;
   }
 

@@ -94,18 +94,39 @@ class Topic<T extends { service: string }> {
   }
 }
 
+/** Carries this instance's service changes to the other instances (see db/postgres-service-changes.ts). */
+export interface ServiceChangeRelay {
+  publish(name: string): void;
+}
+
 export class EventBus {
   readonly logs = new Topic<LogLineEvent>((line) => line.executionId);
   readonly executions = new Topic<ExecutionEvent>((execution) => execution.id);
-  private readonly serviceListeners = new Set<(name: string) => void>();
+  private readonly serviceListeners = new Set<(name: string | null) => void>();
+  private relay: ServiceChangeRelay | null = null;
 
-  /** Services changed (cache invalidation); a cross-instance transport would carry this too. */
-  onServiceChanged(listener: (name: string) => void): () => void {
+  /** Services changed (cache invalidation). `null`: any service may have changed. */
+  onServiceChanged(listener: (name: string | null) => void): () => void {
     this.serviceListeners.add(listener);
     return () => this.serviceListeners.delete(listener);
   }
 
+  /** A service changed here: this instance's listeners, then the other instances. */
   serviceChanged(name: string): void {
+    this.notifyServiceListeners(name);
+    this.relay?.publish(name);
+  }
+
+  /** A service changed on another instance (`null`: changes may have been missed). */
+  remoteServiceChanged(name: string | null): void {
+    this.notifyServiceListeners(name);
+  }
+
+  relayServiceChanges(relay: ServiceChangeRelay): void {
+    this.relay = relay;
+  }
+
+  private notifyServiceListeners(name: string | null): void {
     for (const listener of this.serviceListeners) listener(name);
   }
 }

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+
+const CHANNEL = 'scriptgate_service_changed';
+const RECONNECT_MAX_MS = 5_000;
+
+/**
+ * Service changes between instances that share one PostgreSQL database:
+ * each instance caches services by name, so a change made through one must
+ * reach the others' caches. NOTIFY after the write; every instance LISTENs
+ * on a connection of its own. A lost connection may have missed changes, so
+ * after reconnecting it reports that anything may have changed (null).
+ */
+export class PostgresServiceChanges {
+  private readonly instance = randomUUID();
+  private listener: pg.Client | null = null;
+  private stopped = false;
+  private retryMs = 100;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private onChange: (name: string | null) => void = () => undefined;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly pool: pg.Pool,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** Resolves once this instance is listening. */
+  async start(onChange: (name: string | null) => void): Promise<void> {
+    this.onChange = onChange;
+    await this.listen();
+  }
+
+  publish(name: string): void {
+    this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ from: this.instance, name })]).catch(this.onError);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => undefined);
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString });
+    client.on('notification', (message) => {
+      if (message.channel !== CHANNEL || !message.payload) return;
+      try {
+        const { from, name } = JSON.parse(message.payload) as { from: string; name: string };
+        if (from !== this.instance) this.onChange(name);
+      } catch (error) {
+        this.onError(error);
+      }
+    });
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client, null));
+    await client.connect();
+    await client.query(`LISTEN ${CHANNEL}`);
+    if (this.stopped) {
+      await client.end();
+      return;
+    }
+    this.listener = client;
+    this.retryMs = 100;
+  }
+
+  private lost(client: pg.Client, error: unknown): void {
+    if (this.listener !== client || this.stopped) return;
+    this.listener = null;
+    if (error) this.onError(error);
+    client.end().catch(() => undefined);
+    this.reconnectLater();
+  }
+
+  private reconnectLater(): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.listen().then(
+        () => this.onChange(null),
+        (error: unknown) => {
+          this.onError(error);
+          this.retryMs = Math.min(this.retryMs * 2, RECONNECT_MAX_MS);
+          this.reconnectLater();
+        },
+      );
+    }, this.retryMs);
+    this.retryTimer.unref();
+  }
+}
