@@ -12,6 +12,7 @@ interface Bench {
 const own: Bench[] = [
   { name: 'http-throughput', run: async () => (await import('./http-throughput.ts')).benchHttpThroughput() },
   { name: 'memory', run: async () => (await import('./memory.ts')).benchMemory() },
+  { name: 'first-call', run: async () => (await import('./first-call.ts')).benchFirstCall() },
 ];
 
 /** Modules other engineers add; skipped with a note until their file exists. */

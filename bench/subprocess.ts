@@ -210,7 +210,7 @@ export async function benchSubprocessEngines(): Promise<void> {
 
 /** The in-process engine's median for the same script shape, measured the same way. */
 async function quickJsMedian(): Promise<number> {
-  const engine = new QuickJsEngine({ disabled: false, maxWarmContexts: 4, maxRunning: 16, queueLimit: 16 });
+  const engine = new QuickJsEngine({ disabled: false, maxWarmContexts: 4, maxRunning: 16, queueLimit: 16, spareContexts: 0, defaultMemoryLimitMb: 64 });
   await engine.start();
   try {
     const script = 'return { ok: true, n: event.request.parameters.n }';

@@ -31,6 +31,8 @@ export interface ScriptingSettings {
   /** JavaScript runs holding a context at once, and calls allowed to wait beyond them. */
   maxJavascriptRuns: number;
   javascriptQueueLimit: number;
+  /** QuickJS contexts prepared ahead of need, so a service's first call skips making one. */
+  spareJavascriptContexts: number;
 }
 
 export interface ExecutionSettings {
@@ -107,6 +109,7 @@ export function loadSettings(env: Env = process.env): Settings {
       maxWarmContexts: integer(env, 'QUICKJS_WARM_CONTEXTS', 64, 0, 100_000),
       maxJavascriptRuns: integer(env, 'QUICKJS_MAX_RUNNING', 256, 1, 100_000),
       javascriptQueueLimit: integer(env, 'QUICKJS_QUEUE_LIMIT', 1024, 0, 1_000_000),
+      spareJavascriptContexts: integer(env, 'QUICKJS_SPARE_CONTEXTS', 2, 0, 64),
     },
     executions: {
       keepPerService: integer(env, 'EXECUTIONS_KEEP_PER_SERVICE', 1000, 1, 10_000_000),

@@ -116,9 +116,7 @@ export class ServiceCatalog {
   async create(input: ServiceInput): Promise<Service> {
     const data = this.validate(input, null);
     try {
-      const created = await this.db.service.create({ data: data as Required<ServiceData> });
-      this.bus.serviceChanged(created.name);
-      return created;
+      return await this.writing(() => this.db.service.create({ data: data as Required<ServiceData> }));
     } catch (error) {
       throw this.storeError(error, data.name);
     }
@@ -150,23 +148,19 @@ export class ServiceCatalog {
     if (results.some((r) => r.error)) throw batchError(results.map((r) => r.error ?? null));
     let created: Service[];
     try {
-      created = await this.db.$transaction(results.map((r) => this.db.service.create({ data: r.data as Required<ServiceData> })));
+      created = await this.writing(() => this.db.$transaction(results.map((r) => this.db.service.create({ data: r.data as Required<ServiceData> }))));
     } catch (error) {
       // Only a concurrent writer gets here (names were checked above); nothing was created.
       const storeError = this.storeError(error, undefined);
       throw storeError instanceof DomainError ? batchError(results.map(() => storeError)) : storeError;
     }
-    for (const service of created) this.bus.serviceChanged(service.name);
     return created;
   }
 
   async update(existing: Service, input: ServiceInput): Promise<Service> {
     const data = this.validate(input, existing);
     try {
-      const updated = await this.db.service.update({ where: { id: existing.id }, data });
-      this.bus.serviceChanged(existing.name);
-      if (updated.name !== existing.name) this.bus.serviceChanged(updated.name);
-      return updated;
+      return await this.writing(() => this.db.service.update({ where: { id: existing.id }, data }), [existing.name]);
     } catch (error) {
       throw this.storeError(error, data.name);
     }
@@ -177,6 +171,22 @@ export class ServiceCatalog {
       throw this.storeError(error, undefined);
     });
     this.bus.serviceChanged(existing.name);
+  }
+
+  /**
+   * Runs a write, then everyone (other instances too) drops what they held
+   * for the names it touched, and this instance caches the records it wrote,
+   * sparing their first calls a read; unless another change came in
+   * meanwhile, when they are read on first use instead.
+   */
+  private async writing<T extends Service | Service[]>(write: () => Promise<T>, touched: string[] = []): Promise<T> {
+    const generation = this.generation;
+    const result = await write();
+    const written: Service[] = Array.isArray(result) ? result : [result];
+    const names = new Set([...touched, ...written.map((service) => service.name)]);
+    for (const name of names) this.bus.serviceChanged(name);
+    if (this.generation === generation + names.size) for (const service of written) this.cache.set(service.name, service);
+    return result;
   }
 
   /** Checks every given field; `existing` is null on create, where name, type and content are needed. */

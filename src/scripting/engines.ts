@@ -13,6 +13,8 @@ export function createEngines(settings: Settings): EngineRegistry {
       maxWarmContexts: scripting.maxWarmContexts,
       maxRunning: scripting.maxJavascriptRuns,
       queueLimit: scripting.javascriptQueueLimit,
+      spareContexts: scripting.spareJavascriptContexts,
+      defaultMemoryLimitMb: scripting.defaultMemoryLimitMb,
     }),
     ...createSubprocessEngines({
       interpreterPaths: scripting.interpreterPaths,

@@ -11,6 +11,9 @@ export interface QuickJsOptions {
   maxRunning: number;
   /** Calls waiting for a run slot; past it, 503. */
   queueLimit: number;
+  /** Contexts prepared ahead of need, for the platform's default memory limit. */
+  spareContexts: number;
+  defaultMemoryLimitMb: number;
 }
 
 /**
@@ -41,7 +44,10 @@ export class QuickJsEngine implements ScriptEngine {
   async start(): Promise<void> {
     if (this.options.disabled) return;
     try {
-      this.pool = new ContextPool(await CappedModules.load(), this.options.maxWarmContexts);
+      this.pool = new ContextPool(await CappedModules.load(), this.options.maxWarmContexts, {
+        count: this.options.spareContexts,
+        memoryLimitMb: this.options.defaultMemoryLimitMb,
+      });
       this.info.available = true;
       this.info.version = `quickjs-emscripten ${await packageVersion()}`;
       this.info.unavailableReason = null;

@@ -18,7 +18,8 @@ interface ActiveRun {
 }
 
 /**
- * One QuickJS runtime and context with one service's script compiled in it.
+ * One QuickJS runtime and context, made ready (prelude installed) before it
+ * is given a script, then holding one service's compiled script for life.
  * A runtime per context because memory limits and interrupt deadlines are
  * per runtime; it serves one run at a time, so a deadline is exact.
  * A context that failed, hit a limit or timed out is never reused.
@@ -27,7 +28,7 @@ export class WarmContext {
   private readonly runtime: QuickJSRuntime;
   private readonly context: QuickJSContext;
   private readonly entry: { run: QuickJSHandle; fire: QuickJSHandle; reset: QuickJSHandle };
-  private readonly script: QuickJSHandle;
+  private script: QuickJSHandle | null = null;
   private deadline = 0;
   /** The platform JSON the guest holds (it is only sent again when it changes). */
   private lastPlatform: string | null = null;
@@ -36,22 +37,34 @@ export class WarmContext {
   /** False once this context must not serve another run. */
   healthy = true;
 
+  /** A context with the prelude installed and no script yet (see `load`). */
   constructor(
     private readonly module: QuickJSWASMModule,
-    job: ScriptJob,
+    memoryLimitMb: number,
   ) {
     this.runtime = module.newRuntime();
-    this.runtime.setMemoryLimit(job.limits.memoryLimitMb * 1024 * 1024);
+    this.runtime.setMemoryLimit(memoryLimitMb * 1024 * 1024);
     this.runtime.setMaxStackSize(STACK_LIMIT_BYTES);
     this.runtime.setInterruptHandler(() => this.deadline > 0 && Date.now() > this.deadline);
     this.context = this.runtime.newContext();
     try {
       this.entry = this.installPrelude();
+    } catch (error) {
+      this.dispose();
+      throw error;
+    }
+  }
+
+  /** Compiles the job's script into this context, once; a script that does not compile disposes it. */
+  load(job: ScriptJob): this {
+    if (this.script) throw new Error('this context already holds a script');
+    try {
       this.script = this.compile(job);
     } catch (error) {
       this.dispose();
       throw error;
     }
+    return this;
   }
 
   async run(job: ScriptJob): Promise<ScriptOutcome> {
@@ -73,6 +86,7 @@ export class WarmContext {
       ];
       this.lastPlatform = platformText;
       const wantRequest = job.wantRequest ? context.true : context.false;
+      if (!this.script) throw new Error('no script loaded into this context');
       const called = context.callFunction(this.entry.run, context.undefined, this.script, ...args, wantRequest);
       for (const arg of args) arg.dispose();
       const promise = this.unwrap(called);
