@@ -9,7 +9,6 @@ export interface Settings {
   adminKey: string | null;
   logLevel: string;
   logFormat: 'auto' | 'pretty' | 'json';
-  /** Where cross-instance events go; null keeps them in-process. */
   scripting: ScriptingSettings;
   executions: ExecutionSettings;
 }

@@ -62,7 +62,7 @@ export class SqliteExecutionWriter implements ExecutionWriter {
  */
 let cachedSecond = NaN;
 let cachedPrefix = '';
-export function sqliteTime(date: Date): string {
+function sqliteTime(date: Date): string {
   const ms = date.getTime();
   const second = Math.floor(ms / 1000);
   if (second !== cachedSecond) {
