@@ -118,6 +118,40 @@ describe('what becomes the response', () => {
     expect(response.status).toBe(500);
     expect(response.json.error.message).toMatch(/status code/);
   });
+
+  it('rejects header names and values that could not be sent or would inject headers', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['hdr-name', "return { content: 'x', status_code: 200, headers: { 'bad header': 'v' } }", /invalid header name: "bad header"/],
+      ['hdr-crlf', "return { content: 'x', status_code: 200, headers: { 'x-a': 'v\\r\\nSet-Cookie: evil=1' } }", /invalid value for x-a/],
+      ['hdr-type', "event.setResponse('x', 200, 'text/html\\r\\nX-Evil: 1')", /invalid value for content_type/],
+      ['hdr-event', "event.response.headers['x-ok'] = 'fine'; event.response.headers['x-\u00e9'] = 'v'", /invalid header name/],
+    ];
+    for (const [name, script, message] of cases) {
+      await serviceAnswering(name, script);
+      const response = await t.rest('GET', `/api/v2/${name}`);
+      expect(response.status, name).toBe(500);
+      expect(response.json.error.message, name).toMatch(message);
+      expect(response.headers.get('set-cookie')).toBeNull();
+    }
+    expect((await quickCall()).status).toBe(200);
+  });
+
+  it('turns results JSON cannot carry into errors, and sends other plain values as JSON', async () => {
+    const cases: [string, string, number, unknown][] = [
+      ['val-bigint', 'return { n: 10n }', 500, /BigInt/],
+      ['val-circular', 'const a = {}; a.self = a; return a', 500, /circular/],
+      ['val-number', 'return 42', 200, 42],
+      ['val-false', 'return false', 200, false],
+      ['val-function', 'event.setResponse({ fallback: true }); return function () {}', 200, { fallback: true }],
+    ];
+    for (const [name, script, status, expected] of cases) {
+      await serviceAnswering(name, script);
+      const response = await t.rest('GET', `/api/v2/${name}`);
+      expect(response.status, name).toBe(status);
+      if (expected instanceof RegExp) expect(response.json.error.message, name).toMatch(expected);
+      else expect(response.json, name).toEqual(expected);
+    }
+  });
 });
 
 describe('script failures', () => {
@@ -144,6 +178,8 @@ describe('script failures', () => {
     const response = await t.rest('GET', '/api/v2/throwstr');
     expect(response.status).toBe(500);
     expect(response.json.error.message).toBe('Only GET please');
+    await serviceAnswering('throwobj', 'throw { code: 7, why: "no" }');
+    expect((await t.rest('GET', '/api/v2/throwobj')).json.error.message).toBe('{"code":7,"why":"no"}');
   });
 
   it('a syntax error names the line', async () => {

@@ -206,9 +206,26 @@ function descriptor(response: Record<string, unknown>): Omit<InvokeResult, 'exec
     throw new DomainError('SCRIPT_ERROR', `The script set an invalid status code: ${JSON.stringify(status)}.`);
   }
   const headers: Record<string, string> = {};
-  if (isObject(response.headers)) for (const [k, v] of Object.entries(response.headers)) headers[k.toLowerCase()] = String(v);
-  const contentType = typeof response.content_type === 'string' && response.content_type ? response.content_type : null;
+  if (isObject(response.headers)) {
+    for (const [name, value] of Object.entries(response.headers)) headers[name.toLowerCase()] = headerValue(name, String(value));
+  }
+  const contentType = typeof response.content_type === 'string' && response.content_type ? headerValue('content_type', response.content_type) : null;
   return { statusCode: status, content: response.content ?? null, contentType, headers };
+}
+
+/** RFC 9110 token characters: anything else would be refused by Node when the response is written. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Control characters (CR and LF among them) would let a script inject headers. */
+const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+function headerValue(name: string, value: string): string {
+  if (name !== 'content_type' && !HEADER_NAME.test(name)) {
+    throw new DomainError('SCRIPT_ERROR', `The script set an invalid header name: ${JSON.stringify(name)}.`);
+  }
+  if (BAD_HEADER_VALUE.test(value)) {
+    throw new DomainError('SCRIPT_ERROR', `The script set an invalid value for ${name}: ${JSON.stringify(value)} (control or non-Latin-1 characters).`);
+  }
+  return value;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

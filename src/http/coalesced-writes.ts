@@ -1,4 +1,4 @@
-import type { FastifyInstance, onSendHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, onSendHookHandler } from 'fastify';
 
 /**
  * Holds each response until the current event-loop turn has handled every
@@ -8,15 +8,24 @@ import type { FastifyInstance, onSendHookHandler } from 'fastify';
  * instead of once per response (bench/http-throughput measures the gain).
  */
 export function coalesceWrites(app: FastifyInstance): void {
-  let held: (() => void)[] = [];
+  let held: { reply: FastifyReply; write: () => void }[] = [];
   const writeHeld = () => {
     const batch = held;
     held = [];
-    for (const write of batch) write();
+    for (const { reply, write } of batch) {
+      // Outside any request's promise chain now: a response that cannot be
+      // written (Node refused a header) must cost only its own connection.
+      try {
+        write();
+      } catch (error) {
+        reply.log.error({ err: error }, 'writing the response failed');
+        reply.raw.destroy();
+      }
+    }
   };
-  const hold: onSendHookHandler = (_request, _reply, payload, done) => {
+  const hold: onSendHookHandler = (_request, reply, payload, done) => {
     if (held.length === 0) setImmediate(writeHeld);
-    held.push(() => done(null, payload));
+    held.push({ reply, write: () => done(null, payload) });
   };
   app.addHook('onSend', hold);
 }

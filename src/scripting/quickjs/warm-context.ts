@@ -298,7 +298,8 @@ export class WarmContext {
       message?: string;
       stack?: string;
     };
-    const message = error.message ?? String(dumped);
+    // A thrown plain object (`throw { code: 1 }`) reads better as its JSON than as "[object Object]".
+    const message = error.message ?? (dumped !== null && typeof dumped === 'object' ? safeJson(dumped) : String(dumped));
     // With the heap exhausted QuickJS may not even manage to build the error object.
     if (job && (/out of memory/i.test(message) || ((dumped === null || dumped === undefined) && this.heapExhausted(job)))) {
       return new ScriptFailure('memory', `Script exceeded its memory limit of ${job.limits.memoryLimitMb} MB.`);
@@ -325,6 +326,14 @@ function isFreshEvent(event: ScriptEvent): boolean {
     response.content_type === null &&
     Object.keys(response.headers).length === 0
   );
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }
 
 function escapeRegExp(text: string): string {
