@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateServiceDocument,
   DeleteServiceDocument,
+  ExecutionDocument,
   InvokeServiceDocument,
+  RunScriptDocument,
   ScriptTypeDocument,
   ScriptTypesDocument,
   ServiceDocument,
@@ -96,6 +98,30 @@ describe('GraphQL management API', () => {
     expect(failed.errors![0].extensions).toMatchObject({ status: 500, executionId: expect.any(String), context: { line: 2 } });
     await t.gql(CreateServiceDocument, { input: { name: 'slow', type: 'javascript', content: 'while(true){}', config: { timeout_ms: 100 } } });
     expect(codeOf(await t.gql(InvokeServiceDocument, { name: 'slow' }))).toBe('TIMEOUT');
+  });
+
+  it('runs a script inline without saving it, recorded as an execution of (inline)', async () => {
+    const ran = await t.gql(RunScriptDocument, {
+      script: { type: 'javascript', content: "console.log('trying'); return { sum: event.request.parameters.a + 1, limit: platform.config.timeout_ms }", config: { timeout_ms: 500 } },
+      parameters: { a: 41 },
+    });
+    expect(ran.errors).toBeUndefined();
+    expect(ran.data!.runScript).toMatchObject({ statusCode: 200, content: { sum: 42, limit: 500 } });
+    const execution = await t.gql(ExecutionDocument, { id: ran.data!.runScript.executionId! });
+    expect(execution.data!.execution).toMatchObject({ service: '(inline)', scriptType: 'javascript', status: 'SUCCEEDED' });
+    expect(execution.data!.execution!.logs.edges.map((e) => e.node.message)).toEqual(['trying']);
+    expect((await t.gql(ServicesDocument)).data!.services.map((s) => s.name)).not.toContain('(inline)');
+
+    const python = await t.gql(RunScriptDocument, { script: { type: 'python3', content: 'return {"method": event.request.method}' }, method: 'post' });
+    expect(python.data!.runScript.content).toEqual({ method: 'POST' });
+    const broken = await t.gql(RunScriptDocument, { script: { type: 'javascript', content: 'return {' } });
+    expect(codeOf(broken)).toBe('SCRIPT_ERROR');
+    expect(broken.errors![0].extensions).toMatchObject({ executionId: expect.any(String) });
+    const unknownType = await t.gql(RunScriptDocument, { script: { type: 'cobol', content: '' } });
+    expect(codeOf(unknownType)).toBe('BAD_USER_INPUT');
+    const tooLong = await t.gql(RunScriptDocument, { script: { type: 'javascript', content: '', config: { timeout_ms: 10_000_000 } } });
+    expect(codeOf(tooLong)).toBe('BAD_USER_INPUT');
+    expect(tooLong.errors![0].message).toMatch(/timeout_ms/);
   });
 
   it('rejects malformed operations with GraphQL validation errors', async () => {

@@ -6,7 +6,7 @@ import type { Caller } from './caller.ts';
 import { DomainError, type ErrorKind } from './errors.ts';
 import { errorBody } from './error-body.ts';
 import type { ExecutionLog, FinishedStatus } from './executions.ts';
-import type { Service, ServiceCatalog } from './services.ts';
+import type { Service, ServiceCatalog, ServiceInput } from './services.ts';
 
 export interface InvokeRequest {
   method: string;
@@ -60,6 +60,16 @@ export class Invoker {
     }
     const service = this.services.cached(request.service) ?? (await this.services.byName(request.service));
     if (!service.isActive) throw new DomainError('FORBIDDEN', `Service ${service.name} is deactivated.`);
+    return this.runService(service, { ...request, service: service.name }, caller);
+  }
+
+  /**
+   * Runs a script without saving it (a developer trying it out), exactly as
+   * the same script saved as a service would run; recorded as an execution
+   * of `(inline)`.
+   */
+  async runInline(script: Omit<ServiceInput, 'name'>, request: Omit<InvokeRequest, 'service'>, caller: Caller): Promise<InvokeResult> {
+    const service = this.services.draft(script);
     return this.runService(service, { ...request, service: service.name }, caller);
   }
 

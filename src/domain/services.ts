@@ -38,6 +38,8 @@ interface ServiceData {
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
+/** What inline runs are recorded under: no service can have this name (parentheses are not allowed in one). */
+export const INLINE_SCRIPT = '(inline)';
 const RESERVED_NAMES = new Set(['system', 'api_docs']);
 const CONFIG_LIMITS = { timeout_ms: 'maxTimeoutMs', memory_limit_mb: 'maxMemoryLimitMb', max_log_bytes: 'maxLogBytes' } as const;
 
@@ -171,6 +173,29 @@ export class ServiceCatalog {
       throw this.storeError(error, undefined);
     });
     this.bus.serviceChanged(existing.name);
+  }
+
+  /**
+   * A service that is never saved, for an inline run of a script: validated
+   * as a new service would be (type available, config within the limits).
+   */
+  draft(input: Omit<ServiceInput, 'name'>): Service {
+    const data = this.validate({ ...input, name: 'inline' }, null);
+    const type = this.engines.find(data.type!)!;
+    if (!type.info.supportsInlineExecution) throw badInput(`Script type "${data.type}" does not run scripts inline.`, 'type');
+    const now = new Date();
+    return {
+      id: 0,
+      name: INLINE_SCRIPT,
+      label: 'Inline script',
+      description: '',
+      type: data.type!,
+      isActive: true,
+      content: data.content ?? '',
+      config: (data.config ?? {}) as Service['config'],
+      createdAt: now,
+      updatedAt: now,
+    };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { adminCaller } from '../../domain/caller.ts';
-import type { InvokeResult } from '../../domain/invoke.ts';
+import type { InvokeRequest, InvokeResult } from '../../domain/invoke.ts';
 import { builder } from '../builder.ts';
 
 const Invocation = builder.objectRef<InvokeResult>('Invocation').implement({
@@ -13,37 +13,62 @@ const Invocation = builder.objectRef<InvokeResult>('Invocation').implement({
   }),
 });
 
-builder.mutationFields((t) => ({
-  invokeService: t.field({
-    type: Invocation,
-    description: 'Runs a service as a REST call to /api/v2/{name}/{resource} would.',
-    args: {
-      name: t.arg.string({ required: true }),
-      method: t.arg.string({ defaultValue: 'GET' }),
-      resource: t.arg.string(),
-      parameters: t.arg({ type: 'JSON' }),
-      payload: t.arg({ type: 'JSON' }),
-      headers: t.arg({ type: 'JSON' }),
-    },
-    resolve: (_root, args, ctx) => {
-      const headers: Record<string, string> = {};
-      if (args.headers && typeof args.headers === 'object') {
-        for (const [k, v] of Object.entries(args.headers)) headers[k.toLowerCase()] = String(v);
-      }
-      const hasPayload = args.payload !== undefined && args.payload !== null;
-      return ctx.platform.invoker.invoke(
-        {
-          method: (args.method ?? 'GET').toUpperCase(),
-          service: args.name,
-          resource: (args.resource ?? '').replace(/^\/+|\/+$/g, ''),
-          parameters: args.parameters && typeof args.parameters === 'object' ? (args.parameters as Record<string, unknown>) : {},
-          headers,
-          payload: hasPayload ? args.payload : null,
-          content: hasPayload ? JSON.stringify(args.payload) : '',
-          contentType: hasPayload ? 'application/json' : null,
-        },
-        adminCaller('graphql'),
-      );
-    },
+const RunScriptInput = builder.inputType('RunScriptInput', {
+  description: 'A script to run without saving it: the fields a service would have.',
+  fields: (t) => ({
+    type: t.string({ required: true, description: 'A script type name, as in `scriptTypes`.' }),
+    content: t.string({ required: true, description: 'The script.' }),
+    config: t.field({ type: 'JSON', description: 'As a service config: timeout_ms, memory_limit_mb, max_log_bytes, and what platform.config shows.' }),
   }),
-}));
+});
+
+interface RequestArgs {
+  method?: string | null;
+  resource?: string | null;
+  parameters?: unknown;
+  payload?: unknown;
+  headers?: unknown;
+}
+
+/** The request a REST call would have made, from the mutation's arguments. */
+function requestFrom(args: RequestArgs): Omit<InvokeRequest, 'service'> {
+  const headers: Record<string, string> = {};
+  if (args.headers && typeof args.headers === 'object') {
+    for (const [k, v] of Object.entries(args.headers)) headers[k.toLowerCase()] = String(v);
+  }
+  const hasPayload = args.payload !== undefined && args.payload !== null;
+  return {
+    method: (args.method ?? 'GET').toUpperCase(),
+    resource: (args.resource ?? '').replace(/^\/+|\/+$/g, ''),
+    parameters: args.parameters && typeof args.parameters === 'object' ? (args.parameters as Record<string, unknown>) : {},
+    headers,
+    payload: hasPayload ? args.payload : null,
+    content: hasPayload ? JSON.stringify(args.payload) : '',
+    contentType: hasPayload ? 'application/json' : null,
+  };
+}
+
+builder.mutationFields((t) => {
+  const requestArgs = {
+    method: t.arg.string({ defaultValue: 'GET' }),
+    resource: t.arg.string(),
+    parameters: t.arg({ type: 'JSON' }),
+    payload: t.arg({ type: 'JSON' }),
+    headers: t.arg({ type: 'JSON' }),
+  };
+  return {
+    invokeService: t.field({
+      type: Invocation,
+      description: 'Runs a service as a REST call to /api/v2/{name}/{resource} would.',
+      args: { name: t.arg.string({ required: true }), ...requestArgs },
+      resolve: (_root, args, ctx) => ctx.platform.invoker.invoke({ ...requestFrom(args), service: args.name }, adminCaller('graphql')),
+    }),
+    runScript: t.field({
+      type: Invocation,
+      description:
+        'Runs a script without saving it, as it would run saved as a service: for trying a script out. Recorded as an execution of the service name "(inline)", so `executionLogs(service: "(inline)")` follows it live.',
+      args: { script: t.arg({ type: RunScriptInput, required: true }), ...requestArgs },
+      resolve: (_root, args, ctx) => ctx.platform.invoker.runInline(args.script, requestFrom(args), adminCaller('inline')),
+    }),
+  };
+});
