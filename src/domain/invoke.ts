@@ -1,11 +1,13 @@
 import type { ScriptingSettings } from '../config.ts';
 import { ScriptFailure, type ScriptFailureKind } from '../scripting/failure.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
-import type { ApiCall, ApiResult, ScriptEvent, ScriptLimits, ScriptOutcome } from '../scripting/types.ts';
+import type { ApiCall, ApiResult, ScriptLimits } from '../scripting/types.ts';
 import type { Caller } from './caller.ts';
 import { DomainError, type ErrorKind } from './errors.ts';
 import { errorBody } from './error-body.ts';
 import type { ExecutionLog, FinishedStatus } from './executions.ts';
+import { eventFor, requestFromPath } from './script-request.ts';
+import { responseFrom } from './script-response.ts';
 import type { Service, ServiceCatalog, ServiceInput } from './services.ts';
 
 export interface InvokeRequest {
@@ -168,101 +170,4 @@ function asDomainError(error: unknown, executionId: string): DomainError {
 
 function numberOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
-}
-
-function eventFor(request: InvokeRequest): ScriptEvent {
-  const entries = Object.entries(request.parameters);
-  const query =
-    entries.length === 0
-      ? ''
-      : new URLSearchParams(entries.flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, String(x)]) : [[k, String(v)]]))).toString();
-  const path = `/api/v2/${request.service}${request.resource ? `/${request.resource}` : ''}`;
-  return {
-    request: {
-      method: request.method,
-      uri: query ? `${path}?${query}` : path,
-      service: request.service,
-      resource: request.resource,
-      parameters: request.parameters,
-      headers: request.headers,
-      payload: request.payload ?? null,
-      content: request.content,
-      content_type: request.contentType,
-      api_version: '2.0',
-    },
-    resource: request.resource,
-    response: { status_code: 200, content: null, content_type: null, headers: {} },
-  };
-}
-
-/** The contract's precedence: a returned value wins over `event.response`. */
-function responseFrom(outcome: ScriptOutcome): Omit<InvokeResult, 'executionId'> {
-  const { returned } = outcome;
-  if (returned !== undefined && returned !== null && returned !== '') {
-    if (isObject(returned) && 'error' in returned) {
-      const error = returned.error;
-      const message = typeof error === 'string' ? error : isObject(error) && typeof error.message === 'string' ? error.message : JSON.stringify(error);
-      throw new DomainError('SCRIPT_ERROR', message, isObject(error) ? error : null);
-    }
-    if (isObject(returned) && 'content' in returned && 'status_code' in returned) return descriptor(returned);
-    return { statusCode: 200, content: returned, contentType: null, headers: {} };
-  }
-  return descriptor(outcome.event.response as unknown as Record<string, unknown>);
-}
-
-function descriptor(response: Record<string, unknown>): Omit<InvokeResult, 'executionId'> {
-  const status = response.status_code ?? 200;
-  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
-    throw new DomainError('SCRIPT_ERROR', `The script set an invalid status code: ${JSON.stringify(status)}.`);
-  }
-  const headers: Record<string, string> = {};
-  if (isObject(response.headers)) {
-    for (const [name, value] of Object.entries(response.headers)) headers[name.toLowerCase()] = headerValue(name, String(value));
-  }
-  const contentType = typeof response.content_type === 'string' && response.content_type ? headerValue('content_type', response.content_type) : null;
-  return { statusCode: status, content: response.content ?? null, contentType, headers };
-}
-
-/** RFC 9110 token characters: anything else would be refused by Node when the response is written. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Control characters (CR and LF among them) would let a script inject headers. */
-const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-
-function headerValue(name: string, value: string): string {
-  if (name !== 'content_type' && !HEADER_NAME.test(name)) {
-    throw new DomainError('SCRIPT_ERROR', `The script set an invalid header name: ${JSON.stringify(name)}.`);
-  }
-  if (BAD_HEADER_VALUE.test(value)) {
-    throw new DomainError('SCRIPT_ERROR', `The script set an invalid value for ${name}: ${JSON.stringify(value)} (control or non-Latin-1 characters).`);
-  }
-  return value;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** `svc/resource?x=1` (optionally with a leading `/api/v2/`) into a request. */
-function requestFromPath(call: ApiCall): InvokeRequest {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(call.path)) {
-    throw new DomainError('BAD_INPUT', `platform.api calls services of this platform only ("service/resource"); "${call.path}" is an external URL.`);
-  }
-  const [pathPart, queryPart] = call.path.split('?', 2) as [string, string | undefined];
-  const segments = pathPart.replace(/^\/+/, '').replace(/^api\/v2\//, '').split('/').filter(Boolean);
-  const service = segments.shift();
-  if (!service) throw new DomainError('BAD_INPUT', `platform.api needs a path like "service/resource", got "${call.path}".`);
-  const parameters: Record<string, unknown> = { ...Object.fromEntries(new URLSearchParams(queryPart ?? '')), ...(call.options?.parameters ?? {}) };
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(call.options?.headers ?? {})) headers[k.toLowerCase()] = String(v);
-  const hasPayload = call.payload !== undefined && call.payload !== null;
-  return {
-    method: call.method.toUpperCase(),
-    service: service.toLowerCase(),
-    resource: segments.join('/'),
-    parameters,
-    headers,
-    payload: hasPayload ? call.payload : null,
-    content: hasPayload ? (typeof call.payload === 'string' ? call.payload : JSON.stringify(call.payload)) : '',
-    contentType: hasPayload ? 'application/json' : null,
-  };
 }
