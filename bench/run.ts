@@ -1,7 +1,6 @@
 // `npm run bench`: every benchmark module in sequence, then a summary.
 // A module that throws is reported and the rest still run; the exit code is 1
 // when a module failed or a required target was missed.
-import { existsSync } from 'node:fs';
 import { allResults, printTable, section } from './lib.ts';
 
 interface Bench {
@@ -9,38 +8,32 @@ interface Bench {
   run: () => Promise<void>;
 }
 
-const own: Bench[] = [
+const benches: Bench[] = [
   { name: 'http-throughput', run: async () => (await import('./http-throughput.ts')).benchHttpThroughput() },
   { name: 'memory', run: async () => (await import('./memory.ts')).benchMemory() },
   { name: 'first-call', run: async () => (await import('./first-call.ts')).benchFirstCall() },
-];
-
-/** Modules other engineers add; skipped with a note until their file exists. */
-const optional: { name: string; file: string; exported: string }[] = [
-  { name: 'subprocess', file: './subprocess.ts', exported: 'benchSubprocessEngines' },
-  { name: 'live-logs', file: './live-logs.ts', exported: 'benchLiveLogs' },
-];
-
-const benches: Bench[] = [...own];
-const skipped: string[] = [];
-for (const { name, file, exported } of optional) {
-  if (!existsSync(new URL(file, import.meta.url))) {
-    skipped.push(`${name} (bench/${file.slice(2)} not found)`);
-    continue;
-  }
-  benches.push({
-    name,
+  {
+    name: 'subprocess',
     run: async () => {
-      section(`${name} (bench/${file.slice(2)})`);
-      const module = (await import(file)) as Record<string, unknown>;
-      const fn = module[exported];
-      if (typeof fn !== 'function') throw new Error(`bench/${file.slice(2)} does not export ${exported}()`);
-      await (fn as () => Promise<void>)();
+      section('subprocess (bench/subprocess.ts)');
+      await (await import('./subprocess.ts')).benchSubprocessEngines();
     },
-  });
-}
+  },
+  {
+    name: 'live-logs',
+    run: async () => {
+      section('live-logs (bench/live-logs.ts)');
+      await (await import('./live-logs.ts')).benchLiveLogs();
+    },
+  },
+];
 
 const only = process.argv.slice(2);
+const unknown = only.filter((name) => !benches.some((b) => b.name === name));
+if (unknown.length) {
+  console.error(`unknown bench ${unknown.join(', ')}; known: ${benches.map((b) => b.name).join(', ')}`);
+  process.exit(2);
+}
 const selected = only.length ? benches.filter((b) => only.includes(b.name)) : benches;
 
 const os = await import('node:os');
@@ -63,13 +56,11 @@ for (const bench of selected) {
   }
   timings.push({ name: bench.name, seconds: (performance.now() - t0) / 1000, error });
 }
-if (!only.length) for (const s of skipped) console.log(`\n-- skipped ${s}`);
 
 console.log(`\n== Summary ${'='.repeat(62)}`);
 const results = allResults().filter((r) => r.status !== 'INFO');
 if (results.length) printTable(results, true);
 for (const t of timings) console.log(`  ${t.name.padEnd(16)} ${t.seconds.toFixed(1).padStart(6)} s  ${t.error ? 'FAILED' : 'ok'}`);
-if (!only.length) for (const s of skipped) console.log(`  ${s.split(' ')[0]!.padEnd(16)}      -    skipped`);
 console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
 const failed = timings.some((t) => t.error) || allResults().some((r) => r.required && r.status === 'MISS');
