@@ -7,6 +7,17 @@ import { maskError } from './plugins/domain-errors.ts';
 import { useRequireAdminKey } from './plugins/require-admin-key.ts';
 import { schema } from './schema.ts';
 
+const GRAPHIQL_START = `# Scriptgate: paste the administrator key into the header below, then run.
+query Overview {
+  scriptTypes { name available version }
+  services { name type isActive }
+}
+
+# mutation Try {
+#   runScript(script: { type: "javascript", content: "return { hello: 'world' }" }) { statusCode content executionId }
+# }
+`;
+
 export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey) {
   const context: GraphQLContext = { platform, db };
   return createYoga<Record<string, unknown>, GraphQLContext>({
@@ -15,7 +26,14 @@ export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey) {
     context: () => context,
     maskedErrors: { maskError },
     logging: false,
-    graphiql: { title: 'Scriptgate', subscriptionsProtocol: 'WS' },
+    graphiql: {
+      title: 'Scriptgate',
+      // Server-sent events carry the header editor's key; a browser WebSocket cannot send headers.
+      subscriptionsProtocol: 'SSE',
+      // Every operation needs the key: the header is there to fill in.
+      headers: JSON.stringify({ 'X-DreamFactory-API-Key': '' }, null, 2),
+      defaultQuery: GRAPHIQL_START,
+    },
     plugins: [useRequireAdminKey(adminKey)],
   });
 }
