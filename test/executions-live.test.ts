@@ -436,10 +436,14 @@ describe('live executions', () => {
       const tcp = (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
       return {
         messages,
-        subscribe(id: string, document: TypedDocumentNode<any, any>, variables: Record<string, unknown>) {
+        /** Subscribes, waits until the server holds the subscription (`subscribers` counts them), then stops reading. */
+        async subscribeAndStall(id: string, document: TypedDocumentNode<any, any>, variables: Record<string, unknown>, subscribers: () => number) {
+          const before = subscribers();
           socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: print(document), variables } }));
+          await eventually(() => subscribers() === before + 1, 'the subscription');
+          tcp.pause();
+          return before;
         },
-        stopReading: () => tcp.pause(),
         resumeReading: () => tcp.resume(),
         /** The subscription's `next` payloads, once the server completed it. */
         async completed(id: string) {
@@ -460,11 +464,7 @@ describe('live executions', () => {
     it('drops a WebSocket subscriber that stops reading, with a final SYSTEM line', async () => {
       const client = await rawGraphqlWs();
       try {
-        const before = bus().logs.subscriberCount;
-        client.subscribe('slow', ExecutionLogsDocument, { service: 'flood' });
-        await eventually(() => bus().logs.subscriberCount === before + 1, 'the subscription');
-        client.stopReading();
-
+        await client.subscribeAndStall('slow', ExecutionLogsDocument, { service: 'flood' }, () => bus().logs.subscriberCount);
         const marker = bus().logs.subscriberCount;
         await flood(() => bus().logs.subscriberCount < marker + 2);
 
@@ -486,11 +486,7 @@ describe('live executions', () => {
       });
       const client = await rawGraphqlWs();
       try {
-        const before = bus().executions.subscriberCount;
-        client.subscribe('slow', ExecutionUpdatedDetailDocument, { service: 'refuser' });
-        await eventually(() => bus().executions.subscriberCount === before + 1, 'the subscription');
-        client.stopReading();
-
+        const before = await client.subscribeAndStall('slow', ExecutionUpdatedDetailDocument, { service: 'refuser' }, () => bus().executions.subscriberCount);
         expect((await call('/api/v2/refuser-burst')).status).toBe(200);
         await eventually(() => bus().executions.subscriberCount === before, 'the stalled subscriber to be dropped');
 
