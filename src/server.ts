@@ -78,7 +78,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   app.setNotFoundHandler((request, reply) => sendError(reply, new DomainError('NOT_FOUND', `No route for ${request.method} ${request.url}.`)));
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  const yoga = createGraphQL(platform, database.db, adminKey);
+  const yoga = createGraphQL(platform, database.db, adminKey, (error) => app.log.error({ err: error }, 'unexpected error in a GraphQL operation'));
   await graphqlRoute(app, yoga);
   await registerRest(app, platform, adminKey);
 

@@ -1,4 +1,6 @@
+import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maskError } from '../src/graphql/plugins/domain-errors.ts';
 import {
   CreateServiceDocument,
   DeleteServiceDocument,
@@ -124,6 +126,17 @@ describe('GraphQL management API', () => {
     expect(tooLong.errors![0].message).toMatch(/timeout_ms/);
   });
 
+  it('answers headers or parameters of the wrong shape with BAD_USER_INPUT naming them', async () => {
+    await t.gql(CreateServiceDocument, { input: { name: 'shapes', type: 'javascript', content: 'return event.request.headers' } });
+    const nested = await t.gql('mutation { invokeService(name: "shapes", headers: { a: { b: 1 } }) { statusCode } }');
+    expect(codeOf(nested)).toBe('BAD_USER_INPUT');
+    expect(nested.errors![0].message).toMatch(/headers\.a/);
+    const list = await t.gql('mutation { invokeService(name: "shapes", parameters: [1]) { statusCode } }');
+    expect(codeOf(list)).toBe('BAD_USER_INPUT');
+    const fine = await t.gql('mutation ($headers: JSON) { invokeService(name: "shapes", headers: $headers) { content } }', { headers: { 'X-N': 5, x_b: true } });
+    expect(fine.data).toMatchObject({ invokeService: { content: { 'x-n': '5', x_b: 'true' } } });
+  });
+
   it('rejects malformed operations with GraphQL validation errors', async () => {
     const result = await t.gql('{ services { nope } }');
     expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
@@ -158,5 +171,20 @@ describe('updating config', () => {
     const id = updated.data!.updateService.id;
     const patched = await t.rest('PATCH', `/api/v2/system/service/${id}`, { config: { d: 5 } });
     expect(patched.json.config).toEqual({ b: 3, c: 4, d: 5, content: 'return platform.config' });
+  });
+});
+
+describe('errors thrown by code rather than the domain', () => {
+  it('reach clients masked and the server log whole', () => {
+    const logged: unknown[] = [];
+    const bug = new TypeError('Cannot read properties of undefined');
+    const masked = maskError(new GraphQLError(bug.message, { originalError: bug }), 'Unexpected error.', false, (error) => logged.push(error));
+    expect(masked.message).toBe('Unexpected error.');
+    expect((masked as GraphQLError).extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(logged).toEqual([bug]);
+    // GraphQL's own errors (validation) pass through and are not logged as bugs.
+    const validation = new GraphQLError('Cannot query field "nope" on type "Service".');
+    expect(maskError(validation, 'Unexpected error.', false, (error) => logged.push(error))).toBe(validation);
+    expect(logged).toHaveLength(1);
   });
 });

@@ -344,7 +344,8 @@ describe('platform.api', () => {
        const viaCallback = await new Promise((resolve) => platform.api.get('adder', { parameters: { a: 10, b: 1 } }, (body, response) => resolve({ body, status: response.status_code })));
        const missing = await platform.api.get('nope/x');
        const external = await platform.api.get('https://example.com/');
-       return { viaPath, viaOptions, viaCallback, missing: { status: missing.status_code, message: missing.content.error.message }, external: external.status_code };`,
+       const badHeaders = await platform.api.get('adder', null, { headers: { a: { b: 1 } } });
+       return { viaPath, viaOptions, viaCallback, missing: { status: missing.status_code, message: missing.content.error.message }, external: external.status_code, badHeaders: badHeaders.content.error.message };`,
     );
     const { status, json } = await t.rest('GET', '/api/v2/caller');
     expect(status).toBe(200);
@@ -354,6 +355,7 @@ describe('platform.api', () => {
     expect(json.viaCallback.status).toBe(200);
     expect(json.missing).toMatchObject({ status: 404, message: expect.stringMatching(/nope/) });
     expect(json.external).toBe(400);
+    expect(json.badHeaders).toMatch(/options\.headers\.a/);
   });
 
   it('waits for callbacks and timers like a Node process, so DreamFactory callback scripts work', async () => {

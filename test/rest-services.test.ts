@@ -163,6 +163,10 @@ describe('system/service', () => {
     const all = await t.rest('GET', '/api/v2/system/service?include_count=true');
     expect(all.json.meta.count).toBe(all.json.resource.length);
 
+    // Only a record's own fields can be picked: inherited names give nothing.
+    const odd = await t.rest('GET', `/api/v2/system/service?ids=${ids[0]}&fields=__proto__,constructor,name`);
+    expect(odd.json.resource).toEqual([{ name: 'list-c' }]);
+    expect(Object.keys(odd.json.resource[0])).toEqual(['name']);
     const picked = await t.rest('GET', `/api/v2/system/service?ids=${ids.join(',')}&fields=id,name&order=name desc`);
     expect(picked.json.resource).toEqual([
       { id: ids[0], name: 'list-c' },

@@ -39,9 +39,8 @@ export function requestFromPath(call: ApiCall): InvokeRequest {
   const segments = pathPart.replace(/^\/+/, '').replace(/^api\/v2\//, '').split('/').filter(Boolean);
   const service = segments.shift();
   if (!service) throw new DomainError('BAD_INPUT', `platform.api needs a path like "service/resource", got "${call.path}".`);
-  const parameters: Record<string, unknown> = { ...Object.fromEntries(new URLSearchParams(queryPart ?? '')), ...(call.options?.parameters ?? {}) };
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(call.options?.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  const parameters = { ...Object.fromEntries(new URLSearchParams(queryPart ?? '')), ...requestParameters(call.options?.parameters, 'options.parameters') };
+  const headers = requestHeaders(call.options?.headers, 'options.headers');
   const hasPayload = call.payload !== undefined && call.payload !== null;
   return {
     method: call.method.toUpperCase(),
@@ -53,4 +52,25 @@ export function requestFromPath(call: ApiCall): InvokeRequest {
     content: hasPayload ? (typeof call.payload === 'string' ? call.payload : JSON.stringify(call.payload)) : '',
     contentType: hasPayload ? 'application/json' : null,
   };
+}
+
+/** Query parameters given as an object (GraphQL `invokeService`, `platform.api` options). */
+export function requestParameters(value: unknown, field: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new DomainError('BAD_INPUT', `"${field}" must be an object of query parameters.`, { field });
+  return { ...value };
+}
+
+/** Request headers given as an object: names lower-cased, values strings, numbers or booleans. */
+export function requestHeaders(value: unknown, field: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new DomainError('BAD_INPUT', `"${field}" must be an object of header names and values.`, { field });
+  const headers: Record<string, string> = {};
+  for (const [name, header] of Object.entries(value)) {
+    if (typeof header !== 'string' && typeof header !== 'number' && typeof header !== 'boolean') {
+      throw new DomainError('BAD_INPUT', `"${field}.${name}" must be a string, a number or a boolean.`, { field: `${field}.${name}` });
+    }
+    headers[name.toLowerCase()] = String(header);
+  }
+  return headers;
 }

@@ -18,13 +18,14 @@ query Overview {
 # }
 `;
 
-export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey) {
+/** `onUnexpected`: errors thrown by code rather than by the domain, masked for clients, logged here. */
+export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey, onUnexpected: (error: unknown) => void) {
   const context: GraphQLContext = { platform, db };
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     context: () => context,
-    maskedErrors: { maskError },
+    maskedErrors: { maskError: (error, message, isDev) => maskError(error, message, isDev, onUnexpected) },
     logging: false,
     graphiql: {
       title: 'Scriptgate',

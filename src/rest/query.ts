@@ -30,7 +30,7 @@ export function list(query: Query, name: string): string[] | undefined {
 /** `fields=a,b` picks keys of each record; `*` or nothing keeps all. */
 export function pickFields<T extends Record<string, unknown>>(record: T, fields: string[] | undefined): Partial<T> {
   if (!fields || fields.includes('*')) return record;
-  return Object.fromEntries(fields.filter((f) => f in record).map((f) => [f, record[f]])) as Partial<T>;
+  return Object.fromEntries(fields.filter((f) => Object.hasOwn(record, f)).map((f) => [f, record[f]])) as Partial<T>;
 }
 
 /** `name desc` / `id ASC`, checked against the fields a resource can sort by. */

@@ -16,9 +16,10 @@ const graphqlCodes: Record<ErrorKind, string> = {
 
 /**
  * Yoga's `maskError`: domain errors become GraphQL errors whose
- * `extensions.code` names the kind; anything else stays masked.
+ * `extensions.code` names the kind; anything else stays masked, and is
+ * handed to `onUnexpected` (the server log) so it is not lost.
  */
-export function maskError(error: unknown, message: string, isDev?: boolean): Error {
+export function maskError(error: unknown, message: string, isDev: boolean | undefined, onUnexpected: (error: unknown) => void): Error {
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (original instanceof DomainError) {
     const gqlError = error instanceof GraphQLError ? error : null;
@@ -36,6 +37,7 @@ export function maskError(error: unknown, message: string, isDev?: boolean): Err
   // GraphQL's own errors (validation, bad variables) pass; anything thrown by code stays masked.
   const thrownByCode = original !== undefined && original !== null && !(original instanceof GraphQLError);
   if (error instanceof GraphQLError && !thrownByCode) return error;
+  onUnexpected(original ?? error);
   return new GraphQLError(isDev ? (original as Error)?.message ?? message : message, {
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   });

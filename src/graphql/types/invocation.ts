@@ -1,5 +1,6 @@
 import { adminCaller } from '../../domain/caller.ts';
 import type { InvokeRequest, InvokeResult } from '../../domain/invoke.ts';
+import { requestHeaders, requestParameters } from '../../domain/script-request.ts';
 import { builder } from '../builder.ts';
 
 const Invocation = builder.objectRef<InvokeResult>('Invocation').implement({
@@ -32,16 +33,12 @@ interface RequestArgs {
 
 /** The request a REST call would have made, from the mutation's arguments. */
 function requestFrom(args: RequestArgs): Omit<InvokeRequest, 'service'> {
-  const headers: Record<string, string> = {};
-  if (args.headers && typeof args.headers === 'object') {
-    for (const [k, v] of Object.entries(args.headers)) headers[k.toLowerCase()] = String(v);
-  }
   const hasPayload = args.payload !== undefined && args.payload !== null;
   return {
     method: (args.method ?? 'GET').toUpperCase(),
     resource: (args.resource ?? '').replace(/^\/+|\/+$/g, ''),
-    parameters: args.parameters && typeof args.parameters === 'object' ? (args.parameters as Record<string, unknown>) : {},
-    headers,
+    parameters: requestParameters(args.parameters, 'parameters'),
+    headers: requestHeaders(args.headers, 'headers'),
     payload: hasPayload ? args.payload : null,
     content: hasPayload ? JSON.stringify(args.payload) : '',
     contentType: hasPayload ? 'application/json' : null,
