@@ -78,10 +78,6 @@ export class RunGate {
     return this.running;
   }
 
-  get queued(): number {
-    return this.waiting.size;
-  }
-
   private overloaded(message: string): ScriptFailure {
     return overloaded(message, ((this.waiting.size + 1) * this.averageMs) / Math.max(1, this.maxRunning));
   }
