@@ -9,6 +9,8 @@ export interface Settings {
   adminKey: string | null;
   logLevel: string;
   logFormat: 'auto' | 'pretty' | 'json';
+  /** Redis carrying live executions and log lines between instances; null: this instance's only. */
+  redisUrl: string | null;
   scripting: ScriptingSettings;
   executions: ExecutionSettings;
 }
@@ -95,6 +97,7 @@ export function loadSettings(env: Env = process.env): Settings {
     adminKey: env.ADMIN_KEY || null,
     logLevel: env.LOG_LEVEL || 'info',
     logFormat: logFormat(env.LOG_FORMAT),
+    redisUrl: redisUrl(env.REDIS_URL),
     scripting: {
       maxTimeoutMs,
       defaultTimeoutMs: Math.min(integer(env, 'SCRIPT_TIMEOUT_MS', 10_000, 10, 3_600_000), maxTimeoutMs),
@@ -115,6 +118,12 @@ export function loadSettings(env: Env = process.env): Settings {
       flushIntervalMs: integer(env, 'EXECUTIONS_FLUSH_MS', 50, 1, 60_000),
     },
   };
+}
+
+function redisUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${raw}"`);
+  return raw;
 }
 
 function logFormat(raw: string | undefined): Settings['logFormat'] {

@@ -8,6 +8,7 @@ import { attachGraphQLWebSocket } from './graphql/websocket.ts';
 import { graphqlRoute } from './graphql/http-route.ts';
 import { createGraphQL } from './graphql/yoga.ts';
 import { EventBus } from './logs/bus.ts';
+import { RedisRelay } from './logs/redis-relay.ts';
 import { registerRest } from './rest/router.ts';
 import { createEngines } from './scripting/engines.ts';
 import { parseBodies } from './http/bodies.ts';
@@ -42,17 +43,27 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   });
   const database = await openDatabase(settings.database, (error) => app.log.error({ err: error }, 'database notifications failed'));
   if (database.applied.length) app.log.info({ migrations: database.applied }, 'database migrated');
-  const { adminKey, generated } = await AdminKey.load(database.db, settings.adminKey);
+  const bus = new EventBus();
+  let relay: RedisRelay | null;
+  let adminKeyLoaded: Awaited<ReturnType<typeof AdminKey.load>>;
+  try {
+    adminKeyLoaded = await AdminKey.load(database.db, settings.adminKey);
+    if (database.serviceChanges) {
+      bus.relayServiceChanges(database.serviceChanges);
+      await database.serviceChanges.start((name) => bus.remoteServiceChanged(name));
+    }
+    relay = settings.redisUrl ? await startRedisRelay(settings, bus, (error) => app.log.error({ err: error }, 'Redis relay failed')) : null;
+  } catch (error) {
+    // Nothing started so far may outlive a start that failed.
+    await database.close();
+    throw error;
+  }
+  const { adminKey, generated } = adminKeyLoaded;
 
   const engines = createEngines(settings);
   await engines.start();
   for (const type of engines.list()) {
     app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
-  }
-  const bus = new EventBus();
-  if (database.serviceChanges) {
-    bus.relayServiceChanges(database.serviceChanges);
-    await database.serviceChanges.start((name) => bus.remoteServiceChanged(name));
   }
   const platform = createPlatform(settings, database.db, database.executionWriter, engines, bus, (error) =>
     app.log.error({ err: error }, 'writing executions failed'),
@@ -107,10 +118,26 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         for (const client of webSockets.clients) client.close(1001, 'server shutting down');
         webSockets.close();
         await Promise.all([app.close(), engines.stop(SHUTDOWN_DEADLINE_MS)]);
+        await relay?.stop();
         await platform.recorder.flush();
         await database.close();
       })();
       return stopping;
     },
   };
+}
+
+/** Live events across instances; a configured Redis that cannot be reached fails the start, clearly. */
+async function startRedisRelay(settings: Settings, bus: EventBus, onError: (error: unknown) => void): Promise<RedisRelay> {
+  const { database } = settings;
+  const relay = new RedisRelay(settings.redisUrl!, database.provider === 'sqlite' ? database.file : database.url, onError);
+  try {
+    await relay.start(bus);
+  } catch (error) {
+    await relay.stop();
+    const where = new URL(settings.redisUrl!);
+    where.password = '';
+    throw new Error(`REDIS_URL: cannot use Redis at ${where.href}: ${(error as Error).message}`);
+  }
+  return relay;
 }

@@ -103,6 +103,7 @@ describe('settings', () => {
     expect(() => loadSettings({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadSettings({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
     expect(() => loadSettings({ LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT/);
+    expect(() => loadSettings({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(/REDIS_URL/);
   });
 
   it('accepts DreamFactory variable names', () => {

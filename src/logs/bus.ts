@@ -37,15 +37,38 @@ export interface SubscribeFilter {
 
 const ALL = '*';
 
+/** Where a topic's items also go: other instances (see logs/redis-relay.ts). */
+export interface TopicRelay<T> {
+  item(item: T): void;
+  ended(executionId: string): void;
+  /** A subscriber arrived here: other instances should start sending. */
+  subscribed(): void;
+  /** Whether another instance has live subscribers now. */
+  watched(): boolean;
+}
+
 class Topic<T extends { service: string }> {
   private readonly byKey = new Map<string, Set<Subscriber<T>>>();
+  private relay: TopicRelay<T> | null = null;
 
   constructor(private readonly executionIdOf: (item: T) => string) {}
 
+  /** An item of this instance: its subscribers, and other instances' through the relay. */
   publish(item: T): void {
-    this.deliver(ALL, item);
-    this.deliver(`s:${item.service}`, item);
-    this.deliver(`e:${this.executionIdOf(item)}`, item);
+    this.deliver(item);
+    this.relay?.item(item);
+  }
+
+  /** An item from another instance: this instance's subscribers only. */
+  deliver(item: T): void {
+    if (this.byKey.size === 0) return;
+    this.deliverTo(ALL, item);
+    this.deliverTo(`s:${item.service}`, item);
+    this.deliverTo(`e:${this.executionIdOf(item)}`, item);
+  }
+
+  relayTo(relay: TopicRelay<T>): void {
+    this.relay = relay;
   }
 
   /** `farewell` makes the last item a dropped subscriber reads (see BoundedSubscription). */
@@ -68,17 +91,25 @@ class Topic<T extends { service: string }> {
       subscription.push = (item: T) => (item.service === wanted ? push(item) : undefined);
     }
     set.add(subscription);
+    this.relay?.subscribed();
     return subscription;
   }
 
   /** Completes the subscriptions that follow one execution, once its last item is published. */
   endExecution(executionId: string): void {
+    this.ended(executionId);
+    this.relay?.ended(executionId);
+  }
+
+  /** An execution of this or another instance ended: complete this instance's subscriptions to it. */
+  ended(executionId: string): void {
     const set = this.byKey.get(`e:${executionId}`);
     if (set) for (const subscription of [...set]) subscription.end();
   }
 
+  /** Whether publishing can reach anyone: subscribers here, or other instances. */
   get hasSubscribers(): boolean {
-    return this.byKey.size > 0;
+    return this.byKey.size > 0 || (this.relay?.watched() ?? false);
   }
 
   get subscriberCount(): number {
@@ -87,7 +118,7 @@ class Topic<T extends { service: string }> {
     return count;
   }
 
-  private deliver(key: string, item: T): void {
+  private deliverTo(key: string, item: T): void {
     const set = this.byKey.get(key);
     if (!set) return;
     for (const subscription of set) subscription.push(item);
