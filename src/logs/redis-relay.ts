@@ -37,6 +37,7 @@ export class RedisRelay {
   /** Until when another instance is known to have live subscribers. */
   private othersWatchUntil = 0;
   private watchingTimer: NodeJS.Timeout | null = null;
+  private lastSaidWatching = 0;
 
   constructor(
     url: string,
@@ -92,7 +93,10 @@ export class RedisRelay {
   }
 
   private sayWatching(): void {
-    if (this.publisher.status !== 'ready') return;
+    // A thousand subscribers arriving together need saying once.
+    const now = Date.now();
+    if (now - this.lastSaidWatching < WATCHING_EVERY_MS / 4 || this.publisher.status !== 'ready') return;
+    this.lastSaidWatching = now;
     this.publisher.publish(this.channel, `${this.instance}|${WATCHING}`).catch((error: unknown) => this.report(error));
   }
 
