@@ -116,7 +116,8 @@ export async function startScriptgate(
 ): Promise<ServerProcess & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-bench-'));
   const cpuProfDir = process.env.BENCH_CPU_PROF;
-  const nodeArgs = [...(options.nodeArgs ?? [])];
+  // The flags `npm start` runs the server with (package.json config.node_flags), so the bench measures that server.
+  const nodeArgs = [...startFlags(), ...(options.nodeArgs ?? [])];
   // BENCH_CPU_PROF=DIR: write a V8 CPU profile of each Scriptgate server to DIR.
   if (cpuProfDir) nodeArgs.unshift('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`);
   try {
@@ -131,6 +132,11 @@ export async function startScriptgate(
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { config?: { node_flags?: string } };
+  return (pkg.config?.node_flags ?? '').split(/\s+/).filter(Boolean);
 }
 
 /** The child's process.memoryUsage() over IPC (started with `ipc: true`); `gc` first collects garbage if run with --expose-gc. */

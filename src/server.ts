@@ -8,7 +8,7 @@ import { attachGraphQLWebSocket } from './graphql/websocket.ts';
 import { graphqlRoute } from './graphql/http-route.ts';
 import { createGraphQL } from './graphql/yoga.ts';
 import { EventBus } from './logs/bus.ts';
-import { RedisRelay } from './logs/redis-relay.ts';
+import type { RedisRelay } from './logs/redis-relay.ts';
 import { registerRest } from './rest/router.ts';
 import { createEngines } from './scripting/engines.ts';
 import { parseBodies } from './http/bodies.ts';
@@ -130,6 +130,8 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
 /** Live events across instances; a configured Redis that cannot be reached fails the start, clearly. */
 async function startRedisRelay(settings: Settings, bus: EventBus, onError: (error: unknown) => void): Promise<RedisRelay> {
   const { database } = settings;
+  // Loaded only when configured, like the PostgreSQL client: most servers run alone.
+  const { RedisRelay } = await import('./logs/redis-relay.ts');
   const relay = new RedisRelay(settings.redisUrl!, database.provider === 'sqlite' ? database.file : database.url, onError);
   try {
     await relay.start(bus);
