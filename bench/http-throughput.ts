@@ -12,6 +12,12 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S) || 3;
 const ROUNDS = Number(process.env.BENCH_ROUNDS) || 5;
 const EXPECTED_BODY = JSON.stringify({ hello: 'world' });
 const RATIO_REQUIRED = 0.2;
+/** The same endpoint in the subprocess languages: measured once each, for comparison only. */
+const SUBPROCESS_HELLOS = [
+  { type: 'nodejs', content: "return {hello: 'world'}" },
+  { type: 'python3', content: "return {'hello': 'world'}" },
+  { type: 'php', content: "<?php return ['hello' => 'world'];" },
+];
 const RATIO_GOAL = 0.5;
 const BENCH = 'http-throughput';
 
@@ -57,7 +63,10 @@ async function startScriptgateWithHello(): Promise<ServerProcess> {
   const server: ServerProcess = await startScriptgate();
   try {
     const created = await rest(server.url, 'POST', '/api/v2/system/service', {
-      resource: [{ name: 'hello', type: 'javascript', config: { content: "return {hello: 'world'}" } }],
+      resource: [
+        { name: 'hello', type: 'javascript', config: { content: "return {hello: 'world'}" } },
+        ...SUBPROCESS_HELLOS.map(({ type, content }) => ({ name: `hello-${type}`, type, config: { content } })),
+      ],
     });
     if (created.status !== 201) throw new Error(`creating service "hello" failed: ${created.status} ${created.text}`);
     const check = await rest(server.url, 'GET', '/api/v2/hello');
@@ -92,6 +101,7 @@ export async function benchHttpThroughput(): Promise<void> {
     throw error;
   });
   const rounds: { bare: Load; scriptgate: Load }[] = [];
+  const subprocess: { type: string; load: Load }[] = [];
   try {
     const bareTarget = { url: `${bareServer.url}/api/v2/hello`, headers: {}, pid: bareServer.pid };
     const scriptgateTarget = { url: `${scriptgateServer.url}/api/v2/hello`, headers: { [API_KEY_HEADER]: ADMIN_KEY }, pid: scriptgateServer.pid };
@@ -99,6 +109,12 @@ export async function benchHttpThroughput(): Promise<void> {
     await autocannon({ ...optionsFor(bareTarget), duration: WARMUP_S });
     await autocannon({ ...optionsFor(scriptgateTarget), duration: WARMUP_S });
     for (let round = 0; round < ROUNDS; round++) rounds.push({ bare: await load(bareTarget), scriptgate: await load(scriptgateTarget) });
+    for (const { type } of SUBPROCESS_HELLOS) {
+      const target = { ...scriptgateTarget, url: `${scriptgateServer.url}/api/v2/hello-${type}` };
+      if ((await rest(scriptgateServer.url, 'GET', `/api/v2/hello-${type}`)).status !== 200) continue; // interpreter missing
+      await autocannon({ ...optionsFor(target), duration: WARMUP_S });
+      subprocess.push({ type, load: await load(target) });
+    }
   } finally {
     await Promise.all([bareServer.stop(), scriptgateServer.stop()]);
   }
@@ -118,7 +134,19 @@ export async function benchHttpThroughput(): Promise<void> {
     record({ bench: BENCH, metric: 'ratio scriptgate/bare', value: ratio.toFixed(3), target: `>= ${RATIO_REQUIRED} required`, pass: ratio >= RATIO_REQUIRED, required: true }),
     record({ bench: BENCH, metric: 'ratio scriptgate/bare', value: ratio.toFixed(3), target: `>= ${RATIO_GOAL} goal`, pass: ratio >= RATIO_GOAL }),
   ];
+  for (const { type, load: l } of subprocess) {
+    rows.push(
+      record({
+        bench: BENCH,
+        metric: `scriptgate ${type} (one round)`,
+        value: fmtRps(l.rps),
+        target: `ratio ${(l.rps / bare.rps).toFixed(3)}, p99 ${fmtMs(l.p99)}`,
+        pass: l.problems.length ? false : null,
+      }),
+    );
+  }
   printTable(rows);
+  for (const { type, load: l } of subprocess) if (l.problems.length) note(`${type}: PROBLEMS: ${l.problems.join('; ')}`);
   for (const round of rounds) {
     for (const [name, l] of [['bare', round.bare], ['scriptgate', round.scriptgate]] as const) {
       if (l.problems.length) note(`${name}: PROBLEMS: ${l.problems.join('; ')}`);
