@@ -1,21 +1,19 @@
 import pg from 'pg';
+import { machineServiceAnswers } from './machine-service.ts';
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** True when the machine's PostgreSQL answers; under CI=true its absence is a failure, not a skip. */
-export async function postgresAvailable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch (error) {
-    if (process.env.CI === 'true') throw new Error(`PostgreSQL is required under CI but did not answer: ${(error as Error).message}`);
-    console.warn(`Skipping PostgreSQL tests: ${POSTGRES_ADMIN_URL} did not answer (${(error as Error).message}).`);
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+/** True when the machine's PostgreSQL answers (see machineServiceAnswers). */
+export function postgresAvailable(): Promise<boolean> {
+  return machineServiceAnswers('PostgreSQL', POSTGRES_ADMIN_URL, async () => {
+    const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  });
 }
 
 /** A database of the test's own; returns its URL and a function that drops it. */
