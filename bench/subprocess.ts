@@ -54,7 +54,7 @@ function job(type: SubprocessType, n: number): ScriptJob {
     script: SCRIPTS[type],
     event: makeEvent(n),
     platform: { config: {}, session: {} },
-    limits: { timeoutMs: 10_000, memoryLimitMb: 128, maxLogBytes: 65_536 },
+    limits: { timeoutMs: 10_000, memoryLimitMb: 128, maxLogBytes: 65_536, maxResponseBytes: 10 * 1024 * 1024, network: true },
     api: async () => ({ status_code: 200, content: null, content_type: null, headers: {} }),
     log: () => {},
   };

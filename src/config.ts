@@ -13,6 +13,12 @@ export interface Settings {
   redisUrl: string | null;
   scripting: ScriptingSettings;
   executions: ExecutionSettings;
+  http: HttpSettings;
+}
+
+export interface HttpSettings {
+  /** Origins allowed cross-origin (REST and GraphQL alike); empty: CORS is off. `*` allows any, without credentials. */
+  corsOrigins: readonly string[];
 }
 
 export interface ScriptingSettings {
@@ -34,6 +40,22 @@ export interface ScriptingSettings {
   javascriptQueueLimit: number;
   /** QuickJS contexts prepared ahead of need, so a service's first call skips making one. */
   spareJavascriptContexts: number;
+  /** Linear memory all QuickJS instances together may hold; past it calls wait, then 503. */
+  javascriptTotalMemoryMb: number;
+  /** A script's source, in bytes; larger ones are refused on save (BAD_USER_INPUT). */
+  maxScriptBytes: number;
+  /** A script's response body, in bytes; larger ones are a 500 naming the limit. */
+  maxResponseBytes: number;
+  /**
+   * How subprocess workers are contained: `bwrap` runs each in bubblewrap
+   * (own namespaces, unprivileged uid, nothing of the server visible); `off`
+   * runs them as the server's user, which the operator chose explicitly.
+   */
+  sandbox: 'bwrap' | 'off';
+  /** Whether subprocess scripts may reach the network (a service's `config.network: false` turns it off for it). */
+  network: boolean;
+  /** Subprocess workers one service may hold at once, per script type; null: derived from the pool size. */
+  workersPerService: number | null;
 }
 
 export interface ExecutionSettings {
@@ -112,12 +134,29 @@ export function loadSettings(env: Env = process.env): Settings {
       maxJavascriptRuns: integer(env, 'QUICKJS_MAX_RUNNING', 256, 1, 100_000),
       javascriptQueueLimit: integer(env, 'QUICKJS_QUEUE_LIMIT', 1024, 0, 1_000_000),
       spareJavascriptContexts: integer(env, 'QUICKJS_SPARE_CONTEXTS', 2, 0, 64),
+      javascriptTotalMemoryMb: integer(env, 'QUICKJS_TOTAL_MEMORY_MB', 2048, 64, 1024 * 1024),
+      maxScriptBytes: integer(env, 'SCRIPT_MAX_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
+      maxResponseBytes: integer(env, 'SCRIPT_MAX_RESPONSE_BYTES', 10 * 1024 * 1024, 1024, 1024 ** 3),
+      sandbox: choice(env, 'SCRIPT_SANDBOX', ['on', 'off'], 'on') === 'off' ? 'off' : 'bwrap',
+      network: choice(env, 'SCRIPT_NETWORK', ['host', 'none'], 'host') === 'host',
+      workersPerService: env.SUBPROCESS_WORKERS_PER_SERVICE ? integer(env, 'SUBPROCESS_WORKERS_PER_SERVICE', 1, 1, 10_000) : null,
     },
     executions: {
       keepPerService: integer(env, 'EXECUTIONS_KEEP_PER_SERVICE', 1000, 1, 10_000_000),
       flushIntervalMs: integer(env, 'EXECUTIONS_FLUSH_MS', 50, 1, 60_000),
     },
+    http: {
+      corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+    },
   };
+}
+
+function choice<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.trim().toLowerCase() as T;
+  if (!allowed.includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return value;
 }
 
 function redisUrl(raw: string | undefined): string | null {

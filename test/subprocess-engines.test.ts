@@ -104,7 +104,7 @@ async function run(engine: SubprocessEngine, script: string, options: RunOptions
       script,
       event: makeEvent(options.parameters),
       platform: { config: options.config ?? {}, session: options.session ?? {} },
-      limits: { timeoutMs: options.timeoutMs ?? 5000, memoryLimitMb: options.memoryLimitMb ?? 64, maxLogBytes: options.maxLogBytes ?? 100_000 },
+      limits: { timeoutMs: options.timeoutMs ?? 5000, memoryLimitMb: options.memoryLimitMb ?? 64, maxLogBytes: options.maxLogBytes ?? 100_000, maxResponseBytes: 10 * 1024 * 1024, network: true },
       api: echoApi(calls),
       log: (stream, message) => {
         logs.push([stream, message]);

@@ -101,6 +101,8 @@ export class Invoker {
         timeoutMs: numberOr(config.timeout_ms, this.settings.defaultTimeoutMs),
         memoryLimitMb: numberOr(config.memory_limit_mb, this.settings.defaultMemoryLimitMb),
         maxLogBytes: numberOr(config.max_log_bytes, this.settings.defaultMaxLogBytes),
+        maxResponseBytes: this.settings.maxResponseBytes,
+        network: this.settings.network && config.network !== false,
       };
       this.serviceLimits.set(service, limits);
     }

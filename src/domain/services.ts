@@ -282,6 +282,9 @@ export class ServiceCatalog {
   }
 
   private validateLimits(config: Record<string, unknown>): void {
+    if (config.network !== undefined && config.network !== null && typeof config.network !== 'boolean') {
+      throw badInput('Field "config.network" must be true or false.', 'config.network');
+    }
     for (const [key, maxKey] of Object.entries(CONFIG_LIMITS)) {
       const value = config[key];
       if (value === undefined || value === null) continue;

@@ -15,12 +15,15 @@ export function createEngines(settings: Settings): EngineRegistry {
       queueLimit: scripting.javascriptQueueLimit,
       spareContexts: scripting.spareJavascriptContexts,
       defaultMemoryLimitMb: scripting.defaultMemoryLimitMb,
+      totalMemoryMb: scripting.javascriptTotalMemoryMb,
     }),
     ...createSubprocessEngines({
       interpreterPaths: scripting.interpreterPaths,
       disabled: scripting.disabled,
       workDir: join(settings.dataDir, 'workers'),
       defaultMemoryLimitMb: scripting.defaultMemoryLimitMb,
+      sandbox: scripting.sandbox,
+      workersPerService: scripting.workersPerService ?? undefined,
     }),
   ]);
 }

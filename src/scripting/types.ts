@@ -58,6 +58,13 @@ export interface ScriptLimits {
   memoryLimitMb: number;
   /** Bytes of log output kept per execution; past it lines are dropped and truncation is logged once. */
   maxLogBytes: number;
+  /**
+   * Bytes of response body the platform will send. The domain enforces it;
+   * engines may refuse earlier (before copying a huge result into the host).
+   */
+  maxResponseBytes: number;
+  /** Whether the script may reach the network (subprocess engines; QuickJS has none anyway). */
+  network: boolean;
 }
 
 export interface ScriptJob {

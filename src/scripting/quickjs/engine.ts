@@ -14,6 +14,8 @@ export interface QuickJsOptions {
   /** Contexts prepared ahead of need, for the platform's default memory limit. */
   spareContexts: number;
   defaultMemoryLimitMb: number;
+  /** Linear memory all instances together may hold (QUICKJS_TOTAL_MEMORY_MB). */
+  totalMemoryMb?: number;
 }
 
 /**

@@ -23,6 +23,10 @@ export interface SubprocessEnginesOptions {
   queueLimit?: number;
   /** The platform's default memory limit, so warm Node workers match most calls (default 128). */
   defaultMemoryLimitMb?: number;
+  /** `bwrap`: every worker in bubblewrap (default); `off`: as the server's user, chosen by the operator. */
+  sandbox?: 'bwrap' | 'off';
+  /** Workers one service may hold at once per type, so one busy service cannot starve the others. */
+  workersPerService?: number;
   /** Idle workers above poolSize stop after this long (default 60 s). */
   idleTtlMs?: number;
 }

@@ -1,0 +1,49 @@
+import { expect } from 'vitest';
+import type { RestResponse, TestServer } from './server.ts';
+
+/** What every hostile test asserts of the server: it still answers, quickly, and serves others. */
+export const HEALTHZ_BUDGET_MS = 100;
+
+/** `/healthz` answers 200; resolves with how long it took. */
+export async function healthzLatency(t: TestServer): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${t.url}/healthz`);
+  await response.arrayBuffer();
+  expect(response.status).toBe(200);
+  return performance.now() - started;
+}
+
+/**
+ * Runs `attack` while sampling `/healthz` every few milliseconds; returns the
+ * attack's result and the slowest health answer seen during and just after it.
+ */
+export async function whileProbingHealth<T>(t: TestServer, attack: () => Promise<T>): Promise<{ result: T; slowestHealthMs: number }> {
+  let slowest = 0;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      slowest = Math.max(slowest, await healthzLatency(t));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  try {
+    const result = await attack();
+    slowest = Math.max(slowest, await healthzLatency(t));
+    return { result, slowestHealthMs: slowest };
+  } finally {
+    done = true;
+    await sampler;
+  }
+}
+
+/** A failure answered in the contract's error shape, with a status in the given range. */
+export function expectErrorShape(response: RestResponse, statuses: number[] | [min: number, max: number] = [400, 599]): void {
+  const [min, max] = statuses.length === 2 ? statuses : [Math.min(...statuses), Math.max(...statuses)];
+  expect(response.status, response.text.slice(0, 500)).toBeGreaterThanOrEqual(min);
+  expect(response.status, response.text.slice(0, 500)).toBeLessThanOrEqual(max);
+  expect(response.json?.error, response.text.slice(0, 500)).toMatchObject({
+    code: expect.any(Number),
+    message: expect.any(String),
+    status_code: response.status,
+  });
+}
