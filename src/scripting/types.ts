@@ -120,3 +120,10 @@ export interface ScriptEngine {
   /** Lets in-flight jobs finish up to `deadlineMs`, then releases everything (workers, timers). */
   stop(deadlineMs?: number): Promise<void>;
 }
+
+/**
+ * `platform.api` calls one run may have in flight at once. Past it a call
+ * fails at once (a flood loop stops growing host memory); the domain checks
+ * the same bound for every engine.
+ */
+export const MAX_API_CALLS_IN_FLIGHT = 64;
