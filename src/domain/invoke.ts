@@ -1,7 +1,7 @@
 import type { ScriptingSettings } from '../config.ts';
 import { ScriptFailure, type ScriptFailureKind } from '../scripting/failure.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
-import type { ApiCall, ApiResult, ScriptLimits } from '../scripting/types.ts';
+import { MAX_API_CALLS_IN_FLIGHT, type ApiCall, type ApiResult, type ScriptLimits } from '../scripting/types.ts';
 import type { Caller } from './caller.ts';
 import { DomainError, type ErrorKind } from './errors.ts';
 import { errorBody } from './error-body.ts';
@@ -51,6 +51,8 @@ export class Invoker {
     private readonly engines: EngineRegistry,
     private readonly executions: ExecutionLog,
     private readonly settings: ScriptingSettings,
+    /** Engine internals behind a failure (never sent to a client) go to the server log through this. */
+    private readonly onEngineInternal: (detail: string, executionId: string) => void = () => undefined,
   ) {}
 
   async invoke(request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
@@ -75,6 +77,26 @@ export class Invoker {
     return this.runService(service, { ...request, service: service.name }, caller);
   }
 
+  /**
+   * One run's `platform.api` dispatcher. Calls in flight are bounded per run,
+   * for every engine: a flood loop gets errors at once instead of growing
+   * the server's memory.
+   */
+  private apiFor(caller: Caller): (call: ApiCall) => Promise<ApiResult> {
+    let inFlight = 0;
+    return async (call) => {
+      if (inFlight >= MAX_API_CALLS_IN_FLIGHT) {
+        return errorResult(new DomainError('SERVICE_UNAVAILABLE', `Too many platform.api calls in flight: at most ${MAX_API_CALLS_IN_FLIGHT} per run.`));
+      }
+      inFlight++;
+      try {
+        return await this.invokeFromScript(call, caller);
+      } finally {
+        inFlight--;
+      }
+    };
+  }
+
   /** `platform.api` from inside a script: never throws, errors come back as responses. */
   async invokeFromScript(call: ApiCall, caller: Caller): Promise<ApiResult> {
     try {
@@ -82,8 +104,7 @@ export class Invoker {
       const result = await this.invoke(request, { ...caller, requestor: 'SCRIPT', depth: caller.depth + 1 });
       return { status_code: result.statusCode, content: result.content, content_type: result.contentType, headers: result.headers };
     } catch (error) {
-      const domainError = error instanceof DomainError ? error : new DomainError('INTERNAL', (error as Error).message);
-      return { status_code: domainError.status, content: errorBody(domainError), content_type: 'application/json', headers: {} };
+      return errorResult(error instanceof DomainError ? error : new DomainError('INTERNAL', (error as Error).message));
     }
   }
 
@@ -137,7 +158,7 @@ export class Invoker {
         event: eventFor(request),
         platform: this.platformFor(service, caller.session),
         limits,
-        api: (call) => this.invokeFromScript(call, caller),
+        api: this.apiFor(caller),
         log: run.log,
       });
       const result = { ...responseFrom(outcome), executionId: run.id };
@@ -145,7 +166,10 @@ export class Invoker {
       return result;
     } catch (error) {
       const domainError = asDomainError(error, run.id);
-      if (error instanceof ScriptFailure) run.log('SYSTEM', domainError.message);
+      if (error instanceof ScriptFailure) {
+        run.log('SYSTEM', domainError.message);
+        if (error.details.internal) this.onEngineInternal(error.details.internal, run.id);
+      }
       run.finish({
         status: error instanceof ScriptFailure ? failureKinds[error.kind].status : 'failed',
         statusCode: domainError.status,
@@ -154,6 +178,10 @@ export class Invoker {
       throw domainError;
     }
   }
+}
+
+function errorResult(error: DomainError): ApiResult {
+  return { status_code: error.status, content: errorBody(error), content_type: 'application/json', headers: {} };
 }
 
 function asDomainError(error: unknown, executionId: string): DomainError {

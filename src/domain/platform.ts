@@ -26,10 +26,11 @@ export function createPlatform(
   engines: EngineRegistry,
   bus: EventBus,
   onRecorderError: (error: unknown) => void,
+  onEngineInternal?: (detail: string, executionId: string) => void,
 ): Platform {
   const recorder = new ExecutionRecorder(executionWriter, settings.executions.flushIntervalMs, onRecorderError);
   const services = new ServiceCatalog(db, engines, bus, settings.scripting);
   const executions = new ExecutionLog(db, bus, recorder);
-  const invoker = new Invoker(services, engines, executions, settings.scripting);
+  const invoker = new Invoker(services, engines, executions, settings.scripting, onEngineInternal);
   return { settings, engines, services, executions, invoker, bus, recorder };
 }

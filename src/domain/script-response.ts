@@ -22,16 +22,33 @@ export function responseFrom(outcome: ScriptOutcome): Omit<InvokeResult, 'execut
 
 function descriptor(response: Record<string, unknown>): Omit<InvokeResult, 'executionId'> {
   const status = response.status_code ?? 200;
-  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
-    throw new DomainError('SCRIPT_ERROR', `The script set an invalid status code: ${JSON.stringify(status)}.`);
+  // 1xx are interim answers: sent as a final status they leave the client waiting (103) or break the connection (100).
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+    throw new DomainError('SCRIPT_ERROR', `The script set an invalid status code: ${JSON.stringify(status)} (a response status is 200 to 599).`);
   }
   const headers: Record<string, string> = {};
   if (isObject(response.headers)) {
-    for (const [name, value] of Object.entries(response.headers)) headers[name.toLowerCase()] = headerValue(name, String(value));
+    const entries = Object.entries(response.headers);
+    if (entries.length > MAX_HEADERS) {
+      throw new DomainError('SCRIPT_ERROR', `The script set ${entries.length} response headers; at most ${MAX_HEADERS} are allowed.`);
+    }
+    let bytes = 0;
+    for (const [name, value] of entries) {
+      const text = headerValue(name, String(value));
+      bytes += name.length + text.length;
+      if (bytes > MAX_HEADER_BYTES) {
+        throw new DomainError('SCRIPT_ERROR', `The script's response headers are over ${MAX_HEADER_BYTES} bytes in all.`);
+      }
+      headers[name.toLowerCase()] = text;
+    }
   }
   const contentType = typeof response.content_type === 'string' && response.content_type ? headerValue('content_type', response.content_type) : null;
   return { statusCode: status, content: response.content ?? null, contentType, headers };
 }
+
+/** Bounds on what a script adds to the response head (Node itself sends any number, of any size). */
+const MAX_HEADERS = 64;
+const MAX_HEADER_BYTES = 32 * 1024;
 
 /** RFC 9110 token characters: anything else would be refused by Node when the response is written. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -41,6 +41,8 @@ const NAME_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
 /** What inline runs are recorded under: no service can have this name (parentheses are not allowed in one). */
 export const INLINE_SCRIPT = '(inline)';
 const RESERVED_NAMES = new Set(['system', 'api_docs']);
+/** `config` is sent to every run as `platform.config`; settings, not data, belong there. */
+const MAX_CONFIG_BYTES = 64 * 1024;
 const CONFIG_LIMITS = { timeout_ms: 'maxTimeoutMs', memory_limit_mb: 'maxMemoryLimitMb', max_log_bytes: 'maxLogBytes' } as const;
 
 /**
@@ -224,8 +226,11 @@ export class ServiceCatalog {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) throw badInput('A service must be an object.');
     const data: ServiceData = {};
     if (input.name !== undefined || !existing) {
-      if (typeof input.name !== 'string' || !NAME_PATTERN.test(input.name)) {
+      if (input.name === undefined || input.name === null || input.name === '') {
         throw badInput('Field "name" is required: 1 to 40 letters, digits, "_" or "-".', 'name');
+      }
+      if (typeof input.name !== 'string' || !NAME_PATTERN.test(input.name)) {
+        throw badInput(`Field "name" must be 1 to 40 letters, digits, "_" or "-"; got ${JSON.stringify(input.name).slice(0, 60)}.`, 'name');
       }
       data.name = input.name.toLowerCase();
       if (RESERVED_NAMES.has(data.name)) throw badInput(`Field "name": "${data.name}" is reserved.`, 'name');
@@ -269,6 +274,7 @@ export class ServiceCatalog {
         else merged[key] = value;
       }
       this.validateLimits(merged);
+      this.validateConfigSize(merged);
       data.config = merged as Prisma.InputJsonObject;
       if (content !== undefined && input.content === undefined) data.content = this.validateContent(content);
     } else if (!existing) data.config = {};
@@ -278,7 +284,20 @@ export class ServiceCatalog {
 
   private validateContent(content: unknown): string {
     if (typeof content !== 'string') throw badInput('Field "content" (the script) must be a string.', 'content');
+    // Length first: a string's UTF-8 size is at most three bytes per UTF-16 unit, so most scripts skip the count.
+    const max = this.limits.maxScriptBytes;
+    if (content.length * 3 > max && Buffer.byteLength(content) > max) {
+      throw badInput(`Field "content": the script is ${Buffer.byteLength(content)} bytes, over the limit of ${max} (SCRIPT_MAX_BYTES).`, 'content');
+    }
     return content;
+  }
+
+  /** `config` travels to every run of the service as `platform.config`: keep it small. */
+  private validateConfigSize(config: Record<string, unknown>): void {
+    const bytes = Buffer.byteLength(JSON.stringify(config));
+    if (bytes > MAX_CONFIG_BYTES) {
+      throw badInput(`Field "config" is ${bytes} bytes as JSON, over the limit of ${MAX_CONFIG_BYTES}.`, 'config');
+    }
   }
 
   private validateLimits(config: Record<string, unknown>): void {

@@ -12,7 +12,14 @@ export class ScriptFailure extends Error {
   constructor(
     readonly kind: ScriptFailureKind,
     message: string,
-    readonly details: { line?: number; column?: number; stack?: string; retryAfterSeconds?: number } = {},
+    readonly details: {
+      line?: number;
+      column?: number;
+      stack?: string;
+      retryAfterSeconds?: number;
+      /** Engine internals (an aborted WebAssembly instance, a runner's own failure): for the server log, never the client. */
+      internal?: string;
+    } = {},
   ) {
     super(message);
     this.name = 'ScriptFailure';
