@@ -16,6 +16,9 @@ import { coalesceWrites } from './http/coalesced-writes.ts';
 import { loggerOptions } from './http/logger.ts';
 import { DomainError } from './domain/errors.ts';
 import { sendError, toDomainError } from './http/error-reply.ts';
+import { answerClientError, refuseConnect } from './http/client-errors.ts';
+import { bodyLimits } from './http/body-limits.ts';
+import { registerCors } from './http/cors.ts';
 
 export interface RunningServer {
   url: string;
@@ -32,12 +35,16 @@ const SHUTDOWN_DEADLINE_MS = 10_000;
 
 /** Wiring: database, engines, domain, GraphQL (HTTP, SSE, WebSocket) and REST; start and stop. */
 export async function startServer(settings: Settings): Promise<RunningServer> {
+  const limits = bodyLimits(settings.scripting);
   const app = Fastify({
     logger: loggerOptions(settings),
     // One line per request, written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 10 * 1024 * 1024,
+    // The largest body any route takes; service writes and /graphql set their own, smaller.
+    bodyLimit: limits.serviceCall,
     forceCloseConnections: true,
+    // Requests Node's parser rejects (framing, header bytes, oversized headers): an answer in the contract's shape, not a dropped connection.
+    clientErrorHandler: answerClientError,
     // Errors before routing (a malformed URL) in the contract's shape too.
     frameworkErrors: (error, _request, reply) => sendError(reply, toDomainError(error)),
   });
@@ -78,11 +85,14 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       done();
     });
   }
+  refuseConnect(app.server);
+  // Before every route: a preflight is answered before the key check.
+  await registerCors(app, settings.http);
   parseBodies(app);
   coalesceWrites(app);
   // Every route but /graphql (Yoga answers GraphQL-shaped errors) answers errors in the contract's shape.
-  app.setErrorHandler((error, _request, reply) => {
-    const domainError = toDomainError(error);
+  app.setErrorHandler((error, request, reply) => {
+    const domainError = toDomainError(error, request.routeOptions.bodyLimit);
     if (domainError.kind === 'INTERNAL') reply.log.error({ err: error }, 'unhandled error');
     return sendError(reply, domainError);
   });
@@ -90,8 +100,8 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const yoga = createGraphQL(platform, database.db, adminKey, (error) => app.log.error({ err: error }, 'unexpected error in a GraphQL operation'));
-  await graphqlRoute(app, yoga);
-  await registerRest(app, platform, adminKey);
+  await graphqlRoute(app, yoga, limits.serviceWrite);
+  await registerRest(app, platform, adminKey, limits);
 
   await app.listen({ host: settings.host, port: settings.port });
   const webSockets = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });

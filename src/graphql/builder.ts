@@ -6,10 +6,13 @@ import type PrismaTypes from '../generated/pothos-types.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
 import type { Db } from '../db/client.ts';
 import type { Platform } from '../domain/platform.ts';
+import type { RequestScope } from './request-scope.ts';
 
 export interface GraphQLContext {
   platform: Platform;
   db: Db;
+  /** Per operation: data loaded once, and the budget of rows it may return. */
+  scope: RequestScope;
 }
 
 export const builder = new SchemaBuilder<{

@@ -5,7 +5,9 @@ import type { Platform } from '../domain/platform.ts';
 import type { GraphQLContext } from './builder.ts';
 import { maskError } from './plugins/domain-errors.ts';
 import { useRequireAdminKey } from './plugins/require-admin-key.ts';
+import { useParameterErrors, useRequestLimits } from './plugins/limits.ts';
 import { schema } from './schema.ts';
+import { RequestScope } from './request-scope.ts';
 
 const GRAPHIQL_START = `# Scriptgate: paste the administrator key into the header below, then run.
 query Overview {
@@ -20,11 +22,10 @@ query Overview {
 
 /** `onUnexpected`: errors thrown by code rather than by the domain, masked for clients, logged here. */
 export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey, onUnexpected: (error: unknown) => void) {
-  const context: GraphQLContext = { platform, db };
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    context: () => context,
+    context: (): GraphQLContext => ({ platform, db, scope: new RequestScope() }),
     maskedErrors: { maskError: (error, message, isDev) => maskError(error, message, isDev, onUnexpected) },
     logging: false,
     graphiql: {
@@ -35,7 +36,9 @@ export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey, on
       headers: JSON.stringify({ 'X-DreamFactory-API-Key': '' }, null, 2),
       defaultQuery: GRAPHIQL_START,
     },
-    plugins: [useRequireAdminKey(adminKey)],
+    // CORS is one setting for every route, answered by @fastify/cors (src/server.ts); Yoga's reflects any origin.
+    cors: false,
+    plugins: [useRequireAdminKey(adminKey), useParameterErrors(), useRequestLimits()],
   });
 }
 

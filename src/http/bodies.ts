@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badInput } from '../domain/errors.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
 
 /**
  * Request bodies: JSON and forms are parsed for `event.request.payload`, and
@@ -14,6 +15,9 @@ export function parseBodies(app: FastifyInstance): void {
     const text = String(body);
     keep(request, text);
     if (text.trim() === '') return done(null, null);
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+      return done(badInput(`The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`, 'body'), undefined);
+    }
     try {
       done(null, JSON.parse(text));
     } catch (error) {

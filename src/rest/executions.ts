@@ -6,6 +6,8 @@ import { filter, flag, wholeNumber, type Query } from './query.ts';
 
 /** Log lines in one response; `log_after` (a sequence) and `log_limit` page through longer logs. */
 const MAX_LOG_LINES = 10_000;
+/** Executions in one page; a larger limit gets this many, as DreamFactory caps its records per request. */
+const MAX_PAGE = 1000;
 
 function executionRecord(e: Execution) {
   return {
@@ -30,7 +32,7 @@ export function executionRoutes(app: FastifyInstance, platform: Platform): void 
     const where = filter(request.query, ['service', 'status']);
     const { rows, count } = await platform.executions.list(
       { service: where.service, status: where.status as ExecutionStatus | undefined },
-      { limit: Math.min(wholeNumber(request.query, 'limit') || 100, 1000), offset: wholeNumber(request.query, 'offset') ?? 0 },
+      { limit: Math.min(wholeNumber(request.query, 'limit') || 100, MAX_PAGE), offset: wholeNumber(request.query, 'offset') ?? 0 },
     );
     return { resource: rows.map(executionRecord), ...(flag(request.query, 'include_count') ? { meta: { count } } : {}) };
   });

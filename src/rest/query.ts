@@ -8,12 +8,25 @@ export function one(query: Query, name: string): string | undefined {
   return Array.isArray(value) ? value[value.length - 1] : value;
 }
 
-export function wholeNumber(query: Query, name: string): number | undefined {
+/** The largest value an integer parameter or id may take: the databases' 32-bit INTEGER (PostgreSQL refuses more). */
+export const MAX_INT32 = 2 ** 31 - 1;
+
+/** A whole number from `min` to `max` (digits only: "1e3", "0x10" and " 7" are refused, not read as numbers). */
+export function integerIn(raw: string, name: string, min: number, max: number, what = `Parameter "${name}"`): number {
+  const value = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) throw badInput(`${what} must be a whole number from ${min} to ${max}, got "${clip(raw)}".`, name);
+  return value;
+}
+
+export function wholeNumber(query: Query, name: string, max = MAX_INT32): number | undefined {
   const raw = one(query, name);
   if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw badInput(`Parameter "${name}" must be a whole number, got "${raw}".`, name);
-  return value;
+  return integerIn(raw, name, 0, max);
+}
+
+/** Client text quoted back in an error, kept short. */
+export function clip(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 export function flag(query: Query, name: string): boolean {
@@ -21,10 +34,13 @@ export function flag(query: Query, name: string): boolean {
   return raw !== undefined && ['true', '1', ''].includes(raw.toLowerCase());
 }
 
-export function list(query: Query, name: string): string[] | undefined {
+/** A comma list of at most `max` items. */
+export function list(query: Query, name: string, max = 1000): string[] | undefined {
   const raw = one(query, name);
   if (raw === undefined || raw === '') return undefined;
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length > max) throw badInput(`Parameter "${name}" lists ${items.length} items; at most ${max} are allowed.`, name);
+  return items;
 }
 
 /** `fields=a,b` picks keys of each record; `*` or nothing keeps all. */
@@ -38,8 +54,8 @@ export function order<F extends string>(query: Query, allowed: Record<string, F>
   const raw = one(query, 'order');
   if (!raw) return undefined;
   const match = /^\s*([A-Za-z_]+)(?:\s+(asc|desc))?\s*$/i.exec(raw);
-  const field = match ? allowed[match[1]!.toLowerCase()] : undefined;
-  if (!match || !field) throw badInput(`Parameter "order" must be a field (${Object.keys(allowed).join(', ')}) with optional ASC or DESC.`, 'order');
+  const field = match && Object.hasOwn(allowed, match[1]!.toLowerCase()) ? allowed[match[1]!.toLowerCase()] : undefined;
+  if (!match || !field) throw badInput(`Parameter "order" must be a field (${Object.keys(allowed).join(', ')}) with optional ASC or DESC, got "${clip(raw)}".`, 'order');
   return { field, direction: (match[2]?.toLowerCase() ?? 'asc') as 'asc' | 'desc' };
 }
 
@@ -51,7 +67,7 @@ export function filter(query: Query, allowed: readonly string[]): Record<string,
   for (const part of raw.split(/\s+and\s+/i)) {
     const match = /^\s*\(?\s*([A-Za-z_]+)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^\s)]+))\s*\)?\s*$/.exec(part);
     if (!match || !allowed.includes(match[1]!.toLowerCase())) {
-      throw badInput(`Parameter "filter" supports field=value on ${allowed.join(', ')}, joined by AND; got "${raw}".`, 'filter');
+      throw badInput(`Parameter "filter" supports field=value on ${allowed.join(', ')}, joined by AND; got "${clip(raw)}".`, 'filter');
     }
     result[match[1]!.toLowerCase()] = match[2] ?? match[3] ?? match[4]!;
   }

@@ -4,6 +4,7 @@ import { DomainError } from '../domain/errors.ts';
 import type { Platform } from '../domain/platform.ts';
 import { callServiceRoutes } from './call-service.ts';
 import { sendError } from '../http/error-reply.ts';
+import type { BodyLimits } from '../http/body-limits.ts';
 import { executionRoutes } from './executions.ts';
 import { scriptTypeRoutes } from './script-types.ts';
 import { serviceRoutes } from './services.ts';
@@ -16,7 +17,7 @@ declare module 'fastify' {
 }
 
 /** The DreamFactory-compatible REST layer under /api/v2. */
-export async function registerRest(app: FastifyInstance, platform: Platform, adminKey: AdminKey): Promise<void> {
+export async function registerRest(app: FastifyInstance, platform: Platform, adminKey: AdminKey, limits: BodyLimits): Promise<void> {
   await app.register(async (api) => {
     // A callback hook, not an async one: it runs on every request.
     api.addHook('onRequest', (request, reply, done) => {
@@ -24,7 +25,7 @@ export async function registerRest(app: FastifyInstance, platform: Platform, adm
       sendError(reply, new DomainError('UNAUTHENTICATED', 'An API key is required: send X-DreamFactory-API-Key or Authorization: Bearer.'));
     });
     scriptTypeRoutes(api, platform);
-    serviceRoutes(api, platform);
+    serviceRoutes(api, platform, limits.serviceWrite);
     executionRoutes(api, platform);
     callServiceRoutes(api, platform);
   });

@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { badInput } from '../domain/errors.ts';
 import type { Platform } from '../domain/platform.ts';
 import type { Service, ServiceInput } from '../domain/services.ts';
-import { filter, flag, list, order, pickFields, wholeNumber, type Query } from './query.ts';
+import { filter, flag, integerIn, list, MAX_INT32, order, pickFields, wholeNumber, type Query } from './query.ts';
+
+/** Records in one batch create: each is validated and written in one statement, which blocks the server for its duration. */
+export const MAX_BATCH_RECORDS = 1000;
 
 /** A service in DreamFactory's record shape (the script sits in config.content). */
 export function serviceRecord(service: Service) {
@@ -40,13 +43,12 @@ function serviceInput(body: unknown): ServiceInput {
 
 const sortable = { id: 'id', name: 'name', label: 'label', type: 'type', created_date: 'createdAt', last_modified_date: 'updatedAt' } as const;
 
+/** A service id is the database's 32-bit INTEGER. */
 function idParam(raw: string): number {
-  const id = Number(raw);
-  if (!Number.isSafeInteger(id) || id < 1) throw badInput(`Service id must be a positive whole number, got "${raw}".`, 'id');
-  return id;
+  return integerIn(raw, 'id', 1, MAX_INT32, 'Service id');
 }
 
-export function serviceRoutes(app: FastifyInstance, platform: Platform): void {
+export function serviceRoutes(app: FastifyInstance, platform: Platform, writeBodyLimit: number): void {
   const { services } = platform;
 
   app.get<{ Querystring: Query }>('/api/v2/system/service', async (request) => {
@@ -68,12 +70,15 @@ export function serviceRoutes(app: FastifyInstance, platform: Platform): void {
     };
   });
 
-  app.post<{ Querystring: Query }>('/api/v2/system/service', async (request, reply) => {
+  app.post<{ Querystring: Query }>('/api/v2/system/service', { bodyLimit: writeBodyLimit }, async (request, reply) => {
     const body = request.body as unknown;
     const records =
       body && typeof body === 'object' && !Array.isArray(body) && 'resource' in body ? (body as { resource: unknown }).resource : body;
     const batch = Array.isArray(records) ? records : [records];
     if (batch.length === 0) throw badInput('No records given: send {"resource":[{...}]}.', 'resource');
+    if (batch.length > MAX_BATCH_RECORDS) {
+      throw badInput(`A batch may create at most ${MAX_BATCH_RECORDS} services; this one has ${batch.length}. Send it in parts.`, 'resource');
+    }
     const created = await services.createMany(batch.map(serviceInput));
     const fields = list(request.query, 'fields');
     reply.status(201);
@@ -89,8 +94,8 @@ export function serviceRoutes(app: FastifyInstance, platform: Platform): void {
     const existing = await services.byId(idParam(request.params.id));
     return serviceRecord(await services.update(existing, serviceInput(request.body)));
   };
-  app.patch<{ Params: { id: string } }>('/api/v2/system/service/:id', update);
-  app.put<{ Params: { id: string } }>('/api/v2/system/service/:id', update);
+  app.patch<{ Params: { id: string } }>('/api/v2/system/service/:id', { bodyLimit: writeBodyLimit }, update);
+  app.put<{ Params: { id: string } }>('/api/v2/system/service/:id', { bodyLimit: writeBodyLimit }, update);
 
   app.delete<{ Params: { id: string } }>('/api/v2/system/service/:id', async (request) => {
     const existing = await services.byId(idParam(request.params.id));

@@ -1,9 +1,9 @@
-import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import type { Execution, LogLine } from '../../generated/prisma-sqlite/client.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { LogLineEvent } from '../../logs/bus.ts';
 import { builder } from '../builder.ts';
 import { ExecutionRef, LogLineRef } from './execution.ts';
+import { selects } from '../selection.ts';
 
 /** How far a live subscriber may fall behind before it is dropped. */
 const SUBSCRIBER_BUFFER = 1000;
@@ -11,17 +11,6 @@ const SUBSCRIBER_BUFFER = 1000;
 /** The last item of a dropped `executionUpdated` subscriber: it resolves to an error, then the subscription completes. */
 class FellBehind {
   constructor(readonly dropped: number) {}
-}
-
-/** Whether the operation selects `name` directly under this field (through fragments too). */
-function selects(info: GraphQLResolveInfo, name: string): boolean {
-  const visit = (set: SelectionSetNode | undefined): boolean =>
-    !!set?.selections.some((selection) => {
-      if (selection.kind === Kind.FIELD) return selection.name.value === name;
-      if (selection.kind === Kind.INLINE_FRAGMENT) return visit(selection.selectionSet);
-      return visit(info.fragments[selection.name.value]?.selectionSet);
-    });
-  return info.fieldNodes.some((node) => visit(node.selectionSet));
 }
 
 builder.subscriptionFields((t) => ({

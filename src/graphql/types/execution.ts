@@ -1,6 +1,28 @@
 import { EXECUTION_STATUSES, NEWEST_FIRST, type ExecutionStatus } from '../../domain/executions.ts';
 import type { ExecutionEvent, LogLineEvent } from '../../logs/bus.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
+
+/** Largest page of a connection; a bigger `first` or `last` is BAD_USER_INPUT naming it, never silently cut. */
+export const MAX_PAGE_SIZE = 1000;
+const DEFAULT_PAGE_SIZE = 20;
+
+function pageSize(args: { first?: number | null; last?: number | null }): number {
+  for (const name of ['first', 'last'] as const) {
+    const value = args[name];
+    if (value !== null && value !== undefined && (value < 0 || value > MAX_PAGE_SIZE)) {
+      throw new DomainError('BAD_INPUT', `Argument "${name}" must be from 0 to ${MAX_PAGE_SIZE}, got ${value}.`, { field: name });
+    }
+  }
+  return MAX_PAGE_SIZE;
+}
+
+/** Rows a Prisma query built by Pothos will read: its page, times the page of nested logs when selected. */
+function rowsOf(query: { take?: number; include?: unknown; select?: unknown }, pageRows: number): number {
+  const nested = (query.include ?? query.select) as { logs?: { take?: number } | boolean } | undefined;
+  const logs = typeof nested?.logs === 'object' ? Math.abs(nested.logs.take ?? DEFAULT_PAGE_SIZE) : 0;
+  return pageRows * (1 + logs);
+}
 
 export const ExecutionStatusEnum = builder.enumType('ExecutionStatus', {
   values: Object.fromEntries(EXECUTION_STATUSES.map((s) => [s.toUpperCase(), { value: s }])) as Record<
@@ -48,7 +70,7 @@ export const ExecutionRef = builder.prismaObject('Execution', {
     error: t.field({ type: ExecutionError, nullable: true, resolve: (e) => e.error as ExecutionEvent['error'] }),
     logBytes: t.exposeInt('logBytes'),
     logsTruncated: t.exposeBoolean('logsTruncated', { description: 'True when lines past the byte cap were dropped.' }),
-    logs: t.relatedConnection('logs', { cursor: 'id', query: () => ({ orderBy: { sequence: 'asc' } }) }),
+    logs: t.relatedConnection('logs', { cursor: 'id', maxSize: pageSize, defaultSize: DEFAULT_PAGE_SIZE, query: () => ({ orderBy: { sequence: 'asc' } }) }),
   }),
 });
 
@@ -56,9 +78,12 @@ builder.queryFields((t) => ({
   executions: t.prismaConnection({
     type: 'Execution',
     cursor: 'id',
-    description: 'Executions, newest first.',
+    description: `Executions, newest first; pages of at most ${MAX_PAGE_SIZE}.`,
+    maxSize: pageSize,
+    defaultSize: DEFAULT_PAGE_SIZE,
     args: { service: t.arg.string(), status: t.arg({ type: ExecutionStatusEnum }) },
-    resolve: async (query, _root, args, ctx) => {
+    resolve: async (query, _root, args, ctx, info) => {
+      ctx.scope.charge(info.path.key.toString(), rowsOf(query, Math.abs(query.take)));
       const where = await ctx.platform.executions.whereOf({ service: args.service, status: args.status });
       return ctx.db.execution.findMany({ ...query, where, orderBy: NEWEST_FIRST });
     },
@@ -67,7 +92,8 @@ builder.queryFields((t) => ({
     type: 'Execution',
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { id }, ctx) => {
+    resolve: async (query, _root, { id }, ctx, info) => {
+      ctx.scope.charge(info.path.key.toString(), rowsOf(query, 1));
       await ctx.platform.executions.ready();
       return ctx.db.execution.findUnique({ ...query, where: { id: String(id) } });
     },

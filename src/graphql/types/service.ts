@@ -1,4 +1,9 @@
-import { builder } from '../builder.ts';
+import type { Service } from '../../domain/services.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { builder, type GraphQLContext } from '../builder.ts';
+import { completedInTurns, MAX_ROWS_PER_OPERATION } from '../request-scope.ts';
+import { selects } from '../selection.ts';
+import type { GraphQLResolveInfo } from 'graphql';
 
 export const ServiceRef = builder.prismaObject('Service', {
   description: 'A scripted service: every HTTP verb on /api/v2/{name}/... runs its script.',
@@ -46,16 +51,47 @@ const UpdateServiceInput = builder.inputType('UpdateServiceInput', {
   }),
 });
 
+const MAX_INT = 2 ** 31 - 1;
+
+function pageArgument(name: string, value: number | null | undefined, max: number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (value < 0 || value > max) throw new DomainError('BAD_INPUT', `Argument "${name}" must be from 0 to ${max}, got ${value}.`, { field: name });
+  return value;
+}
+
+/** Counts what a resolver is about to return toward the operation's budget, script bytes only when `content` is selected. */
+function charge(ctx: GraphQLContext, info: GraphQLResolveInfo, services: readonly Service[]): void {
+  let bytes = 0;
+  if (selects(info, 'content')) for (const service of services) bytes += service.content.length;
+  ctx.scope.charge(info.path.key.toString(), services.length, bytes);
+}
+
 builder.queryFields((t) => ({
   services: t.field({
     type: [ServiceRef],
-    resolve: async (_root, _args, ctx) => (await ctx.platform.services.list()).services,
+    description: `Services by id. Without first, all of them; one operation returns at most ${MAX_ROWS_PER_OPERATION} rows in total.`,
+    args: {
+      first: t.arg.int({ description: `At most this many (up to ${MAX_ROWS_PER_OPERATION}).` }),
+      offset: t.arg.int({ description: 'Skip this many first.' }),
+    },
+    resolve: async (_root, args, ctx, info) => {
+      const limit = pageArgument('first', args.first, MAX_ROWS_PER_OPERATION);
+      const offset = pageArgument('offset', args.offset, MAX_INT);
+      // Aliases of the same list read it once.
+      const { services } = await ctx.scope.once(`services:${limit}:${offset}`, () => ctx.platform.services.list({ limit, offset }));
+      charge(ctx, info, services);
+      return completedInTurns(services);
+    },
   }),
   service: t.field({
     type: ServiceRef,
     nullable: true,
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.platform.services.byNameOrNull(name),
+    resolve: async (_root, { name }, ctx, info) => {
+      const service = await ctx.platform.services.byNameOrNull(name);
+      if (service) charge(ctx, info, [service]);
+      return service;
+    },
   }),
 }));
 

@@ -1,0 +1,71 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { GraphQLError, type ValidationContext } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+/**
+ * What one GraphQL document may ask for, checked (by graphql-armor) while
+ * parsing and validating, before anything runs. Set well above what a real
+ * client sends: GraphiQL's introspection query is about 250 tokens and depth
+ * 13 inside `__schema` (not counted); our deepest real path,
+ * executions.edges.node.logs.edges.node.message, is depth 7 (8 through a
+ * fragment); a page of 1000 executions with every field costs about 50,000.
+ */
+export const GRAPHQL_LIMITS = {
+  /** Lexer tokens: bounds parse time and the parser's recursion (nesting costs two tokens a level). */
+  maxTokens: 5000,
+  /** Field nesting, fragments counted as a level. */
+  maxDepth: 12,
+  /** Aliased fields in one operation (the same list under many names multiplies the work). */
+  maxAliases: 50,
+  /** Directives in one operation. */
+  maxDirectives: 50,
+  /** graphql-armor's cost: objects 2, scalars 1, x1.5 per level, times a literal first/last. */
+  maxCost: 100_000,
+} as const;
+
+/** The limit's error as a validation error saying which limit, without armor's misleading "Syntax Error:" prefix. */
+function report(context: ValidationContext | null, error: GraphQLError): void {
+  context?.reportError(
+    new GraphQLError(error.message.replace(/^Syntax Error: /, ''), { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
+  );
+}
+
+const onRejection = { onReject: [report], propagateOnRejection: false };
+
+/** The limits as one envelop plugin; Yoga runs it for HTTP, SSE and (through getEnveloped) the WebSocket transport. */
+export function useRequestLimits(): Plugin {
+  return EnvelopArmorPlugin({
+    // Field suggestions stay: every caller holds the administrator key, so they reveal nothing.
+    blockFieldSuggestion: { enabled: false },
+    // The token limit fails the parse itself (no validation context to report to): its error is a syntax error.
+    maxTokens: { n: GRAPHQL_LIMITS.maxTokens },
+    maxDepth: { n: GRAPHQL_LIMITS.maxDepth, ...onRejection },
+    maxAliases: { n: GRAPHQL_LIMITS.maxAliases, ...onRejection },
+    maxDirectives: { n: GRAPHQL_LIMITS.maxDirectives, ...onRejection },
+    costLimit: { maxCost: GRAPHQL_LIMITS.maxCost, ...onRejection },
+  }) as Plugin;
+}
+
+/**
+ * GET (and form) requests carry `variables` and `extensions` as JSON in a
+ * parameter, which Yoga parses unguarded: a malformed one would be an
+ * unexpected (masked, 500-class) error. It is the client's: 400 naming it.
+ */
+export function useParameterErrors(): Plugin {
+  return {
+    onRequestParse({ requestParser, setRequestParser }) {
+      if (!requestParser) return;
+      const parse = requestParser;
+      setRequestParser(async (request) => {
+        try {
+          return await parse(request);
+        } catch (error) {
+          if (!(error instanceof SyntaxError)) throw error;
+          throw new GraphQLError(`The "variables" or "extensions" parameter is not valid JSON: ${error.message}`, {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        }
+      });
+    },
+  };
+}
