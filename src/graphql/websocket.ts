@@ -6,6 +6,7 @@ import type { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { IncomingMessage } from 'node:http';
 import { AdminKey } from '../domain/admin-key.ts';
+import { rawErrorResponse } from '../http/client-errors.ts';
 import type { GraphQLContext } from './builder.ts';
 
 type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, GraphQLContext>['getEnveloped']>;
@@ -62,7 +63,8 @@ export function attachGraphQLWebSocket(
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? '').split('?')[0];
     if (path !== '/graphql') {
-      socket.destroy();
+      socket.on('error', () => undefined);
+      socket.end(rawErrorResponse(404, `No WebSocket endpoint at ${path.slice(0, 100)}: connect to /graphql.`));
       return;
     }
     webSockets.handleUpgrade(request, socket, head, (client) => webSockets.emit('connection', client, request));
