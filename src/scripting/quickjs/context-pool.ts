@@ -1,15 +1,25 @@
 import { createHash } from 'node:crypto';
 import type { ScriptJob } from '../types.ts';
 import type { CappedModules } from './capped-modules.ts';
+import { INITIAL_INSTANCE_BYTES, RUNTIME_SLACK_BYTES, type MemoryBudget } from './memory-budget.ts';
 import { WarmContext } from './warm-context.ts';
 
 /** Spares are made a little after one is taken, so the calls that usually follow a first call are not held up. */
 const SPARE_DELAY_MS = 20;
 
 /**
+ * A context whose instance grew more than this past its initial 16 MB is
+ * dropped after its run instead of kept warm: linear memory never shrinks, so
+ * a warm context keeps its high-water mark for life (64 warm contexts that
+ * once held 512 MB each would keep 33 GB). A new context costs 3 to 10 ms,
+ * less than filling 32 MB of heap took; ordinary scripts stay far below it.
+ */
+export const KEEP_WARM_MAX_GROWTH_BYTES = 32 * 1024 * 1024;
+
+/**
  * Idle warm contexts, keyed by owner, script and limits so a context never
  * serves another service or a changed script. Least recently used ones are
- * disposed past `capacity`, which bounds memory with many services.
+ * disposed past `capacity`, or when the memory budget needs room.
  * A few spare contexts (prelude installed, no script) are kept ready for the
  * default memory limit: making a context costs a new WebAssembly instance and
  * a QuickJS runtime (3 to 10 ms), loading a script into a spare well under 1 ms.
@@ -26,13 +36,21 @@ export class ContextPool {
   private closed = false;
   private readonly ready: WarmContext[] = [];
   private preparing = false;
+  /** Bytes each idle or spare context was counted at in the budget. */
+  private readonly counted = new Map<WarmContext, number>();
+  /** Instances alive: idle, spare and running. */
+  private live = 0;
+  /** Instances dropped without a clean dispose (an aborted instance). */
+  private abandoned = 0;
 
   constructor(
     private readonly modules: CappedModules,
     private readonly capacity: number,
     /** Spares are made for one memory limit: the platform default, which most services keep. */
     private readonly spares: { count: number; memoryLimitMb: number },
+    private readonly budget: MemoryBudget,
   ) {
+    budget.evictIdle = (bytes) => this.evictForRoom(bytes);
     this.prepareSpares();
   }
 
@@ -44,21 +62,31 @@ export class ContextPool {
     if (!context) return null;
     this.idleCount--;
     if (list!.length === 0) this.idle.delete(key);
+    this.uncount(context);
     return { context, key };
   }
 
+  /** A context with the job's script loaded (the run's reservation covers it); a script that does not compile is a ScriptFailure. */
   async create(job: ScriptJob): Promise<Lease> {
     const { memoryLimitMb } = job.limits;
     const usesSpares = memoryLimitMb === this.spares.memoryLimitMb;
     const spare = usesSpares ? this.ready.pop() : undefined;
+    if (spare) this.uncount(spare);
     if (usesSpares) this.prepareSpares();
     const context = spare ?? (await this.newContext(memoryLimitMb));
-    return { context: context.load(job), key: keyOf(job) };
+    try {
+      context.load(job);
+    } catch (error) {
+      this.discard(context);
+      throw error;
+    }
+    return { context, key: keyOf(job) };
   }
 
+  /** Back from a run: kept warm if it is healthy and small, dropped otherwise. */
   release(key: string, context: WarmContext): void {
-    if (!context.healthy || this.capacity === 0 || this.closed) {
-      context.dispose();
+    if (!context.healthy || this.capacity === 0 || this.closed || context.memoryBytes - INITIAL_INSTANCE_BYTES > KEEP_WARM_MAX_GROWTH_BYTES) {
+      this.discard(context);
       return;
     }
     const list = this.idle.get(key) ?? [];
@@ -66,6 +94,7 @@ export class ContextPool {
     list.push(context);
     this.idle.set(key, list);
     this.idleCount++;
+    this.count(context);
     while (this.idleCount > this.capacity) this.evictColdest();
   }
 
@@ -74,7 +103,7 @@ export class ContextPool {
     const prefix = `${scriptKey}\u0000`;
     for (const [key, list] of this.idle) {
       if (!key.startsWith(prefix)) continue;
-      for (const context of list) context.dispose();
+      for (const context of list) this.discard(context);
       this.idleCount -= list.length;
       this.idle.delete(key);
     }
@@ -83,8 +112,8 @@ export class ContextPool {
   /** Disposes every idle and spare context; contexts released afterwards are disposed too. */
   clear(): void {
     this.closed = true;
-    for (const spare of this.ready.splice(0)) spare.dispose();
-    for (const list of this.idle.values()) for (const context of list) context.dispose();
+    for (const spare of this.ready.splice(0)) this.discard(spare);
+    for (const list of this.idle.values()) for (const context of list) this.discard(context);
     this.idle.clear();
     this.idleCount = 0;
   }
@@ -93,10 +122,37 @@ export class ContextPool {
     return this.idleCount;
   }
 
+  get stats() {
+    return { instances: this.live, idle: this.idleCount, spares: this.ready.length, abandoned: this.abandoned };
+  }
+
   private async newContext(memoryLimitMb: number): Promise<WarmContext> {
     // The instance may grow by the script's limit plus room for the runtime's own structures.
-    const module = await this.modules.create((memoryLimitMb + 8) * 1024 * 1024);
-    return new WarmContext(module, memoryLimitMb);
+    const module = await this.modules.create(memoryLimitMb * 1024 * 1024 + RUNTIME_SLACK_BYTES);
+    const context = new WarmContext(module, memoryLimitMb);
+    this.live++;
+    return context;
+  }
+
+  private discard(context: WarmContext): void {
+    this.uncount(context);
+    if (context.isDisposed) return;
+    context.dispose();
+    if (context.disposeError) this.abandoned++;
+    this.live--;
+  }
+
+  private count(context: WarmContext): void {
+    const bytes = context.memoryBytes;
+    this.counted.set(context, bytes);
+    this.budget.addIdle(bytes);
+  }
+
+  private uncount(context: WarmContext): void {
+    const bytes = this.counted.get(context);
+    if (bytes === undefined) return;
+    this.counted.delete(context);
+    this.budget.removeIdle(bytes);
   }
 
   /** Makes spares one at a time, off any request's path, so requests interleave with the work. */
@@ -105,11 +161,17 @@ export class ContextPool {
     this.preparing = true;
     setTimeout(() => {
       let made = false;
+      // A spare never pushes warm contexts or runs out of the budget.
+      if (!this.budget.hasRoom(INITIAL_INSTANCE_BYTES)) {
+        this.preparing = false;
+        return;
+      }
       this.newContext(this.spares.memoryLimitMb)
         .then(
           (spare) => {
-            if (this.closed) return spare.dispose();
+            if (this.closed) return this.discard(spare);
             this.ready.push(spare);
+            this.count(spare);
             made = true;
           },
           () => undefined, // calls make their own context; the next call tries again
@@ -121,11 +183,26 @@ export class ContextPool {
     }, SPARE_DELAY_MS).unref();
   }
 
-  private evictColdest(): void {
+  /** Frees at least `bytes` of idle memory if it can: coldest warm contexts first, then spares. */
+  private evictForRoom(bytes: number): void {
+    let freed = 0;
+    while (freed < bytes && this.idleCount > 0) freed += this.evictColdest();
+    while (freed < bytes && this.ready.length > 0) {
+      const spare = this.ready.shift()!;
+      freed += this.counted.get(spare) ?? 0;
+      this.discard(spare);
+    }
+  }
+
+  /** Drops the least recently used idle context; returns the bytes it was counted at. */
+  private evictColdest(): number {
     const [key, list] = this.idle.entries().next().value as [string, WarmContext[]];
-    list.shift()?.dispose();
+    const context = list.shift()!;
+    const bytes = this.counted.get(context) ?? 0;
+    this.discard(context);
     this.idleCount--;
     if (list.length === 0) this.idle.delete(key);
+    return bytes;
   }
 }
 

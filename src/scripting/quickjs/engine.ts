@@ -2,7 +2,10 @@ import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
 import { CappedModules } from './capped-modules.ts';
 import { ContextPool, type Lease } from './context-pool.ts';
+import { asScriptFailure } from './failures.ts';
+import { instanceMaxBytes, MemoryBudget } from './memory-budget.ts';
 import { RunGate } from './run-gate.ts';
+import type { WarmContext } from './warm-context.ts';
 
 export interface QuickJsOptions {
   disabled: boolean;
@@ -18,6 +21,27 @@ export interface QuickJsOptions {
   totalMemoryMb?: number;
 }
 
+const DEFAULT_TOTAL_MEMORY_MB = 2048;
+
+/** What the engine holds now, for tests and operators: its own accounting, not the process's RSS. */
+export interface QuickJsStats {
+  /** WebAssembly instances alive: idle, spare and running. */
+  instances: number;
+  idle: number;
+  spares: number;
+  running: number;
+  waiting: number;
+  totalBytes: number;
+  /** Worst case of the runs in progress (each its instance's maximum). */
+  reservedBytes: number;
+  /** Linear memory of idle and spare instances. */
+  idleBytes: number;
+  /** The most reserved plus idle bytes seen since start. */
+  peakBytes: number;
+  /** Instances that could not be disposed cleanly and were dropped. */
+  abandoned: number;
+}
+
 /**
  * `javascript`: QuickJS compiled to WebAssembly, inside the server process.
  * No host access at all: the guest sees only what the prelude gives it.
@@ -25,11 +49,16 @@ export interface QuickJsOptions {
 export class QuickJsEngine implements ScriptEngine {
   readonly info: ScriptTypeInfo;
   private pool: ContextPool | null = null;
+  /** The pool as it was last, also after stop: what its stats count. */
+  private contexts: ContextPool | null = null;
+  private readonly budget: MemoryBudget;
   private readonly gate: RunGate;
+  private readonly running = new Set<WarmContext>();
   private drained: (() => void) | null = null;
 
   constructor(private readonly options: QuickJsOptions) {
-    this.gate = new RunGate(options.maxRunning, options.queueLimit);
+    this.budget = new MemoryBudget((options.totalMemoryMb ?? DEFAULT_TOTAL_MEMORY_MB) * 1024 * 1024);
+    this.gate = new RunGate(options.maxRunning, options.queueLimit, this.budget);
     this.info = {
       name: 'javascript',
       label: 'JavaScript',
@@ -46,10 +75,12 @@ export class QuickJsEngine implements ScriptEngine {
   async start(): Promise<void> {
     if (this.options.disabled) return;
     try {
-      this.pool = new ContextPool(await CappedModules.load(), this.options.maxWarmContexts, {
-        count: this.options.spareContexts,
-        memoryLimitMb: this.options.defaultMemoryLimitMb,
-      });
+      this.pool = this.contexts = new ContextPool(
+        await CappedModules.load(),
+        this.options.maxWarmContexts,
+        { count: this.options.spareContexts, memoryLimitMb: this.options.defaultMemoryLimitMb },
+        this.budget,
+      );
       this.info.available = true;
       this.info.version = `quickjs-emscripten ${await packageVersion()}`;
       this.info.unavailableReason = null;
@@ -60,46 +91,59 @@ export class QuickJsEngine implements ScriptEngine {
 
   run(job: ScriptJob): Promise<ScriptOutcome> {
     if (!this.pool) return Promise.reject(this.unavailable());
+    // A run reserves its worst case before it starts: its instance may grow to its maximum.
+    const bytes = instanceMaxBytes(job.limits.memoryLimitMb);
     // Slot and warm context are taken without an await: most runs then finish in the same tick.
-    if (this.gate.tryEnter()) return this.admitted(job);
-    return this.gate.enter(job.limits.timeoutMs).then(() => this.admitted(job));
+    if (this.gate.tryEnter(bytes)) return this.admitted(job, bytes);
+    if (bytes > this.budget.totalBytes) return Promise.reject(this.neverFits(job, bytes));
+    return this.gate.enter(bytes, job.limits.timeoutMs).then(() => this.admitted(job, bytes));
   }
 
-  /** Holds a run slot: every path out of here gives it back. */
-  private admitted(job: ScriptJob): Promise<ScriptOutcome> {
+  /** Holds a run slot and its reservation: every path out of here gives them back. */
+  private admitted(job: ScriptJob, bytes: number): Promise<ScriptOutcome> {
     const started = performance.now();
     const pool = this.pool;
     if (!pool) {
-      this.leave(started);
+      this.leave(started, bytes);
       return Promise.reject(this.unavailable());
     }
     const lease = pool.takeIdle(job);
-    if (lease) return this.runOn(pool, lease, job, started);
+    if (lease) return this.runOn(pool, lease, job, started, bytes);
     return pool.create(job).then(
-      (created) => this.runOn(pool, created, job, started),
+      (created) => this.runOn(pool, created, job, started, bytes),
       (error: unknown) => {
-        this.leave(started);
-        throw error;
+        this.leave(started, bytes);
+        throw asScriptFailure(error);
       },
     );
   }
 
-  private async runOn(pool: ContextPool, { context, key }: Lease, job: ScriptJob, started: number): Promise<ScriptOutcome> {
+  private async runOn(pool: ContextPool, { context, key }: Lease, job: ScriptJob, started: number, bytes: number): Promise<ScriptOutcome> {
+    this.running.add(context);
     try {
       return await context.run(job);
     } finally {
+      this.running.delete(context);
       pool.release(key, context);
-      this.leave(started);
+      this.leave(started, bytes);
     }
   }
 
-  private leave(started: number): void {
-    this.gate.leave(performance.now() - started);
+  private leave(started: number, bytes: number): void {
+    this.gate.leave(performance.now() - started, bytes);
     if (this.gate.inProgress === 0) this.drained?.();
   }
 
   private unavailable(): ScriptFailure {
     return new ScriptFailure('unavailable', `Script type "javascript" is unavailable: ${this.info.unavailableReason}.`);
+  }
+
+  private neverFits(job: ScriptJob, bytes: number): ScriptFailure {
+    const mb = (value: number) => Math.round(value / (1024 * 1024));
+    return new ScriptFailure(
+      'memory',
+      `The script's memory limit of ${job.limits.memoryLimitMb} MB needs ${mb(bytes)} MB of sandbox memory, more than the ${mb(this.budget.totalBytes)} MB all JavaScript runs may use together (QUICKJS_TOTAL_MEMORY_MB).`,
+    );
   }
 
   /** The owner's script changed or it is gone: its warm contexts must not serve again. */
@@ -111,20 +155,39 @@ export class QuickJsEngine implements ScriptEngine {
     return this.pool?.size ?? 0;
   }
 
+  get stats(): QuickJsStats {
+    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, abandoned: 0 };
+    return { ...pool, ...this.budget.stats, running: this.gate.inProgress, waiting: this.gate.waitingCount };
+  }
+
   async stop(deadlineMs = 5000): Promise<void> {
     this.gate.refuseWaiting(new ScriptFailure('unavailable', 'The javascript engine is shutting down.'));
-    if (this.gate.inProgress > 0) {
-      const drained = new Promise<void>((resolve) => {
-        this.drained = resolve;
-      });
-      await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);
-    }
+    if (this.gate.inProgress > 0) await this.whenDrained(deadlineMs);
     this.pool?.clear();
+    // Runs still in progress past the deadline are ended; their contexts are disposed as they are released.
+    if (this.running.size > 0) {
+      for (const context of this.running) context.abort(new ScriptFailure('unavailable', 'The javascript engine is shutting down.'));
+      await this.whenDrained(1000);
+    }
     this.pool = null;
     this.info.available = false;
     this.info.unavailableReason = 'stopped';
   }
 
+  private async whenDrained(deadlineMs: number): Promise<void> {
+    if (this.gate.inProgress === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        this.drained = resolve;
+      }),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, deadlineMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.drained = null;
+  }
 }
 
 async function packageVersion(): Promise<string> {

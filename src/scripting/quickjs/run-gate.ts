@@ -1,19 +1,23 @@
 import { overloaded, ScriptFailure } from '../failure.ts';
+import type { MemoryBudget } from './memory-budget.ts';
 
 interface Waiter {
+  bytes: number;
   admit: () => void;
   refuse: (failure: ScriptFailure) => void;
   timer: NodeJS.Timeout;
 }
 
 /**
- * Bounds how many JavaScript runs hold a context at once. Synchronous scripts
- * never overlap (they finish in their request's tick), but scripts awaiting
- * timers or `platform.api` each hold a WebAssembly instance (about 0.3 MB,
- * plus whatever their heap holds): without a bound, a flood of slow calls
- * grows memory without end. Past `maxRunning`, calls wait in FIFO order, no
- * longer than their own timeout; past `queueLimit` waiting, they are refused
- * at once as overloaded (503 with Retry-After).
+ * Bounds the JavaScript runs holding a context at once, by count and by
+ * sandbox memory. Synchronous scripts never overlap (they finish in their
+ * request's tick), but scripts awaiting timers or `platform.api` each hold a
+ * WebAssembly instance that may grow to its memory limit: without a bound, a
+ * flood of slow or big calls grows memory without end. A run enters only when
+ * a slot is free and its worst-case memory fits the budget (idle contexts are
+ * evicted to make room); otherwise it waits in FIFO order, no longer than its
+ * own timeout, and past `queueLimit` waiting it is refused at once as
+ * overloaded (503 with Retry-After).
  */
 export class RunGate {
   private running = 0;
@@ -24,45 +28,50 @@ export class RunGate {
   constructor(
     private readonly maxRunning: number,
     private readonly queueLimit: number,
+    private readonly budget: MemoryBudget,
   ) {}
 
-  /** Takes a slot at once if one is free: the common case costs no promise. */
-  tryEnter(): boolean {
-    if (this.running >= this.maxRunning || this.waiting.size > 0) return false;
+  /** Takes a slot and reserves `bytes` at once if both are free: the common case costs no promise. */
+  tryEnter(bytes: number): boolean {
+    if (this.running >= this.maxRunning || this.waiting.size > 0 || !this.budget.makeRoom(bytes)) return false;
     this.running++;
+    this.budget.reserve(bytes);
     return true;
   }
 
-  /** Resolves when a slot is taken for this call; rejects as overloaded. */
-  enter(maxWaitMs: number): Promise<void> {
-    if (this.tryEnter()) return Promise.resolve();
+  /** Resolves when a slot and `bytes` are taken for this call; rejects as overloaded. `bytes` must fit the budget when nothing else runs. */
+  enter(bytes: number, maxWaitMs: number): Promise<void> {
+    if (this.tryEnter(bytes)) return Promise.resolve();
     if (this.waiting.size >= this.queueLimit) {
       return Promise.reject(this.overloaded(`${this.running} JavaScript runs are in progress and ${this.waiting.size} calls are waiting.`));
     }
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
+        bytes,
         admit: resolve,
         refuse: reject,
         timer: setTimeout(() => {
           this.waiting.delete(waiter);
-          reject(this.overloaded(`No JavaScript run slot became free within ${maxWaitMs} ms.`));
+          const { reservedBytes, totalBytes } = this.budget.stats;
+          reject(
+            this.overloaded(
+              `No JavaScript run slot became free within ${maxWaitMs} ms (${this.running} runs in progress hold ${mb(reservedBytes)} of ${mb(totalBytes)} MB of sandbox memory).`,
+            ),
+          );
+          // The head may have been the one that did not fit: those behind it may.
+          this.admitWaiting();
         }, maxWaitMs),
       };
       this.waiting.add(waiter);
     });
   }
 
-  /** Gives the slot to the longest waiting call, or frees it. */
-  leave(ranMs: number): void {
+  /** Gives back the slot and the reservation, then admits waiting calls that now fit. */
+  leave(ranMs: number, bytes: number): void {
     this.averageMs = this.averageMs * 0.9 + ranMs * 0.1;
-    const next = this.waiting.values().next();
-    if (next.done) {
-      this.running--;
-      return;
-    }
-    this.waiting.delete(next.value);
-    clearTimeout(next.value.timer);
-    next.value.admit();
+    this.running--;
+    this.budget.unreserve(bytes);
+    this.admitWaiting();
   }
 
   /** Refuses every waiting call (shutting down). */
@@ -78,7 +87,26 @@ export class RunGate {
     return this.running;
   }
 
+  get waitingCount(): number {
+    return this.waiting.size;
+  }
+
+  private admitWaiting(): void {
+    for (const waiter of this.waiting) {
+      if (this.running >= this.maxRunning || !this.budget.makeRoom(waiter.bytes)) return;
+      this.waiting.delete(waiter);
+      clearTimeout(waiter.timer);
+      this.running++;
+      this.budget.reserve(waiter.bytes);
+      waiter.admit();
+    }
+  }
+
   private overloaded(message: string): ScriptFailure {
     return overloaded(message, ((this.waiting.size + 1) * this.averageMs) / Math.max(1, this.maxRunning));
   }
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / (1024 * 1024));
 }

@@ -1,21 +1,30 @@
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 import { ScriptFailure } from '../failure.ts';
-import type { ScriptEvent, ScriptJob, ScriptOutcome } from '../types.ts';
+import { MAX_API_CALLS_IN_FLIGHT, type ScriptEvent, type ScriptJob, type ScriptLimits, type ScriptOutcome } from '../types.ts';
 import { heapOf } from './capped-modules.ts';
-import { GUEST_PRELUDE } from './guest-prelude.ts';
+import { asScriptFailure, thrownFailure, timeoutFailure, type ThrownDescription } from './failures.ts';
+import { GUEST_PRELUDE, MAX_PENDING_TIMERS } from './guest-prelude.ts';
+import { wrapScript } from './script-source.ts';
 
 const STACK_LIMIT_BYTES = 200 * 1024;
+/** The prelude is our own code, but it runs in the guest like any other: under a deadline too. */
+const PRELUDE_DEADLINE_MS = 1000;
 
 /** What one run holds on to, so a timeout can release all of it. */
 interface ActiveRun {
   job: ScriptJob;
   timers: Map<number, NodeJS.Timeout>;
   pendingCalls: Set<QuickJSDeferredPromise>;
-  /** Ends the run early (deadline passed, uncaught error in a timer callback). */
+  /** The guest finished later (after timers or API calls): its result as JSON text. */
+  settle: (json: string) => void;
+  /** Ends the run early (deadline passed, uncaught error in a callback, shutdown). */
   abort: (failure: ScriptFailure) => void;
   /** Whether the guest started timers or API calls, leaving state to reset. */
   startedAsync: boolean;
+  deadlineTimer?: NodeJS.Timeout;
 }
+
+const nothing = () => undefined;
 
 /**
  * One QuickJS runtime and context, made ready (prelude installed) before it
@@ -23,96 +32,85 @@ interface ActiveRun {
  * A runtime per context because memory limits and interrupt deadlines are
  * per runtime; it serves one run at a time, so a deadline is exact.
  * A context that failed, hit a limit or timed out is never reused.
+ *
+ * Guest code runs only under a deadline: the interrupt handler stops any
+ * guest code while no deadline is set, so nothing the host does between runs
+ * (reset, describing an error, disposing) can hang the server on a script's
+ * getter, toJSON or replaced built-in.
  */
 export class WarmContext {
   private readonly runtime: QuickJSRuntime;
   private readonly context: QuickJSContext;
-  private readonly entry: { run: QuickJSHandle; fire: QuickJSHandle; reset: QuickJSHandle };
+  private readonly entry: { run: QuickJSHandle; fire: QuickJSHandle; reset: QuickJSHandle; describe: QuickJSHandle };
   private script: QuickJSHandle | null = null;
+  /** Characters the wrapper adds before the script on line 1 (error columns). */
+  private prefixLength = 0;
+  /** Guest code may run until this time (ms since the epoch); 0: none may run now. */
   private deadline = 0;
+  /** The interrupt handler stopped guest code: the run timed out, whatever the guest did next. */
+  private interrupted = false;
   /** The platform JSON the guest holds (it is only sent again when it changes). */
   private lastPlatform: string | null = null;
   private lastPlatformObject: ScriptJob['platform'] | null = null;
+  private lastLimits: ScriptLimits | null = null;
   private active: ActiveRun | null = null;
+  private disposed = false;
   /** False once this context must not serve another run. */
   healthy = true;
+  /** Why disposing failed, if it did: the instance was abandoned instead (for the server log). */
+  disposeError: unknown = null;
 
   /** A context with the prelude installed and no script yet (see `load`). */
   constructor(
     private readonly module: QuickJSWASMModule,
-    memoryLimitMb: number,
+    private readonly memoryLimitMb: number,
   ) {
     this.runtime = module.newRuntime();
     this.runtime.setMemoryLimit(memoryLimitMb * 1024 * 1024);
     this.runtime.setMaxStackSize(STACK_LIMIT_BYTES);
-    this.runtime.setInterruptHandler(() => this.deadline > 0 && Date.now() > this.deadline);
+    this.runtime.setInterruptHandler(() => this.shouldInterrupt());
     this.context = this.runtime.newContext();
     try {
-      this.entry = this.installPrelude();
+      this.entry = this.withDeadline(Date.now() + PRELUDE_DEADLINE_MS, () => this.installPrelude());
     } catch (error) {
       this.dispose();
-      throw error;
+      throw asScriptFailure(error);
     }
   }
 
-  /** Compiles the job's script into this context, once; a script that does not compile disposes it. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Bytes of linear memory the instance holds now; it never shrinks. */
+  get memoryBytes(): number {
+    return heapOf(this.module).byteLength;
+  }
+
+  /** Compiles the job's script into this context, once. Throws a ScriptFailure when it does not compile; the caller disposes. */
   load(job: ScriptJob): this {
     if (this.script) throw new Error('this context already holds a script');
-    try {
-      this.script = this.compile(job);
-    } catch (error) {
-      this.dispose();
-      throw error;
-    }
+    // Checked on the host first: a body that closes the wrapper early never reaches QuickJS.
+    const { source, prefixLength } = wrapScript(job.scriptKey, job.script);
+    this.prefixLength = prefixLength;
+    this.interrupted = false;
+    this.script = this.withDeadline(Date.now() + job.limits.timeoutMs, () => {
+      const result = this.context.evalCode(source, `${job.scriptKey}.js`);
+      if (result.error) throw this.thrown(result.error, job);
+      return result.value;
+    });
     return this;
   }
 
   async run(job: ScriptJob): Promise<ScriptOutcome> {
-    const run: ActiveRun = { job, timers: new Map(), pendingCalls: new Set(), abort: () => undefined, startedAsync: false };
+    const run: ActiveRun = { job, timers: new Map(), pendingCalls: new Set(), settle: nothing, abort: nothing, startedAsync: false };
     this.active = run;
+    this.interrupted = false;
     this.deadline = Date.now() + job.limits.timeoutMs;
-    let timeout: NodeJS.Timeout | undefined;
     try {
-      const { context } = this;
-      // The same platform object as last time means the guest already holds it.
-      const platformText = (job.platform === this.lastPlatformObject && this.lastPlatform) || JSON.stringify(job.platform);
-      this.lastPlatformObject = job.platform;
-      // Empty strings are sent as undefined: no allocation in the guest heap.
-      const guestString = (value: string) => (value === '' ? context.undefined : context.newString(value));
-      const args = [
-        guestString(job.event.resource),
-        guestString(isFreshEvent(job.event) ? '' : JSON.stringify({ ...job.event, request: undefined })),
-        guestString(platformText === this.lastPlatform ? '' : platformText),
-      ];
-      this.lastPlatform = platformText;
-      const wantRequest = job.wantRequest ? context.true : context.false;
-      if (!this.script) throw new Error('no script loaded into this context');
-      const called = context.callFunction(this.entry.run, context.undefined, this.script, ...args, wantRequest);
-      for (const arg of args) arg.dispose();
-      const promise = this.unwrap(called);
-      // Most scripts finish synchronously: read the result without promise plumbing.
-      // A plain value reads as "fulfilled" (notAPromise) in one cheap call, without running jobs.
-      const direct = context.getPromiseState(promise);
-      const state = direct.type === 'fulfilled' && direct.notAPromise ? direct : this.settle(promise);
-      let result: { value?: QuickJSHandle; error?: QuickJSHandle };
-      if (state.type === 'fulfilled') result = { value: state.value };
-      else if (state.type === 'rejected') result = { error: state.error };
-      else {
-        const aborted = new Promise<never>((_, reject) => {
-          run.abort = reject;
-        });
-        // The interrupt handler only runs while guest code runs; a guest awaiting
-        // a timer or an API call is stopped by this host-side deadline instead.
-        timeout = setTimeout(() => run.abort(this.timeoutFailure(job)), Math.max(0, this.deadline - Date.now()));
-        const settled = context.resolvePromise(promise);
-        promise.dispose();
-        result = await Promise.race([settled, aborted]);
-      }
-      // Before unwrap, which throws for a rejection: a live handle makes the runtime abort on dispose.
-      if (promise.alive && promise !== result.value) promise.dispose();
-      const json = this.unwrap(result);
-      const text = context.getString(json);
-      json.dispose();
+      let text = this.start(run);
+      if (text === '') text = await this.finishLater(run);
+      if (this.interrupted) throw timeoutFailure(job);
       const parsed = JSON.parse(text) as { returned: unknown; response?: ScriptEvent['response']; request?: ScriptEvent['request'] };
       return {
         returned: parsed.returned ?? undefined,
@@ -121,123 +119,194 @@ export class WarmContext {
       };
     } catch (error) {
       this.healthy = false;
-      throw error instanceof ScriptFailure ? error : new ScriptFailure('error', String(error));
+      const failure = asScriptFailure(error);
+      throw this.interrupted && failure.kind !== 'crashed' ? timeoutFailure(job) : failure;
     } finally {
-      clearTimeout(timeout);
       this.endRun(run);
     }
   }
 
+  /** Ends the run in progress, if any, with this failure (shutting down). */
+  abort(failure: ScriptFailure): void {
+    this.active?.abort(failure);
+  }
+
+  /** Never throws: a runtime that cannot be freed cleanly is abandoned with its instance. */
   dispose(): void {
-    if (this.active) this.endRun(this.active);
-    for (const handle of [this.entry?.run, this.entry?.fire, this.entry?.reset, this.script]) {
-      if (handle?.alive) handle.dispose();
+    if (this.disposed) return;
+    this.disposed = true;
+    this.healthy = false;
+    const run = this.active;
+    if (run) {
+      run.abort(new ScriptFailure('unavailable', 'The javascript engine is shutting down.'));
+      this.endRun(run);
     }
-    if (this.context.alive) this.context.dispose();
-    if (this.runtime.alive) this.runtime.dispose();
+    try {
+      for (const handle of [this.entry?.run, this.entry?.fire, this.entry?.reset, this.entry?.describe, this.script]) {
+        if (handle?.alive) handle.dispose();
+      }
+      if (this.context.alive) this.context.dispose();
+      if (this.runtime.alive) this.runtime.dispose();
+    } catch (error) {
+      // Live objects fail QuickJS's assertion in JS_FreeRuntime, which aborts the instance.
+      // Nothing else uses it: dropping it frees its memory.
+      this.disposeError = error;
+    }
+  }
+
+  private shouldInterrupt(): boolean {
+    if (this.deadline !== 0 && Date.now() <= this.deadline) return false;
+    this.interrupted = true;
+    return true;
+  }
+
+  private withDeadline<T>(deadline: number, body: () => T): T {
+    const previous = this.deadline;
+    this.deadline = deadline;
+    try {
+      return body();
+    } finally {
+      this.deadline = previous;
+    }
+  }
+
+  /** Calls the script; its result as JSON text, or '' when it is still waiting on timers or API calls. */
+  private start(run: ActiveRun): string {
+    const { context } = this;
+    const { job } = run;
+    if (!this.script) throw new Error('no script loaded into this context');
+    // The same platform object as last time means the guest already holds it.
+    const platformText = (job.platform === this.lastPlatformObject && this.lastPlatform) || JSON.stringify(job.platform);
+    this.lastPlatformObject = job.platform;
+    const limitsText = job.limits === this.lastLimits ? '' : JSON.stringify({ response: job.limits.maxResponseBytes, log: job.limits.maxLogBytes });
+    this.lastLimits = job.limits;
+    // Empty strings are sent as undefined: no allocation in the guest heap.
+    const guestString = (value: string) => (value === '' ? context.undefined : context.newString(value));
+    const args = [
+      guestString(job.event.resource),
+      guestString(isFreshEvent(job.event) ? '' : JSON.stringify({ ...job.event, request: undefined })),
+      guestString(platformText === this.lastPlatform ? '' : platformText),
+      guestString(limitsText),
+    ];
+    this.lastPlatform = platformText;
+    const wantRequest = job.wantRequest ? context.true : context.false;
+    const called = context.callFunction(this.entry.run, context.undefined, this.script, ...args, wantRequest);
+    for (const arg of args) arg.dispose();
+    if (called.error) throw this.thrown(called.error, job);
+    // The prelude's run returns a string, always: reading it runs no guest code.
+    const text = context.getString(called.value);
+    called.value.dispose();
+    return text;
+  }
+
+  private finishLater(run: ActiveRun): Promise<string> {
+    run.startedAsync = true;
+    return new Promise<string>((resolve, reject) => {
+      run.settle = resolve;
+      run.abort = reject;
+      // The interrupt handler only runs while guest code runs; a guest awaiting
+      // a timer or an API call is stopped by this host-side deadline instead.
+      run.deadlineTimer = setTimeout(() => reject(timeoutFailure(run.job)), Math.max(0, this.deadline - Date.now()));
+      this.guard(run, () => this.pump(run));
+    });
   }
 
   private endRun(run: ActiveRun): void {
+    clearTimeout(run.deadlineTimer);
     for (const timer of run.timers.values()) clearTimeout(timer);
     run.timers.clear();
-    for (const call of run.pendingCalls) if (call.alive) call.dispose();
+    try {
+      for (const call of run.pendingCalls) if (call.alive) call.dispose();
+    } catch {
+      this.healthy = false;
+    }
     run.pendingCalls.clear();
-    if (this.active === run) {
-      this.active = null;
-      this.deadline = 0;
-      if (run.startedAsync && this.healthy && this.context.alive) {
+    if (this.active !== run) return;
+    this.active = null;
+    if (run.startedAsync && this.healthy) {
+      // Still under the run's deadline; the prelude's reset touches nothing the script can replace.
+      try {
         const reset = this.context.callFunction(this.entry.reset, this.context.undefined);
         if (reset.error) {
           reset.error.dispose();
           this.healthy = false;
         } else reset.value.dispose();
+      } catch {
+        this.healthy = false;
       }
+      if (this.interrupted) this.healthy = false;
     }
-  }
-
-  /** Runs the jobs a returned promise is waiting on, then reads its state. */
-  private settle(promise: QuickJSHandle) {
-    this.pump();
-    return this.context.getPromiseState(promise);
+    this.deadline = 0;
   }
 
   /** Runs queued promise jobs; called after anything the host resolves. */
-  private pump(): void {
-    if (!this.runtime.alive) return;
+  private pump(run: ActiveRun): void {
+    if (this.active !== run) return;
     const result = this.runtime.executePendingJobs();
-    if (result.error) result.error.dispose();
+    if (result.error) run.abort(this.thrown(result.error, run.job));
+    else if (this.interrupted) run.abort(timeoutFailure(run.job));
+  }
+
+  /**
+   * Every host callback that touches QuickJS runs through here: an exception
+   * out of a timer or promise callback would take the whole server down.
+   */
+  private guard(run: ActiveRun, body: () => void): void {
+    try {
+      body();
+    } catch (error) {
+      this.healthy = false;
+      const failure = asScriptFailure(error);
+      run.abort(this.interrupted && failure.kind !== 'crashed' ? timeoutFailure(run.job) : failure);
+    }
   }
 
   private installPrelude() {
     const { context } = this;
-    const log = context.newFunction('log', (level, message) => {
+    const log = context.newFunction('log', (toStderr, message) => {
       const run = this.active;
       if (!run) return;
-      const stream = context.getString(level) === 'error' || context.getString(level) === 'warn' ? 'STDERR' : 'CONSOLE';
-      run.job.log(stream, context.getString(message));
+      run.job.log(context.getNumber(toStderr) === 1 ? 'STDERR' : 'CONSOLE', context.getString(message));
     });
     const api = context.newFunction('api', (method, path, payload, options) => {
       const run = this.active;
-      const deferred = context.newPromise();
-      if (!run) {
-        deferred.reject(context.newString('platform.api is only available while the script runs'));
-        return deferred.handle;
-      }
-      run.pendingCalls.add(deferred);
-      run.startedAsync = true;
+      // Both are guest-side errors: the prelude bounds calls first, this is the host's own bound.
+      if (!run) throw new Error('platform.api is only available while the script runs');
+      if (run.pendingCalls.size >= MAX_API_CALLS_IN_FLIGHT) throw new Error(`platform.api: at most ${MAX_API_CALLS_IN_FLIGHT} calls may be in flight at once`);
       const payloadText = context.getString(payload);
       const optionsText = context.getString(options);
-      run.job
-        .api({
-          method: context.getString(method),
-          path: context.getString(path),
-          payload: payloadText === '' ? undefined : JSON.parse(payloadText),
-          options: optionsText === '' ? undefined : JSON.parse(optionsText),
-        })
-        .then(
-          (result) => {
-            if (!deferred.alive || this.active !== run) return;
-            run.pendingCalls.delete(deferred);
-            const json = context.newString(JSON.stringify(result));
-            deferred.resolve(json);
-            json.dispose();
-            this.pump();
-          },
-          (error: unknown) => {
-            if (!deferred.alive || this.active !== run) return;
-            run.pendingCalls.delete(deferred);
-            const message = context.newError(error instanceof Error ? error.message : String(error));
-            deferred.reject(message);
-            message.dispose();
-            this.pump();
-          },
-        );
+      const call = {
+        method: context.getString(method),
+        path: context.getString(path),
+        payload: payloadText === '' ? undefined : JSON.parse(payloadText),
+        options: optionsText === '' ? undefined : JSON.parse(optionsText),
+      };
+      const deferred = context.newPromise();
+      run.pendingCalls.add(deferred);
+      run.startedAsync = true;
+      let answer: Promise<unknown>;
+      try {
+        answer = run.job.api(call);
+      } catch (error) {
+        answer = Promise.reject(error);
+      }
+      answer.then(
+        (result) => this.answerCall(run, deferred, true, JSON.stringify(result)),
+        (error: unknown) => this.answerCall(run, deferred, false, error instanceof Error ? error.message : String(error)),
+      );
       return deferred.handle;
     });
     const timer = context.newFunction('timer', (idHandle, msHandle) => {
       const run = this.active;
       if (!run) return;
+      if (run.timers.size >= MAX_PENDING_TIMERS) throw new Error(`setTimeout: at most ${MAX_PENDING_TIMERS} timers may be pending`);
       const id = context.getNumber(idHandle);
-      const delay = context.getNumber(msHandle);
+      // A timer past the deadline never fires usefully; this also keeps Node's delay in range.
+      const delay = Math.min(context.getNumber(msHandle), Math.max(0, this.deadline - Date.now()));
       run.startedAsync = true;
       run.timers.set(
         id,
-        setTimeout(() => {
-          run.timers.delete(id);
-          if (this.active !== run) return;
-          const idArgument = context.newNumber(id);
-          const fired = context.callFunction(this.entry.fire, context.undefined, idArgument);
-          idArgument.dispose();
-          if (fired.error) {
-            // An uncaught throw in a timer callback fails the run, as it would end a Node process.
-            const failure = this.describeError(fired.error, run.job);
-            fired.error.dispose();
-            run.abort(failure);
-            return;
-          }
-          fired.value.dispose();
-          this.pump();
-        }, delay),
+        setTimeout(() => this.fireTimer(run, id), delay),
       );
     });
     const clearTimer = context.newFunction('clearTimer', (idHandle) => {
@@ -248,71 +317,102 @@ export class WarmContext {
       run?.timers.delete(id);
     });
     const request = context.newFunction('request', () => context.newString(JSON.stringify(this.active?.job.event.request ?? null)));
-    const factory = this.unwrap(context.evalCode(GUEST_PRELUDE, 'prelude.js'));
-    const entry = this.unwrap(context.callFunction(factory, context.undefined, log, api, timer, clearTimer, request));
-    for (const handle of [factory, log, api, timer, clearTimer, request]) handle.dispose();
-    const handles = {
-      run: context.getProp(entry, 'run'),
-      fire: context.getProp(entry, 'fire'),
-      reset: context.getProp(entry, 'reset'),
-    };
-    entry.dispose();
-    return handles;
+    const done = context.newFunction('done', (json) => {
+      this.active?.settle(context.getString(json));
+    });
+    const fail = context.newFunction('fail', (description) => {
+      const run = this.active;
+      if (run) run.abort(this.failureFrom(JSON.parse(context.getString(description)) as ThrownDescription, run.job));
+    });
+    const hostFunctions = [log, api, timer, clearTimer, request, done, fail];
+    try {
+      const factory = this.context.evalCode(GUEST_PRELUDE, 'prelude.js');
+      if (factory.error) {
+        factory.error.dispose();
+        throw new Error('the prelude did not compile');
+      }
+      const made = context.callFunction(factory.value, context.undefined, ...hostFunctions);
+      factory.value.dispose();
+      if (made.error) {
+        made.error.dispose();
+        throw new Error('the prelude failed to install');
+      }
+      const entry = made.value;
+      const handles = {
+        run: context.getProp(entry, 'run'),
+        fire: context.getProp(entry, 'fire'),
+        reset: context.getProp(entry, 'reset'),
+        describe: context.getProp(entry, 'describe'),
+      };
+      entry.dispose();
+      return handles;
+    } finally {
+      for (const handle of hostFunctions) handle.dispose();
+    }
   }
 
-  private compile(job: ScriptJob): QuickJSHandle {
-    // The body starts on line 1 so error line numbers match the user's script.
-    const kind = /\bawait\b/.test(job.script) ? 'async function' : 'function';
-    const source = `(${kind} (event, platform) {${job.script}\n})`;
-    const result = this.context.evalCode(source, `${job.scriptKey}.js`);
-    if (result.error) {
-      const failure = this.describeError(result.error, job);
-      result.error.dispose();
-      throw failure;
-    }
-    return result.value;
+  private fireTimer(run: ActiveRun, id: number): void {
+    run.timers.delete(id);
+    if (this.active !== run) return;
+    this.guard(run, () => {
+      const idArgument = this.context.newNumber(id);
+      const fired = this.context.callFunction(this.entry.fire, this.context.undefined, idArgument);
+      idArgument.dispose();
+      // An uncaught throw in a timer callback fails the run, as it would end a Node process.
+      if (fired.error) return run.abort(this.thrown(fired.error, run.job));
+      fired.value.dispose();
+      this.pump(run);
+    });
   }
 
-  private unwrap(result: { error?: QuickJSHandle; value?: QuickJSHandle }): QuickJSHandle {
-    if (result.error) {
-      const failure = this.describeError(result.error, this.active?.job);
-      result.error.dispose();
-      throw failure;
+  /** A platform.api answer reaches the guest only while its run is still the active one. */
+  private answerCall(run: ActiveRun, deferred: QuickJSDeferredPromise, ok: boolean, text: string): void {
+    if (this.active !== run || !deferred.alive) return;
+    this.guard(run, () => {
+      run.pendingCalls.delete(deferred);
+      // Strings only: settling with a value runs no guest code (an Error would look up its prototype's setters).
+      const value = this.context.newString(text);
+      try {
+        if (ok) deferred.resolve(value);
+        else deferred.reject(value);
+      } finally {
+        value.dispose();
+      }
+      this.pump(run);
+    });
+  }
+
+  /** The failure for a thrown value; describing it runs guest code (getters, toJSON), so only under the current deadline. */
+  private thrown(handle: QuickJSHandle, job: ScriptJob): ScriptFailure {
+    try {
+      if (this.interrupted) return timeoutFailure(job);
+      const described = this.describe(handle);
+      if (this.interrupted) return timeoutFailure(job);
+      return this.failureFrom(described, job);
+    } finally {
+      if (handle.alive) handle.dispose();
     }
-    return result.value as QuickJSHandle;
+  }
+
+  private describe(handle: QuickJSHandle): ThrownDescription | null {
+    const result = this.context.callFunction(this.entry.describe, this.context.undefined, handle);
+    if (result.error) {
+      result.error.dispose();
+      return null;
+    }
+    const text = this.context.getString(result.value);
+    result.value.dispose();
+    return JSON.parse(text) as ThrownDescription;
+  }
+
+  private failureFrom(described: ThrownDescription | null, job: ScriptJob): ScriptFailure {
+    if (this.interrupted) return timeoutFailure(job);
+    return thrownFailure(described, job, { heapExhausted: this.heapExhausted(), prefixLength: this.prefixLength });
   }
 
   /** True when the instance's heap is at its cap (see capped-modules.ts). */
-  private heapExhausted(job: ScriptJob): boolean {
-    return heapOf(this.module).byteLength >= job.limits.memoryLimitMb * 1024 * 1024;
-  }
-
-  private timeoutFailure(job: ScriptJob): ScriptFailure {
-    return new ScriptFailure('timeout', `Script exceeded its time limit of ${job.limits.timeoutMs} ms and was stopped.`);
-  }
-
-  private describeError(handle: QuickJSHandle, job: ScriptJob | undefined): ScriptFailure {
-    const dumped = this.context.dump(handle) as unknown;
-    const error = (dumped && typeof dumped === 'object' ? dumped : { message: String(dumped) }) as {
-      name?: string;
-      message?: string;
-      stack?: string;
-    };
-    // A thrown plain object (`throw { code: 1 }`) reads better as its JSON than as "[object Object]".
-    const message = error.message ?? (dumped !== null && typeof dumped === 'object' ? safeJson(dumped) : String(dumped));
-    // With the heap exhausted QuickJS may not even manage to build the error object.
-    if (job && (/out of memory/i.test(message) || ((dumped === null || dumped === undefined) && this.heapExhausted(job)))) {
-      return new ScriptFailure('memory', `Script exceeded its memory limit of ${job.limits.memoryLimitMb} MB.`);
-    }
-    if (job && error.name === 'InternalError' && /interrupted/i.test(message)) return this.timeoutFailure(job);
-    const where = job && error.stack ? new RegExp(`${escapeRegExp(job.scriptKey)}\\.js:(\\d+)(?::(\\d+))?`).exec(error.stack) : null;
-    const line = where ? Number(where[1]) : undefined;
-    const name = error.name && error.name !== 'Error' ? `${error.name}: ` : '';
-    return new ScriptFailure('error', `${name}${message}`, {
-      line,
-      column: where?.[2] ? Number(where[2]) : undefined,
-      stack: error.stack,
-    });
+  private heapExhausted(): boolean {
+    return this.memoryBytes >= this.memoryLimitMb * 1024 * 1024;
   }
 }
 
@@ -326,16 +426,4 @@ function isFreshEvent(event: ScriptEvent): boolean {
     response.content_type === null &&
     Object.keys(response.headers).length === 0
   );
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
