@@ -24,6 +24,10 @@ const MARKER = Buffer.from(`\u0000SG-END-${process.argv[2] || ''}\u0000\n`);
 process.argv.splice(2);
 const SLEEP = new Int32Array(new SharedArrayBuffer(4));
 const HEADER = '(async function (event, platform) {';
+/** Descriptors a job may leave open (keep-alive sockets, say) before the worker is replaced. */
+const FD_BUDGET = 64;
+/** Error messages longer than this are cut: an exception's text is not a way to move data. */
+const MAX_MESSAGE_CHARS = 16384;
 
 // ---- protocol ------------------------------------------------------------------
 
@@ -240,6 +244,7 @@ function newJob() {
     bodyDone: false,
     returned: undefined,
     returnSet: false,
+    limits: {},
     finished: false,
     exited: false,
     exitCode: 0,
@@ -259,6 +264,7 @@ function startJob(frame) {
   spare = null;
   job.id = frame.id;
   job.event = frame.event;
+  job.limits = frame.limits || {};
   current = job;
   try {
     const context = job.context;
@@ -335,6 +341,10 @@ function finish(job) {
     const where = firstUnserialisable(returned, 'return value') || firstUnserialisable(job.event, 'event') || 'result';
     line = JSON.stringify({ t: 'error', job: job.id, kind: 'error', message: `The script's ${where} cannot be converted to JSON: ${error.message}` });
   }
+  // Characters, not bytes: the server's own check on bytes is exact; this spares it most oversized results.
+  if (line.length > (job.limits.maxResultBytes || Infinity)) {
+    line = JSON.stringify({ t: 'error', job: job.id, kind: 'output', message: `The script's result is larger than the response limit of ${job.limits.maxResponseBytes} bytes.` });
+  }
   writeAll(OUT_FD, Buffer.from(`${line}\n`));
   end(job);
 }
@@ -350,19 +360,61 @@ function fail(job, error) {
   }
   job.finished = true;
   clearJobTimers(job);
-  send({ t: 'error', job: job.id, kind: 'error', ...describe(error) });
+  const described = describe(error);
+  described.message = described.message.slice(0, MAX_MESSAGE_CHARS);
+  if (described.stack) described.stack = described.stack.slice(0, MAX_MESSAGE_CHARS);
+  send({ t: 'error', job: job.id, kind: 'error', ...described });
   end(job);
 }
 
 function end(job) {
+  // Processes the script left running would reach the next job: the server replaces this runner.
+  // Daemons (a double fork) escape the children list; in our own namespace nothing else may live.
+  let dirty = hasChildProcesses();
+  if (SANDBOXED && killStrays()) dirty = true;
+  // Descriptors the script left open would pile up until the next job cannot open any.
+  if (openFds() > fdLimit) dirty = true;
   writeAll(1, MARKER);
   writeAll(2, MARKER);
-  // Processes the script left running would reach the next job: the server replaces this runner.
-  send({ t: 'done', job: job.id, dirty: hasChildProcesses() });
+  send({ t: 'done', job: job.id, dirty });
   if (current === job) current = null;
   job.context = null;
   setImmediate(prepareSpare);
 }
+
+/** Told so by the server, and it holds: our parent is bwrap as init of a PID namespace of our own. */
+function inOwnSandbox() {
+  if (process.env.SCRIPTGATE_SANDBOXED !== '1' || process.ppid !== 1) return false;
+  try {
+    return fs.readFileSync('/proc/1/comm', 'utf8').trim() === 'bwrap';
+  } catch {
+    return false;
+  }
+}
+const SANDBOXED = inOwnSandbox();
+
+/** Kills every other process in our namespace; true when there were any. */
+function killStrays() {
+  let killed = false;
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(-1, 'SIGKILL');
+      killed = true;
+    } catch (error) {
+      return error.code === 'ESRCH' ? killed : true;
+    }
+  }
+  return true;
+}
+
+function openFds() {
+  try {
+    return fs.readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+let fdLimit = Infinity;
 
 /** child_process starts processes from the main thread, so its children list is the one to read. */
 function hasChildProcesses() {
@@ -467,4 +519,5 @@ function warmUp() {
 
 warmUp();
 prepareSpare();
+fdLimit = openFds() + FD_BUDGET;
 send({ t: 'ready', pid: process.pid, version: process.version });

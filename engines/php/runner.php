@@ -18,6 +18,10 @@
  */
 
 const SG_EXIT_CHANNEL_CLOSED = 75;
+// Descriptors a job may leave open (cached connections, say) before the worker is replaced.
+const SG_FD_BUDGET = 64;
+// Error messages longer than this are cut: an exception's text is not a way to move data.
+const SG_MAX_MESSAGE_BYTES = 16384;
 const SG_JSON_OUT = JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION
     | JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR;
 
@@ -175,22 +179,33 @@ final class SgJobState
     public int $id;
     public bool $finished = false;
     public $event;
+    public array $limits = [];
 }
 
 function sg_send_result(SgJobState $state, $returned, bool $exited): void
 {
+    global $sgOut;
     $message = ['t' => 'result', 'job' => $state->id, 'returned' => $returned, 'event' => sg_objects($state->event)];
     if ($exited) {
         $message['exited'] = true;
     }
     try {
-        sg_send($message);
+        $data = json_encode($message, SG_JSON_OUT) . "\n";
     } catch (JsonException $error) {
         $where = sg_first_unserialisable($returned, 'return value')
             ?? sg_first_unserialisable($state->event, 'event') ?? 'result';
         sg_send(['t' => 'error', 'job' => $state->id, 'kind' => 'error',
             'message' => "The script's $where cannot be converted to JSON: " . $error->getMessage()]);
+        return;
     }
+    $maxResult = (int) ($state->limits['maxResultBytes'] ?? 0);
+    if ($maxResult > 0 && strlen($data) > $maxResult) {
+        $maxResponse = (int) ($state->limits['maxResponseBytes'] ?? 0);
+        sg_send(['t' => 'error', 'job' => $state->id, 'kind' => 'output',
+            'message' => "The script's result is larger than the response limit of $maxResponse bytes."]);
+        return;
+    }
+    sg_write_all($sgOut, $data);
 }
 
 /**
@@ -273,6 +288,32 @@ function sg_declares_names(string $script): bool
     return $cache[$key] = false;
 }
 
+/** Told so by the server, and it holds: our parent is bwrap as init of a PID namespace of our own. */
+function sg_in_own_sandbox(): bool
+{
+    return getenv('SCRIPTGATE_SANDBOXED') === '1' && posix_getppid() === 1
+        && trim((string) @file_get_contents('/proc/1/comm')) === 'bwrap';
+}
+
+/** Kills every other process in our namespace (daemons a job left, double-forked or not); true when there were any. */
+function sg_kill_strays(): bool
+{
+    $killed = false;
+    for ($i = 0; $i < 100; $i++) {
+        if (!posix_kill(-1, SIGKILL)) {
+            return $killed || posix_get_last_error() !== 3; // 3: ESRCH, nobody left
+        }
+        $killed = true;
+    }
+    return true;
+}
+
+function sg_open_fds(): int
+{
+    $entries = @scandir('/proc/self/fd');
+    return $entries === false ? 0 : count($entries) - 2;
+}
+
 function sg_has_child_processes(): bool
 {
     $pid = getmypid();
@@ -286,6 +327,7 @@ function sg_run_job(array $job): void
     $sgCurrent = $state;
     $state->id = (int) $job['id'];
     $limits = $job['limits'] ?? [];
+    $state->limits = $limits;
     $event = $job['event'];
     $state->event = &$event;
     $platform = [
@@ -325,8 +367,8 @@ function sg_run_job(array $job): void
         ini_set('memory_limit', '-1');
         $message = ($error instanceof ParseError ? 'PHP Parse error: ' : get_class($error) . ': ') . $error->getMessage();
         $frames = array_filter(explode("\n", $error->getTraceAsString()), static fn ($frame) => str_contains($frame, "eval()'d code"));
-        sg_send(['t' => 'error', 'job' => $state->id, 'kind' => 'error', 'message' => $message,
-            'line' => sg_script_line($error), 'stack' => $frames ? implode("\n", $frames) : null]);
+        sg_send(['t' => 'error', 'job' => $state->id, 'kind' => 'error', 'message' => substr($message, 0, SG_MAX_MESSAGE_BYTES),
+            'line' => sg_script_line($error), 'stack' => $frames ? substr(implode("\n", $frames), 0, SG_MAX_MESSAGE_BYTES) : null]);
     }
     restore_error_handler();
     $sgCurrent = null;
@@ -371,6 +413,8 @@ $sgWarmEvent = ['request' => [], 'response' => []];
 json_decode(json_encode(['returned' => $sgWarm($sgWarmEvent, []), 'event' => sg_objects($sgWarmEvent)], SG_JSON_OUT), true);
 sg_declares_names('return 1;');
 unset($sgWarm, $sgWarmEvent);
+$sgSandboxed = sg_in_own_sandbox();
+$sgFdLimit = sg_open_fds() + SG_FD_BUDGET;
 $sgBaselineGlobals = [...array_keys($GLOBALS), 'sgBaselineGlobals', 'sgJob', 'sgDone', 'sgName'];
 sg_send(['t' => 'ready', 'pid' => $sgRunnerPid, 'version' => PHP_VERSION]);
 
@@ -389,8 +433,16 @@ while (($sgJob = sg_read()) !== null) {
     foreach (array_diff(array_keys($GLOBALS), $sgBaselineGlobals) as $sgName) {
         unset($GLOBALS[$sgName]);
     }
-    // Processes the script left running would reach the next job.
+    // Processes the script left running would reach the next job; daemons (a double fork) escape the
+    // children list, so in our own namespace every other process goes.
     $sgDone['dirty'] = sg_has_child_processes() || !@chdir($sgHome);
+    if ($sgSandboxed && sg_kill_strays()) {
+        $sgDone['dirty'] = true;
+    }
+    // Descriptors the script left open would pile up until the next job cannot open any.
+    if (sg_open_fds() > $sgFdLimit) {
+        $sgDone['dirty'] = true;
+    }
     sg_write_all(STDOUT, $sgMarker);
     sg_write_all(STDERR, $sgMarker);
     sg_send($sgDone);

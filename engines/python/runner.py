@@ -27,6 +27,10 @@ import traceback
 IN_FD, OUT_FD = 3, 4
 SCRIPT_FILE = '<script>'
 EXIT_CHANNEL_CLOSED = 75
+# Descriptors a job may leave open (cached connections, say) before the worker is replaced.
+FD_BUDGET = 64
+# Error messages longer than this are cut: an exception's text is not a way to move data.
+MAX_MESSAGE_CHARS = 16384
 
 
 # ---- protocol -----------------------------------------------------------------
@@ -242,6 +246,38 @@ def limit_memory(memory_mb):
     resource.setrlimit(resource.RLIMIT_AS, (allowed, allowed))
 
 
+def in_own_sandbox():
+    """Told so by the server, and it holds: our parent is bwrap as init of a PID namespace of our own."""
+    if os.environ.get('SCRIPTGATE_SANDBOXED') != '1' or os.getppid() != 1:
+        return False
+    try:
+        with open('/proc/1/comm') as comm:
+            return comm.read().strip() == 'bwrap'
+    except OSError:
+        return False
+
+
+def kill_strays():
+    """Every other process in our namespace (daemons a job left, double-forked or not); True when there were any."""
+    killed = False
+    for _ in range(100):  # a fork bomb may add processes while we kill
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            return killed
+        except OSError:
+            return True
+        killed = True
+    return True
+
+
+def open_fds():
+    try:
+        return len(os.listdir('/proc/self/fd'))
+    except OSError:
+        return 0
+
+
 def has_child_processes():
     """Only the main thread's list: with other threads still alive the process is replaced anyway."""
     try:
@@ -277,7 +313,7 @@ def run_job(channel, job, runner_pid):
                 print(stop.code, file=sys.stderr)
         if os.getpid() != runner_pid:
             os._exit(0)  # a process the script forked must not speak for the job
-        send_result(send, job_id, returned, event, exited, exit_status)
+        send_result(send, job_id, returned, event, exited, exit_status, job.get('limits') or {})
     except MemoryError:
         if os.getpid() != runner_pid:
             os._exit(1)
@@ -292,7 +328,7 @@ def run_job(channel, job, runner_pid):
             message, line, stack = 'MemoryError', None, None
         dirty = isinstance(error, MemoryError)
         send({'t': 'error', 'job': job_id, 'kind': 'memory' if dirty else 'error',
-              'message': message, 'line': line, 'stack': stack})
+              'message': message[:MAX_MESSAGE_CHARS], 'line': line, 'stack': stack and stack[:MAX_MESSAGE_CHARS]})
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -301,16 +337,22 @@ def run_job(channel, job, runner_pid):
     return dirty
 
 
-def send_result(send, job_id, returned, event, exited, exit_status):
+def send_result(send, job_id, returned, event, exited, exit_status, limits):
     message = {'t': 'result', 'job': job_id, 'returned': returned, 'event': event}
     if exited:
         message.update(exited=True, exitCode=exit_status)
     try:
-        send(message)
+        data = (json.dumps(message, separators=(',', ':'), allow_nan=False) + '\n').encode()
     except (TypeError, ValueError, RecursionError) as error:
         where = first_unserialisable(returned, 'return value') or first_unserialisable(event, 'event') or 'result'
         send({'t': 'error', 'job': job_id, 'kind': 'error',
               'message': 'The script\'s %s cannot be converted to JSON: %s' % (where, error)})
+        return
+    if len(data) > limits.get('maxResultBytes', len(data)):
+        send({'t': 'error', 'job': job_id, 'kind': 'output',
+              'message': 'The script\'s result is larger than the response limit of %d bytes.' % limits.get('maxResponseBytes', 0)})
+        return
+    write_all(OUT_FD, data)
 
 
 # ---- the process -----------------------------------------------------------------
@@ -387,8 +429,10 @@ def main():
     limit_memory(memory_mb)
     home = os.getcwd()
     runner_pid = os.getpid()
+    sandboxed = in_own_sandbox()
     channel = Channel()
     warm_up()
+    fd_limit = open_fds() + FD_BUDGET
     channel.send({'t': 'ready', 'pid': runner_pid, 'version': sys.version.split()[0]})
     while True:
         job = channel.read()
@@ -399,6 +443,11 @@ def main():
         dirty = run_job(channel, job, runner_pid)
         # Threads or processes the script left running would reach the next job.
         dirty = dirty or threading.active_count() > 1 or has_child_processes()
+        # Daemons (a double fork) escape the children list; in our own namespace nothing else may live.
+        if sandboxed and kill_strays():
+            dirty = True
+        # Descriptors the script left open would pile up until the next job cannot open any.
+        dirty = dirty or open_fds() > fd_limit
         try:
             os.chdir(home)
         except OSError:

@@ -59,3 +59,13 @@ function parseJsonString(value: unknown): unknown {
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return !!value && typeof value === 'object' && !Array.isArray(value);
 }
+
+/** The answer to a `platform.api` call past the per-run bound on calls in flight. */
+export function tooManyApiCalls(limit: number): ApiResult {
+  return {
+    status_code: 503,
+    content: { error: { code: 503, message: `Too many platform.api calls in flight: at most ${limit} per run.` } },
+    content_type: 'application/json',
+    headers: {},
+  };
+}

@@ -1,11 +1,13 @@
-import { cpus } from 'node:os';
+import { mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
-import { scrubbedEnvironment } from './environment.ts';
-import type { LanguageSpec } from './languages/language.ts';
+import { sandboxedEnvironment, scrubbedEnvironment } from './environment.ts';
+import type { DetectedInterpreter, LanguageSpec } from './languages/language.ts';
 import { WorkerPool } from './pool.ts';
+import { interpreterPaths, type WorkerLauncher } from './sandbox.ts';
 import { Worker } from './worker.ts';
 
 /** Where the language runners live: <repo>/engines/. */
@@ -15,10 +17,13 @@ export interface SubprocessEngineSettings {
   /** User override of the interpreter (absolute path); otherwise PATH is searched. */
   interpreterPath?: string;
   disabled: boolean;
-  /** This engine's own directory; each worker gets a subdirectory. */
-  workDir: string;
+  /** How workers start (bubblewrap, or plain processes); rejects with why the sandbox cannot work here. */
+  launcher(): Promise<WorkerLauncher>;
   poolSize: number;
   maxPoolSize: number;
+  /** Workers one service may have busy at once. */
+  workersPerService: number;
+  /** Calls allowed to wait per service (and four times that per type). */
   queueLimit: number;
   defaultMemoryLimitMb: number;
   idleTtlMs: number;
@@ -31,7 +36,15 @@ export interface SubprocessScriptTypeInfo extends ScriptTypeInfo {
   interpreter: string | null;
   /** e.g. which interpreter `python` turned out to be. */
   note: string | null;
+  /**
+   * Set when scripts of this type run unsandboxed because the operator chose
+   * SCRIPT_SANDBOX=off: what that exposes, for the server to log loudly at start.
+   */
+  sandboxWarning: string | null;
 }
+
+/** The smallest private /tmp a sandboxed worker gets; otherwise as large as its memory limit. */
+const TMP_MIN_MB = 16;
 
 export function defaultPoolSizes(): { poolSize: number; maxPoolSize: number } {
   return { poolSize: 2, maxPoolSize: Math.max(4, cpus().length * 2) };
@@ -41,7 +54,6 @@ export function defaultPoolSizes(): { poolSize: number; maxPoolSize: number } {
 export class SubprocessEngine implements ScriptEngine {
   readonly info: SubprocessScriptTypeInfo;
   private pool: WorkerPool | null = null;
-  private workerCount = 0;
 
   constructor(
     private readonly language: LanguageSpec,
@@ -59,6 +71,7 @@ export class SubprocessEngine implements ScriptEngine {
       unavailableReason: settings.disabled ? 'disabled by configuration' : 'not started',
       interpreter: null,
       note: null,
+      sandboxWarning: null,
     };
   }
 
@@ -70,7 +83,12 @@ export class SubprocessEngine implements ScriptEngine {
       this.info.version = found.version;
       this.info.interpreter = found.executable;
       this.info.note = found.note;
-      const pool = this.createPool(found.executable);
+      const launcher = await this.settings.launcher();
+      this.info.sandboxed = launcher.sandboxed;
+      this.info.sandboxWarning = launcher.sandboxed
+        ? null
+        : `SCRIPT_SANDBOX=off: ${this.info.name} scripts run unsandboxed as the server's own user, and can read its files and database and signal its processes`;
+      const pool = this.createPool(found, launcher);
       this.pool = pool;
       await pool.warmUp();
       this.info.available = true;
@@ -106,26 +124,44 @@ export class SubprocessEngine implements ScriptEngine {
     this.pool?.forget(scriptKey);
   }
 
-  /** Process ids of the workers and of jobs they are running (diagnostics and tests). */
+  /** Host pids of the workers' own processes (bwrap, or the runner unsandboxed): diagnostics and tests. */
   workerPids(): number[] {
     return this.pool?.pids() ?? [];
   }
 
-  private createPool(executable: string): WorkerPool {
+  /** Each live worker's host pids and uid, with the service it serves (diagnostics and tests). */
+  workers(): Array<{ pid: number | undefined; runnerPid: number | undefined; uid: number | null; scriptKey: string | null; state: string }> {
+    return this.pool?.describe() ?? [];
+  }
+
+  private createPool(found: DetectedInterpreter, launcher: WorkerLauncher): WorkerPool {
     const { language, settings } = this;
     const runnerPath = path.join(ENGINES_DIR, language.runnerFile);
+    const readOnlyPaths = interpreterPaths(found.executable, found.prefixes);
     return new WorkerPool({
       language,
       minSize: settings.poolSize,
       maxSize: Math.max(settings.poolSize, settings.maxPoolSize, 1),
+      workersPerService: settings.workersPerService,
       queueLimit: settings.queueLimit,
       defaultMemoryLimitMb: settings.defaultMemoryLimitMb,
       idleTtlMs: settings.idleTtlMs,
-      createWorker: (memoryLimitMb, events) => {
-        const directory = path.join(settings.workDir, `worker-${process.pid}-${++this.workerCount}`);
-        const env = scrubbedEnvironment(process.env, { TMPDIR: directory });
+      createWorker: (memoryLimitMb, network, events) => {
+        // Outside a sandbox the worker still gets a directory of its own (under the system's tmp, not DATA_DIR).
+        const directory = launcher.sandboxed ? null : mkdtempSync(path.join(tmpdir(), `scriptgate-${language.type}-`));
+        const env = directory ? scrubbedEnvironment(process.env, { TMPDIR: directory }) : sandboxedEnvironment(process.env);
+        const command = (token: string) =>
+          launcher.command({
+            executable: found.executable,
+            args: (runnerInside) => language.runnerArgs(runnerInside, token, memoryLimitMb),
+            runnerPath,
+            readOnlyPaths,
+            network,
+            tmpMb: Math.max(TMP_MIN_MB, memoryLimitMb),
+            addressSpaceMb: language.addressSpaceMb(memoryLimitMb),
+          });
         return new Worker(
-          { language, executable, runnerPath, directory, env, memoryLimitMb, startTimeoutMs: settings.startTimeoutMs },
+          { language, command, sandboxed: launcher.sandboxed, directory, env, memoryLimitMb, network, startTimeoutMs: settings.startTimeoutMs },
           events,
         );
       },

@@ -17,3 +17,17 @@ export function scrubbedEnvironment(
   env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
   return { ...env, ...extra };
 }
+
+/**
+ * Inside the sandbox: the same allow-list, with home and tmp on the private
+ * tmpfs and the runner told it may clean its PID namespace after each job.
+ */
+export function sandboxedEnvironment(source: NodeJS.ProcessEnv): Record<string, string> {
+  return scrubbedEnvironment(source, {
+    HOME: '/tmp',
+    TMPDIR: '/tmp',
+    USER: 'scriptgate',
+    LOGNAME: 'scriptgate',
+    SCRIPTGATE_SANDBOXED: '1',
+  });
+}

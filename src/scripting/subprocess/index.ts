@@ -1,9 +1,9 @@
-import path from 'node:path';
 import { defaultPoolSizes, SubprocessEngine } from './engine.ts';
 import type { LanguageSpec, SubprocessType } from './languages/language.ts';
 import { nodeLanguage } from './languages/node.ts';
 import { phpLanguage } from './languages/php.ts';
 import { python3Language, pythonLanguage } from './languages/python.ts';
+import { BubblewrapLauncher, unsandboxedLauncher, type WorkerLauncher } from './sandbox.ts';
 
 export { SubprocessEngine, type SubprocessScriptTypeInfo } from './engine.ts';
 export type { SubprocessType } from './languages/language.ts';
@@ -13,20 +13,26 @@ export interface SubprocessEnginesOptions {
   interpreterPaths: Partial<Record<SubprocessType, string>>;
   /** Script types switched off by configuration, matched by exact name ("all" switches off every one). */
   disabled: ReadonlySet<string>;
-  /** Data directory for workers; each type and worker gets its own subdirectory. */
-  workDir: string;
+  /** Unused: sandboxed workers work in a private tmpfs, unsandboxed ones in the system's tmp. Kept so callers still compile. */
+  workDir?: string;
   /** Warm workers per type (default 2). */
   poolSize?: number;
   /** Workers per type at most (default max(4, 2 × CPUs)). */
   maxPoolSize?: number;
-  /** Calls allowed to wait per type when all workers are busy (default 64). */
+  /** Calls of one service allowed to wait per type when it has no worker free (default 64); four times that in all per type. */
   queueLimit?: number;
   /** The platform's default memory limit, so warm Node workers match most calls (default 128). */
   defaultMemoryLimitMb?: number;
   /** `bwrap`: every worker in bubblewrap (default); `off`: as the server's user, chosen by the operator. */
   sandbox?: 'bwrap' | 'off';
-  /** Workers one service may hold at once per type, so one busy service cannot starve the others. */
+  /**
+   * Workers one service may have busy at once per type, so one busy service
+   * cannot starve the others (default maxPoolSize - 1: a service alone keeps
+   * nearly all the throughput, and any other service always finds a worker).
+   */
   workersPerService?: number;
+  /** bwrap's path (tests point it elsewhere); otherwise found on PATH. */
+  bwrapPath?: string;
   /** Idle workers above poolSize stop after this long (default 60 s). */
   idleTtlMs?: number;
 }
@@ -37,14 +43,24 @@ const LANGUAGES: readonly LanguageSpec[] = [nodeLanguage, pythonLanguage, python
 export function createSubprocessEngines(options: SubprocessEnginesOptions): SubprocessEngine[] {
   const sizes = defaultPoolSizes();
   const poolSize = Math.max(0, options.poolSize ?? sizes.poolSize);
+  const maxPoolSize = Math.max(poolSize, options.maxPoolSize ?? sizes.maxPoolSize, 1);
+  const workersPerService = Math.max(1, Math.min(maxPoolSize, options.workersPerService ?? maxPoolSize - 1));
+  // One probe of the sandbox for every type, made when the first engine starts.
+  let launcher: Promise<WorkerLauncher> | null = null;
+  const sharedLauncher = (): Promise<WorkerLauncher> => {
+    if (options.sandbox === 'off') return Promise.resolve(unsandboxedLauncher);
+    launcher ??= BubblewrapLauncher.create({ bwrapPath: options.bwrapPath, pathEnv: process.env.PATH });
+    return launcher;
+  };
   return LANGUAGES.map(
     (language) =>
       new SubprocessEngine(language, {
         interpreterPath: options.interpreterPaths[language.type],
         disabled: options.disabled.has(language.type) || options.disabled.has('all'),
-        workDir: path.join(options.workDir, language.type),
+        launcher: sharedLauncher,
         poolSize,
-        maxPoolSize: Math.max(poolSize, options.maxPoolSize ?? sizes.maxPoolSize, 1),
+        maxPoolSize,
+        workersPerService,
         queueLimit: Math.max(0, options.queueLimit ?? 64),
         defaultMemoryLimitMb: options.defaultMemoryLimitMb ?? 128,
         idleTtlMs: options.idleTtlMs ?? 60_000,

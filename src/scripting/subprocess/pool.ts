@@ -9,13 +9,15 @@ export interface PoolOptions {
   minSize: number;
   /** Workers at most; calls beyond wait in the queue. */
   maxSize: number;
-  /** Calls allowed to wait; past it a call is refused as overloaded. */
+  /** Workers one service (script key) may have busy at once; its further calls wait their turn. */
+  workersPerService: number;
+  /** Calls of one service allowed to wait; four times that in all. Past either a call is refused as overloaded. */
   queueLimit: number;
   /** Memory limit for workers started ahead of need (languages that fix it at start). */
   defaultMemoryLimitMb: number;
   /** Extra idle workers are stopped after this long unused. */
   idleTtlMs: number;
-  createWorker(memoryLimitMb: number, events: WorkerEvents): Worker;
+  createWorker(memoryLimitMb: number, network: boolean, events: WorkerEvents): Worker;
 }
 
 interface Waiting {
@@ -23,21 +25,32 @@ interface Waiting {
   resolve: (outcome: ScriptOutcome) => void;
   reject: (failure: ScriptFailure) => void;
   timer: NodeJS.Timeout;
+  /** Arrival order, for first come first served among equals. */
+  seq: number;
 }
 
 /** After this many start-up failures in a row, calls fail fast for a while instead of respawning in a loop. */
 const START_FAILURE_LIMIT = 3;
 const START_BACKOFF_MS = 2000;
+/** The queue of a whole type holds this many times one service's share. */
+const TOTAL_QUEUE_FACTOR = 4;
 
 /**
  * The warm workers of one script type: picks a worker that fits each call,
  * keeps one spare started ahead of need, grows on demand up to `maxSize`,
  * queues what does not fit, refuses past the queue, replaces dead workers
  * and retires idle extras.
+ *
+ * Fair shares: a service has at most `workersPerService` workers busy; its
+ * further calls wait. A freed worker goes to the waiting service with the
+ * fewest busy workers (then first come); when that service needs a worker of
+ * its own and the pool is full, an idle worker of another service is retired
+ * to make room, so a busy service cannot keep its neighbours waiting.
  */
 export class WorkerPool {
   private readonly workers = new Set<Worker>();
   private queue: Waiting[] = [];
+  private nextSeq = 0;
   private stopping = false;
   private readonly reaper: NodeJS.Timeout;
   private averageMs = 50;
@@ -45,6 +58,7 @@ export class WorkerPool {
   private lastStartError: string | null = null;
   private lastStartFailureAt = 0;
   private memoryLimitForSpares: number;
+  private networkForSpares = true;
   private readonly events: WorkerEvents = {
     idle: (worker) => this.onIdle(worker),
     exit: (worker, startError) => this.onExit(worker, startError),
@@ -59,7 +73,7 @@ export class WorkerPool {
   /** Starts the minimum number of workers and waits until they can take calls. */
   async warmUp(): Promise<void> {
     const started: Worker[] = [];
-    while (this.liveCount() < this.options.minSize) started.push(this.spawn(this.memoryLimitForSpares));
+    while (this.liveCount() < this.options.minSize) started.push(this.spawn(this.memoryLimitForSpares, this.networkForSpares));
     await Promise.all(started.map((worker) => worker.ready));
   }
 
@@ -67,12 +81,17 @@ export class WorkerPool {
     const type = this.options.language.type;
     if (this.stopping) return Promise.reject(new ScriptFailure('unavailable', `The ${type} engine is shutting down.`));
     if (this.options.language.memoryLimitAtSpawn) this.memoryLimitForSpares = job.limits.memoryLimitMb;
+    this.networkForSpares = job.limits.network;
     const worker = this.idleWorkerFor(job);
     if (worker) return this.dispatch(worker, job);
     if (this.failingToStart()) {
       return Promise.reject(new ScriptFailure('unavailable', `Could not start a ${type} worker: ${this.lastStartError}`));
     }
-    if (this.queue.length >= this.options.queueLimit) {
+    const waitingForKey = this.queue.reduce((n, waiting) => n + (waiting.job.scriptKey === job.scriptKey ? 1 : 0), 0);
+    if (waitingForKey >= this.options.queueLimit) {
+      return Promise.reject(this.overloaded(`This service's ${type} calls are all busy and ${waitingForKey} more are waiting.`));
+    }
+    if (this.queue.length >= this.options.queueLimit * TOTAL_QUEUE_FACTOR) {
       return Promise.reject(this.overloaded(`All ${this.options.maxSize} ${type} workers are busy and ${this.queue.length} calls are waiting.`));
     }
     return new Promise<ScriptOutcome>((resolve, reject) => {
@@ -82,6 +101,7 @@ export class WorkerPool {
         job,
         resolve,
         reject,
+        seq: this.nextSeq++,
         timer: setTimeout(() => {
           this.queue = this.queue.filter((entry) => entry !== waiting);
           reject(this.overloaded(`No ${type} worker became free within ${waitMs} ms.`));
@@ -105,6 +125,16 @@ export class WorkerPool {
     const pids: number[] = [];
     for (const worker of this.workers) if (worker.pid) pids.push(worker.pid);
     return pids;
+  }
+
+  describe(): Array<{ pid: number | undefined; runnerPid: number | undefined; uid: number | null; scriptKey: string | null; state: string }> {
+    return [...this.workers].map((worker) => ({
+      pid: worker.pid,
+      runnerPid: worker.runnerPid,
+      uid: worker.uid,
+      scriptKey: worker.boundKey,
+      state: worker.state,
+    }));
   }
 
   get size(): number {
@@ -133,15 +163,22 @@ export class WorkerPool {
 
   // ---- choosing and starting workers ------------------------------------------
 
-  /** An idle worker that fits: one already serving this owner first, so fresh ones stay free for others. */
+  /**
+   * An idle worker that fits, if the service is under its share: one already
+   * serving this owner first, so fresh ones stay free for others.
+   */
   private idleWorkerFor(job: ScriptJob): Worker | null {
     let fallback: Worker | null = null;
+    let own: Worker | null = null;
+    let busy = 0;
     for (const worker of this.workers) {
+      if (worker.state === 'busy' && worker.boundKey === job.scriptKey) busy++;
       if (worker.state !== 'idle' || worker.retireWhenIdle || !worker.fits(job)) continue;
-      if (worker.boundKey === job.scriptKey) return worker;
-      fallback ??= worker;
+      if (worker.boundKey === job.scriptKey) own ??= worker;
+      else fallback ??= worker;
     }
-    return fallback;
+    if (busy >= this.options.workersPerService) return null;
+    return own ?? fallback;
   }
 
   private dispatch(worker: Worker, job: ScriptJob): Promise<ScriptOutcome> {
@@ -155,6 +192,11 @@ export class WorkerPool {
     return running;
   }
 
+  private take(waiting: Waiting): void {
+    this.queue.splice(this.queue.indexOf(waiting), 1);
+    clearTimeout(waiting.timer);
+  }
+
   private onIdle(worker: Worker): void {
     this.startFailures = 0;
     if (this.stopping) return;
@@ -163,12 +205,17 @@ export class WorkerPool {
       this.provision();
       return;
     }
-    const index = this.queue.findIndex((waiting) => worker.fits(waiting.job));
-    if (index >= 0) {
-      const [waiting] = this.queue.splice(index, 1);
-      clearTimeout(waiting!.timer);
-      this.dispatch(worker, waiting!.job).then(waiting!.resolve, waiting!.reject);
-      return;
+    for (const waiting of this.waitingInTurn()) {
+      if (worker.fits(waiting.job)) {
+        this.take(waiting);
+        this.dispatch(worker, waiting.job).then(waiting.resolve, waiting.reject);
+        break;
+      }
+      // Its turn comes first, but it needs a worker of its own: with the pool full, this one makes room.
+      if (!this.workerComingFor(waiting.job) && this.liveCount() >= this.options.maxSize) {
+        void worker.close();
+        break;
+      }
     }
     this.provision();
   }
@@ -192,21 +239,50 @@ export class WorkerPool {
     this.provision();
   }
 
-  /** Every queued call gets a worker on its way (within capacity), and the minimum stays warm. */
+  /** Every queued call whose service is under its share gets a worker on its way (within capacity), and the minimum stays warm. */
   private provision(): void {
     if (this.stopping || this.failingToStart()) return;
-    const coming = [...this.workers].filter((worker) => worker.state === 'starting');
-    for (const waiting of this.queue) {
+    if (this.queue.length > 0) this.provisionWaiting();
+    while (this.liveCount() < this.options.minSize) this.spawn(this.memoryLimitForSpares, this.networkForSpares);
+    this.keepSpare();
+  }
+
+  private provisionWaiting(): void {
+    const coming = [...this.workers].filter((worker) => worker.state === 'starting' && !worker.retireWhenIdle);
+    const planned = this.busyByKey();
+    for (const waiting of this.waitingInTurn(planned)) {
+      const key = waiting.job.scriptKey;
+      if ((planned.get(key) ?? 0) >= this.options.workersPerService) continue;
+      planned.set(key, (planned.get(key) ?? 0) + 1);
       const index = coming.findIndex((worker) => worker.fits(waiting.job));
       if (index >= 0) {
         coming.splice(index, 1);
         continue;
       }
       if (!this.makeRoom(waiting.job)) break;
-      this.spawn(waiting.job.limits.memoryLimitMb);
+      this.spawn(waiting.job.limits.memoryLimitMb, waiting.job.limits.network);
     }
-    while (this.liveCount() < this.options.minSize) this.spawn(this.memoryLimitForSpares);
-    this.keepSpare();
+  }
+
+  /** Waiting calls of services under their share, those with the fewest busy workers first, then first come. */
+  private waitingInTurn(busy: Map<string, number> = this.busyByKey()): Waiting[] {
+    if (this.queue.length === 0) return [];
+    const share = this.options.workersPerService;
+    const busyOf = (waiting: Waiting): number => busy.get(waiting.job.scriptKey) ?? 0;
+    return this.queue.filter((waiting) => busyOf(waiting) < share).sort((a, b) => busyOf(a) - busyOf(b) || a.seq - b.seq);
+  }
+
+  private busyByKey(): Map<string, number> {
+    const busy = new Map<string, number>();
+    for (const worker of this.workers) {
+      if (worker.state === 'busy' && worker.boundKey !== null) busy.set(worker.boundKey, (busy.get(worker.boundKey) ?? 0) + 1);
+    }
+    return busy;
+  }
+
+  private workerComingFor(job: ScriptJob): boolean {
+    for (const worker of this.workers) if (worker.state === 'starting' && !worker.retireWhenIdle && worker.fits(job)) return true;
+    return false;
   }
 
   /**
@@ -218,7 +294,7 @@ export class WorkerPool {
     for (const worker of this.workers) {
       if ((worker.state === 'idle' || worker.state === 'starting') && worker.boundKey === null && !worker.retireWhenIdle) return;
     }
-    this.spawn(this.memoryLimitForSpares);
+    this.spawn(this.memoryLimitForSpares, this.networkForSpares);
   }
 
   /** Room for one more worker: under capacity, or by retiring the least recently used idle worker that does not fit. */
@@ -234,12 +310,11 @@ export class WorkerPool {
     return true;
   }
 
-  private spawn(memoryLimitMb: number): Worker {
-    const worker = this.options.createWorker(memoryLimitMb, this.events);
+  private spawn(memoryLimitMb: number, network: boolean): Worker {
+    const worker = this.options.createWorker(memoryLimitMb, network, this.events);
     this.workers.add(worker);
     return worker;
   }
-
   private retireIdleExtras(): void {
     if (this.stopping) return;
     const now = Date.now();

@@ -16,7 +16,14 @@ export interface JobFrame {
   script: string;
   event: unknown;
   platform: { config: Record<string, unknown>; session: Record<string, unknown> };
-  limits: { timeoutMs: number; memoryLimitMb: number };
+  limits: {
+    timeoutMs: number;
+    memoryLimitMb: number;
+    /** The platform's response limit, named in the error when a result is too large. */
+    maxResponseBytes: number;
+    /** The largest result message the server will read; the runner refuses larger ones itself. */
+    maxResultBytes: number;
+  };
 }
 export interface ApiResultFrame {
   t: 'api-result';
@@ -31,7 +38,7 @@ export type RunnerFrame =
   | { t: 'log'; job: number; s: LogStream; m: string }
   | { t: 'api'; job: number; id: number; call: ApiCall }
   | { t: 'result'; job: number; returned?: JsonValue; event: JsonValue; exited?: boolean; exitCode?: number }
-  | { t: 'error'; job: number; kind: 'error' | 'memory'; message: string; line?: number; column?: number; stack?: string }
+  | { t: 'error'; job: number; kind: 'error' | 'memory' | 'output'; message: string; line?: number; column?: number; stack?: string }
   /** The job is over and its output written; `dirty`: it left the process unfit for another job. */
   | { t: 'done'; job: number; code?: number | null; dirty?: boolean };
 
@@ -39,57 +46,105 @@ export function encodeFrame(frame: JobFrame | ApiResultFrame): string {
   return `${JSON.stringify(frame)}\n`;
 }
 
+/** What a frame is, from how it starts (every runner writes `t` first, without spaces). */
+export type FrameClass = 'log' | 'result' | 'other';
+
+/** Bytes one frame may take, by class; past it the frame is skipped without being kept. */
+export interface FrameLimits {
+  log: number;
+  /** Results, errors and platform.api calls: what a script hands back. */
+  result: number;
+  /** Protocol chatter (ready, done). */
+  other: number;
+}
+
+export const IDLE_FRAME_LIMITS: FrameLimits = { log: 64 * 1024, result: 64 * 1024, other: 64 * 1024 };
+
+const CLASS_PREFIXES: Array<[Buffer, FrameClass]> = [
+  [Buffer.from('{"t":"log"'), 'log'],
+  [Buffer.from('{"t":"result"'), 'result'],
+  [Buffer.from('{"t":"error"'), 'result'],
+  [Buffer.from('{"t":"api"'), 'result'],
+];
+const LONGEST_PREFIX = Math.max(...CLASS_PREFIXES.map(([prefix]) => prefix.length));
+
+function classify(head: Buffer): FrameClass | null {
+  for (const [prefix, kind] of CLASS_PREFIXES) {
+    const n = Math.min(prefix.length, head.length);
+    if (head.subarray(0, n).equals(prefix.subarray(0, n)) && n === prefix.length) return kind;
+  }
+  return head.length >= LONGEST_PREFIX ? 'other' : null;
+}
+
 /**
- * Splits the runner's byte stream into frames. A frame larger than
- * `maxFrameBytes` cannot be trusted to fit in memory: `onOversize` is called
- * and the reader stops (the worker is then replaced).
+ * Splits the runner's byte stream into frames. A frame is kept in memory
+ * only up to its class's limit: past it the rest of the line is skipped as
+ * it arrives (a gigabyte line never grows the server) and `onOversize` says
+ * which class of frame was dropped. An unreadable frame stops the reader
+ * (the worker is then replaced).
  */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  private kind: FrameClass | null = null;
+  private skipping = false;
   private broken = false;
+  limits: FrameLimits = IDLE_FRAME_LIMITS;
 
   constructor(
     private readonly onFrame: (frame: RunnerFrame) => void,
     private readonly onBadFrame: (reason: string) => void,
-    private readonly maxFrameBytes: number,
+    private readonly onOversize: (kind: FrameClass, limit: number) => void,
   ) {}
 
   push(chunk: Buffer): void {
-    if (this.broken) return;
     let start = 0;
-    for (;;) {
+    while (!this.broken && start < chunk.length) {
       const newline = chunk.indexOf(0x0a, start);
-      if (newline < 0) break;
-      const piece = chunk.subarray(start, newline);
-      const line = this.chunks.length === 0 ? piece : Buffer.concat([...this.chunks, piece]);
-      this.chunks = [];
-      this.buffered = 0;
+      const end = newline < 0 ? chunk.length : newline;
+      if (!this.skipping) this.take(chunk.subarray(start, end));
+      if (newline < 0) return;
       start = newline + 1;
-      if (line.length === 0) continue;
-      let frame: RunnerFrame;
-      try {
-        frame = JSON.parse(line.toString('utf8')) as RunnerFrame;
-      } catch {
-        this.fail(`unreadable message from the runner: ${line.subarray(0, 120).toString('utf8')}`);
-        return;
-      }
-      this.onFrame(frame);
-      if (this.broken) return;
-    }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      this.chunks.push(rest);
-      this.buffered += rest.length;
-      if (this.buffered > this.maxFrameBytes) {
-        this.fail(`a message from the runner exceeded ${Math.round(this.maxFrameBytes / 1048576)} MB`);
-      }
+      this.endLine();
     }
   }
 
-  private fail(reason: string): void {
-    this.broken = true;
+  private take(piece: Buffer): void {
+    if (piece.length === 0) return;
+    this.chunks.push(piece);
+    this.buffered += piece.length;
+    if (this.kind === null) this.kind = classify(this.chunks.length === 1 ? piece : Buffer.concat(this.chunks).subarray(0, LONGEST_PREFIX));
+    const limit = this.limits[this.kind ?? 'other'];
+    if (this.buffered > limit) {
+      const kind = this.kind ?? 'other';
+      this.chunks = [];
+      this.buffered = 0;
+      this.skipping = true;
+      this.onOversize(kind, limit);
+    }
+  }
+
+  private endLine(): void {
+    const line = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const skipped = this.skipping;
     this.chunks = [];
-    this.onBadFrame(reason);
+    this.buffered = 0;
+    this.kind = null;
+    this.skipping = false;
+    if (skipped || line.length === 0) return;
+    let frame: RunnerFrame;
+    try {
+      frame = JSON.parse(line.toString('utf8')) as RunnerFrame;
+    } catch {
+      this.broken = true;
+      this.onBadFrame(`unreadable message from the runner: ${line.subarray(0, 120).toString('utf8')}`);
+      return;
+    }
+    if (!frame || typeof frame !== 'object') {
+      this.broken = true;
+      this.onBadFrame('a message from the runner was not an object');
+      return;
+    }
+    this.onFrame(frame);
   }
 }

@@ -1,27 +1,31 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { ScriptFailure } from '../failure.ts';
-import type { LogStream, ScriptJob, ScriptOutcome } from '../types.ts';
-import { dispatcherFailure, normaliseApiCall, plainApiResult } from './api-call.ts';
+import { MAX_API_CALLS_IN_FLIGHT, type LogStream, type ScriptJob, type ScriptOutcome } from '../types.ts';
+import { dispatcherFailure, normaliseApiCall, plainApiResult, tooManyApiCalls } from './api-call.ts';
 import { JobLog } from './job-log.ts';
 import type { LanguageSpec } from './languages/language.ts';
 import { MemoryWatch, residentBytes } from './memory-watch.ts';
 import { OutputLines } from './output-lines.ts';
-import { encodeFrame, FrameReader, type JobFrame, type RunnerFrame } from './protocol.ts';
+import { childPids, findSandboxProcesses, type SandboxProcesses } from './process-tree.ts';
+import { encodeFrame, FrameReader, IDLE_FRAME_LIMITS, type FrameClass, type FrameLimits, type JobFrame, type RunnerFrame } from './protocol.ts';
+import type { SandboxedCommand } from './sandbox.ts';
 
 export interface WorkerConfig {
   language: LanguageSpec;
-  executable: string;
-  runnerPath: string;
-  /** This worker's own working directory (created here, removed when it exits). */
-  directory: string;
+  /** What to start, given the run's end-marker token: bwrap around the interpreter, or the interpreter itself. */
+  command(token: string): SandboxedCommand;
+  sandboxed: boolean;
+  /** Working directory outside a sandbox (removed when the worker exits); inside, a private tmpfs. */
+  directory: string | null;
   env: Record<string, string>;
   /** Used only by languages that fix the memory limit at start (Node's heap size). */
   memoryLimitMb: number;
+  /** Whether the worker shares the host's network (fixed at start: an empty namespace otherwise). */
+  network: boolean;
   startTimeoutMs: number;
 }
 
@@ -54,9 +58,11 @@ interface ActiveJob {
   markersLeft: number;
   deadline: NodeJS.Timeout | null;
   memory: MemoryWatch | null;
+  apiCallsInFlight: number;
 }
 
-const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+/** Slack over a result's own bytes for the frame around it. */
+const FRAME_SLACK_BYTES = 64 * 1024;
 const STDERR_TAIL_CHARS = 4096;
 let nextJobId = 1;
 let nextWorkerId = 1;
@@ -82,6 +88,7 @@ export class Worker {
   readonly exited: Promise<void>;
 
   private readonly child: ChildProcess;
+  private readonly command: SandboxedCommand;
   private readonly toRunner: Writable;
   private active: ActiveJob | null = null;
   private stderrTail = '';
@@ -91,7 +98,10 @@ export class Worker {
   private exitedResolve!: () => void;
   private readonly stdoutLines: OutputLines;
   private readonly stderrLines: OutputLines;
+  private readonly frames: FrameReader;
   private idleWaiters: Array<() => void> = [];
+  /** Host pids inside the sandbox, once known (null outside one). */
+  private sandbox: SandboxProcesses | null = null;
 
   constructor(
     private readonly config: WorkerConfig,
@@ -106,23 +116,24 @@ export class Worker {
     this.stdoutLines = new OutputLines(marker, (line) => this.onOutput('STDOUT', line), () => this.onMarker());
     this.stderrLines = new OutputLines(marker, (line) => this.onOutput('STDERR', line), () => this.onMarker());
 
-    mkdirSync(config.directory, { recursive: true });
-    this.child = spawn(config.executable, config.language.runnerArgs(config.runnerPath, token, config.memoryLimitMb), {
-      cwd: config.directory,
+    const command = (this.command = config.command(token));
+    this.child = spawn(command.file, command.args, {
+      cwd: config.directory ?? '/',
       env: config.env,
-      // fd 3: jobs and API results in; fd 4: everything the runner reports out.
+      // fd 3: jobs and API results in; fd 4: everything the runner reports out (bwrap passes both through).
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-      // Its own process group, so a timeout can kill whatever the script started too.
+      // Its own process group, so a timeout can kill whatever the script started too
+      // (in a sandbox: bwrap, whose PID namespace dies with it).
       detached: true,
     });
     this.toRunner = this.child.stdio[3] as Writable;
     const fromRunner = this.child.stdio[4] as Readable;
-    const frames = new FrameReader(
+    this.frames = new FrameReader(
       (frame) => this.onFrame(frame),
       (reason) => this.fatal(reason),
-      MAX_FRAME_BYTES,
+      (kind, limit) => this.onOversizeFrame(kind, limit),
     );
-    fromRunner.on('data', (chunk: Buffer) => frames.push(chunk));
+    fromRunner.on('data', (chunk: Buffer) => this.frames.push(chunk));
     this.child.stdout!.on('data', (chunk: Buffer) => this.stdoutLines.push(chunk));
     this.child.stderr!.on('data', (chunk: Buffer) => this.stderrLines.push(chunk));
     for (const stream of [this.toRunner, fromRunner, this.child.stdout!, this.child.stderr!]) stream.on('error', () => {});
@@ -137,8 +148,19 @@ export class Worker {
     this.startTimer = setTimeout(() => this.fatal(`did not start within ${config.startTimeoutMs} ms`), config.startTimeoutMs);
   }
 
+  /** Our child: the runner itself, or bwrap around it. */
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** The runner's host pid (inside a sandbox, found once it is ready). */
+  get runnerPid(): number | undefined {
+    return this.sandbox?.runner ?? (this.config.sandboxed ? undefined : this.child.pid);
+  }
+
+  /** The host uid the worker's processes run as, when it has one of its own. */
+  get uid(): number | null {
+    return this.command.uid;
   }
 
   get memoryLimitMb(): number {
@@ -148,6 +170,7 @@ export class Worker {
   /** Whether this worker may take the job without breaking isolation or limits. */
   fits(job: ScriptJob): boolean {
     if (this.config.language.memoryLimitAtSpawn && job.limits.memoryLimitMb !== this.config.memoryLimitMb) return false;
+    if (this.config.sandboxed && job.limits.network !== this.config.network) return false;
     return this.boundKey === null || this.boundKey === job.scriptKey;
   }
 
@@ -175,29 +198,34 @@ export class Worker {
         markersLeft: 2,
         deadline: null,
         memory: null,
+        apiCallsInFlight: 0,
       };
       this.active = active;
       if (memoryLimitMb > 0) {
         active.memory = new MemoryWatch(this.baselineRss + memoryLimitMb * 1024 * 1024, () =>
           this.abort(active, new ScriptFailure('memory', `Script exceeded its memory limit of ${memoryLimitMb} MB.`)),
         );
-        if (this.pid) active.memory.watch(this.pid);
+        if (this.runnerPid) active.memory.watch(this.runnerPid);
       }
       active.deadline = setTimeout(
         () => this.abort(active, new ScriptFailure('timeout', `Script exceeded its time limit of ${timeoutMs} ms.`)),
         timeoutMs,
       );
+      const { maxResponseBytes, maxLogBytes } = job.limits;
       const frame: JobFrame = {
         t: 'job',
         id: active.id,
         script: job.script,
         event: job.event,
         platform: { config: job.platform.config ?? {}, session: job.platform.session ?? {} },
-        limits: { timeoutMs, memoryLimitMb },
+        limits: { timeoutMs, memoryLimitMb, maxResponseBytes, maxResultBytes: 0 },
       };
       let encoded: string;
       try {
+        // A result carries the event back (changed or not) and the response, which may appear twice (returned and event.response).
+        frame.limits.maxResultBytes = 2 * maxResponseBytes + Buffer.byteLength(JSON.stringify(job.event) ?? '') + FRAME_SLACK_BYTES;
         encoded = encodeFrame(frame);
+        this.frames.limits = frameLimitsFor(frame.limits.maxResultBytes, maxLogBytes);
       } catch (error) {
         // The job itself cannot be sent (e.g. a circular event): fail it, keep the worker.
         this.clearJobTimers(active);
@@ -239,7 +267,7 @@ export class Worker {
 
   private onFrame(frame: RunnerFrame): void {
     if (frame.t === 'ready') {
-      void this.onReady();
+      void this.onReady(Number(frame.pid));
       return;
     }
     const active = this.active;
@@ -251,7 +279,7 @@ export class Worker {
         break;
       }
       case 'api':
-        this.dispatchApi(active, frame.id, frame.call);
+        this.dispatchApi(active, Number(frame.id), frame.call);
         break;
       case 'result':
         active.result = frame;
@@ -269,12 +297,19 @@ export class Worker {
     }
   }
 
-  private async onReady(): Promise<void> {
+  private async onReady(innerPid: number): Promise<void> {
     if (this.state !== 'starting') return;
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = null;
+    if (this.config.sandboxed && this.pid) {
+      this.sandbox = await findSandboxProcesses(this.pid, innerPid);
+      if (!this.sandbox) {
+        this.fatal('could not find the runner inside its sandbox');
+        return;
+      }
+    }
     // The memory backstop counts from what the idle runner already uses.
-    this.baselineRss = (this.pid && (await residentBytes(this.pid))) || 0;
+    this.baselineRss = (this.runnerPid && (await residentBytes(this.runnerPid))) || 0;
     if (this.state !== 'starting') return;
     this.state = 'idle';
     this.readyCallbacks.resolve();
@@ -282,14 +317,45 @@ export class Worker {
   }
 
   private dispatchApi(active: ActiveJob, callId: number, rawCall: unknown): void {
+    const answer = (result: ReturnType<typeof plainApiResult>): void => {
+      if (this.active !== active || active.settled || this.state === 'dead') return;
+      this.toRunner.write(encodeFrame({ t: 'api-result', job: active.id, id: callId, result }));
+    };
+    // A script firing calls without waiting gets errors at once instead of growing the server's memory.
+    if (active.apiCallsInFlight >= MAX_API_CALLS_IN_FLIGHT) {
+      answer(tooManyApiCalls(MAX_API_CALLS_IN_FLIGHT));
+      return;
+    }
+    active.apiCallsInFlight++;
     const call = normaliseApiCall(rawCall);
     Promise.resolve()
       .then(() => active.job.api(call))
       .then(plainApiResult, dispatcherFailure)
       .then((result) => {
-        if (this.active !== active || active.settled || this.state === 'dead') return;
-        this.toRunner.write(encodeFrame({ t: 'api-result', job: active.id, id: callId, result }));
+        active.apiCallsInFlight--;
+        answer(result);
       });
+  }
+
+  /** A frame past its limit was skipped: a log line is lost (said once), a result fails the job naming the limit. */
+  private onOversizeFrame(kind: FrameClass, limit: number): void {
+    const active = this.active;
+    if (!active || active.settled) {
+      if (kind !== 'log') this.fatal(`a message from the runner exceeded ${limit} bytes outside a job`);
+      return;
+    }
+    if (kind === 'log') {
+      active.log.system(`A log message larger than ${limit} bytes was dropped.`);
+      return;
+    }
+    if (kind === 'other') {
+      this.abort(active, new ScriptFailure('output', `The runner sent a message larger than ${limit} bytes.`));
+      return;
+    }
+    const { maxResponseBytes } = active.job.limits;
+    const failure = new ScriptFailure('output', `The script's result is larger than the response limit of ${maxResponseBytes} bytes.`);
+    active.log.system(failure.message);
+    this.settle(active, failure);
   }
 
   // ---- output ---------------------------------------------------------------
@@ -315,6 +381,8 @@ export class Worker {
     this.clearJobTimers(active);
     if (!active.settled) this.settle(active, this.outcomeOf(active));
     this.active = null;
+    this.frames.limits = IDLE_FRAME_LIMITS;
+    this.checkForStrays();
     if (this.state === 'busy') {
       this.state = 'idle';
       this.lastUsedAt = Date.now();
@@ -331,6 +399,7 @@ export class Worker {
       if (error.kind === 'memory') {
         return new ScriptFailure('memory', `Script exceeded its memory limit of ${active.job.limits.memoryLimitMb} MB.`, details);
       }
+      if (error.kind === 'output') return new ScriptFailure('output', String(error.message));
       return new ScriptFailure('error', error.message, details);
     }
     if (result) {
@@ -419,7 +488,8 @@ export class Worker {
       this.readyCallbacks.reject(new Error(startError));
     }
     this.notifyIdle();
-    void rm(this.config.directory, { recursive: true, force: true }).catch(() => {});
+    this.command.release();
+    if (this.config.directory) void rm(this.config.directory, { recursive: true, force: true }).catch(() => {});
     this.exitedResolve();
     this.events.exit(this, startError);
   }
@@ -430,13 +500,34 @@ export class Worker {
     for (const resolve of waiters) resolve();
   }
 
+  /**
+   * The runner kills what a job left in its namespace; should a script have
+   * stopped it doing so, anything but the runner under the sandbox's init
+   * (a daemon from a double fork) retires the worker, and its namespace with it.
+   */
+  private checkForStrays(): void {
+    const sandbox = this.sandbox;
+    if (!sandbox) return;
+    void childPids(sandbox.init).then((pids) => {
+      if (!pids.some((pid) => pid !== sandbox.runner) || this.state === 'dead' || this.state === 'closing') return;
+      if (this.state === 'idle') void this.close(0);
+      else this.retireWhenIdle = true;
+    });
+  }
+
   /** Long-lived workers grow a little; keep the memory backstop's zero point current. */
   private refreshBaseline(): void {
-    if (this.jobsRun % 32 !== 0 || !this.pid) return;
-    void residentBytes(this.pid).then((rss) => {
+    const pid = this.runnerPid;
+    if (this.jobsRun % 32 !== 0 || !pid) return;
+    void residentBytes(pid).then((rss) => {
       if (rss) this.baselineRss = rss;
     });
   }
+}
+
+function frameLimitsFor(maxResultBytes: number, maxLogBytes: number): FrameLimits {
+  // JSON may escape a log line's bytes up to six times (control characters as \u00XX).
+  return { log: 6 * maxLogBytes + FRAME_SLACK_BYTES, result: maxResultBytes, other: IDLE_FRAME_LIMITS.other };
 }
 
 function killGroup(pid: number): void {

@@ -7,6 +7,8 @@ export interface DetectedInterpreter {
   version: string;
   /** Anything the operator should know, e.g. which interpreter `python` turned out to be. */
   note: string | null;
+  /** Installation prefixes outside the system directories the interpreter needs (a pyenv Python's), bound read-only in the sandbox. */
+  prefixes?: string[];
 }
 
 export interface LanguageSpec {
@@ -23,6 +25,12 @@ export interface LanguageSpec {
   /** Finds and checks the interpreter; throws an Error whose message says why it cannot be used. */
   detect(override: string | undefined, env: Record<string, string>): Promise<DetectedInterpreter>;
   runnerArgs(runnerPath: string, token: string, memoryLimitMb: number): string[];
+  /**
+   * RLIMIT_AS for the sandboxed process in MB, or null to leave it to the
+   * language: V8 reserves far more address space than it uses, and Python's
+   * runner sets its own from what it maps at start.
+   */
+  addressSpaceMb(memoryLimitMb: number): number | null;
   /** Recognises a worker that died of memory exhaustion from the end of its stderr. */
   diedOfMemory?(stderrTail: string): boolean;
 }

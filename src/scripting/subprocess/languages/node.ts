@@ -23,6 +23,7 @@ export const nodeLanguage: LanguageSpec = {
   runnerArgs(runnerPath, token, memoryLimitMb) {
     return [`--max-old-space-size=${Math.max(8, Math.round(memoryLimitMb))}`, runnerPath, token];
   },
+  addressSpaceMb: () => null,
   diedOfMemory(stderrTail) {
     return /heap out of memory|Reached heap limit|Allocation failed/i.test(stderrTail);
   },

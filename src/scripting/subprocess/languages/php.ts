@@ -4,6 +4,8 @@ import type { LanguageSpec } from './language.ts';
 const PROBE =
   'echo PHP_VERSION, "\\n", PHP_VERSION_ID >= 80000 ? "php8" : "old", "\\n", (function_exists("pcntl_fork") && function_exists("posix_setpgid")) ? "fork" : "nofork", "\\n";';
 
+const PHP_ADDRESS_SPACE_MB = 8192;
+
 /**
  * PHP sets its memory_limit per job, so any warm worker of the owner fits; a
  * script that declares named functions or classes runs in a forked child.
@@ -25,6 +27,8 @@ export const phpLanguage: LanguageSpec = {
     if (fork.trim() !== 'fork') throw new Error(`PHP ${version} at ${executable} lacks the pcntl and posix extensions the runner needs`);
     return { executable, version: version.trim(), note: null };
   },
+  // memory_limit is set per job; this only stops a runaway extension or FFI from mapping the machine.
+  addressSpaceMb: () => PHP_ADDRESS_SPACE_MB,
   runnerArgs(runnerPath, token) {
     const ini = ['display_errors=stderr', 'log_errors=0', 'html_errors=0', 'memory_limit=-1', 'max_execution_time=0', 'output_buffering=0', 'implicit_flush=1'];
     return [...ini.flatMap((setting) => ['-d', setting]), runnerPath, token];
