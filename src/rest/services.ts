@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { badInput } from '../domain/errors.ts';
 import type { Platform } from '../domain/platform.ts';
 import type { Service, ServiceInput } from '../domain/services.ts';
+import { resourceJson } from './resource-json.ts';
 import { filter, flag, integerIn, list, MAX_INT32, order, pickFields, wholeNumber, type Query } from './query.ts';
 
 /** Records in one batch create: each is validated and written in one statement, which blocks the server for its duration. */
@@ -51,7 +52,7 @@ function idParam(raw: string): number {
 export function serviceRoutes(app: FastifyInstance, platform: Platform, writeBodyLimit: number): void {
   const { services } = platform;
 
-  app.get<{ Querystring: Query }>('/api/v2/system/service', async (request) => {
+  app.get<{ Querystring: Query }>('/api/v2/system/service', async (request, reply) => {
     const query = request.query;
     const ids = list(query, 'ids')?.map(idParam);
     const where = filter(query, ['name', 'type', 'id']);
@@ -64,10 +65,8 @@ export function serviceRoutes(app: FastifyInstance, platform: Platform, writeBod
       order: order(query, sortable),
     });
     const fields = list(query, 'fields');
-    return {
-      resource: rows.map((s) => pickFields(serviceRecord(s), fields)),
-      ...(flag(query, 'include_count') ? { meta: { count } } : {}),
-    };
+    const body = await resourceJson(rows, (s) => pickFields(serviceRecord(s), fields), flag(query, 'include_count') ? { meta: { count } } : {});
+    return reply.type('application/json; charset=utf-8').send(body);
   });
 
   app.post<{ Querystring: Query }>('/api/v2/system/service', { bodyLimit: writeBodyLimit }, async (request, reply) => {

@@ -59,11 +59,22 @@ function pageArgument(name: string, value: number | null | undefined, max: numbe
   return value;
 }
 
+/** Script characters of a list, summed once however many aliases return it. */
+const contentLengths = new WeakMap<readonly Service[], number>();
+
+function contentLength(services: readonly Service[]): number {
+  let total = contentLengths.get(services);
+  if (total === undefined) {
+    total = 0;
+    for (const service of services) total += service.content.length;
+    contentLengths.set(services, total);
+  }
+  return total;
+}
+
 /** Counts what a resolver is about to return toward the operation's budget, script bytes only when `content` is selected. */
 function charge(ctx: GraphQLContext, info: GraphQLResolveInfo, services: readonly Service[]): void {
-  let bytes = 0;
-  if (selects(info, 'content')) for (const service of services) bytes += service.content.length;
-  ctx.scope.charge(info.path.key.toString(), services.length, bytes);
+  ctx.scope.charge(info.path.key.toString(), services.length, selects(info, 'content') ? contentLength(services) : 0);
 }
 
 builder.queryFields((t) => ({
