@@ -5,12 +5,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptFailure } from '../src/scripting/failure.ts';
 import { createSubprocessEngines, type SubprocessEngine, type SubprocessType } from '../src/scripting/subprocess/index.ts';
+import { SANDBOX_MAX_PROCESSES } from '../src/scripting/subprocess/sandbox.ts';
 import type { ApiCall, ApiResult, LogStream, ScriptEvent, ScriptOutcome } from '../src/scripting/types.ts';
 
 // Real interpreters, no mocks. A language whose interpreter is missing is skipped with a reason.
 
+// Engines no longer write under their workDir; it stays to show nothing lands there.
 const WORK_DIR = mkdtempSync(path.join(tmpdir(), 'scriptgate-subprocess-test-'));
-afterAll(() => rmSync(WORK_DIR, { recursive: true, force: true }));
+afterAll(() => {
+  expect(readdirSync(WORK_DIR)).toEqual([]);
+  rmSync(WORK_DIR, { recursive: true, force: true });
+});
 
 function onPath(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
@@ -29,7 +34,7 @@ const ALL_TYPES: SubprocessType[] = ['nodejs', 'python', 'python3', 'php'];
 
 async function startEngine(
   type: SubprocessType,
-  options: { poolSize?: number; maxPoolSize?: number; queueLimit?: number } = {},
+  options: { poolSize?: number; maxPoolSize?: number; queueLimit?: number; sandbox?: 'bwrap' | 'off' } = {},
 ): Promise<SubprocessEngine> {
   const engines = createSubprocessEngines({
     interpreterPaths: {},
@@ -39,6 +44,7 @@ async function startEngine(
     maxPoolSize: options.maxPoolSize ?? 3,
     queueLimit: options.queueLimit ?? 8,
     defaultMemoryLimitMb: 64,
+    sandbox: options.sandbox ?? 'bwrap',
   });
   const engine = engines.find((e) => e.info.name === type)!;
   await engine.start();
@@ -134,6 +140,26 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Live processes running as a host uid (each sandboxed worker has its own). */
+function processesOfUid(uid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid && !/^State:\s+[ZX]/m.test(status)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** The worker serving a script key, as the host sees it. */
+function workerOf(engine: SubprocessEngine, key: string) {
+  return engine.workers().find((worker) => worker.scriptKey === key && (worker.state === 'busy' || worker.state === 'idle'));
+}
+
 /** Live processes in a process group (workers lead their own group). */
 function groupMembers(pgid: number): number[] {
   const members: number[] = [];
@@ -167,7 +193,7 @@ interface LanguageScripts {
   busyLoop: string;
   pidThenSleep: string; // logs "pid <pid>" then sleeps
   memoryBomb: string;
-  processBomb: string; // logs "pid <pid>", starts many processes that never end, then waits
+  processBomb: string; // logs "pid <pid>", starts processes that never end (as many as it may), then waits
   leaveChildBehind: string; // starts a process, returns {pid} at once
   exit0: string; // logs "before", exits 0, would log "after"
   exit4: string;
@@ -192,7 +218,7 @@ const SCRIPTS: Record<'nodejs' | 'python' | 'php', LanguageScripts> = {
     pidThenSleep: "console.log('pid ' + process.pid); await new Promise((r) => setTimeout(r, 20000));",
     memoryBomb: 'const keep = []; while (true) keep.push(new Array(100000).fill(Math.random()));',
     processBomb:
-      "console.log('pid ' + process.pid); const { spawn } = require('child_process'); for (let i = 0; i < 40; i++) spawn('sleep', ['30'], { stdio: 'ignore' }); await new Promise((r) => setTimeout(r, 30000));",
+      "console.log('pid ' + process.pid); const { spawn } = require('child_process'); for (let i = 0; i < 100; i++) spawn('sleep', ['30'], { stdio: 'ignore' }).on('error', () => {}); await new Promise((r) => setTimeout(r, 30000));",
     leaveChildBehind: "const { spawn } = require('child_process'); const child = spawn('sleep', ['30'], { stdio: 'ignore' }); return { pid: child.pid };",
     exit0: "console.log('before'); process.exit(0); console.log('after');",
     exit4: "console.log('before'); process.exit(4);",
@@ -214,7 +240,7 @@ const SCRIPTS: Record<'nodejs' | 'python' | 'php', LanguageScripts> = {
     busyLoop: 'while True:\n    pass',
     pidThenSleep: "import os, time\nprint('pid', os.getpid(), flush=True)\ntime.sleep(20)",
     memoryBomb: "keep = []\nwhile True:\n    keep.append(' ' * (1 << 20))",
-    processBomb: "import os, time\nprint('pid', os.getpid(), flush=True)\nfor _ in range(6):\n    os.fork()\ntime.sleep(30)",
+    processBomb: "import os, time\nprint('pid', os.getpid(), flush=True)\nfor _ in range(8):\n    try:\n        os.fork()\n    except OSError:\n        pass\ntime.sleep(30)",
     leaveChildBehind: "import subprocess\nchild = subprocess.Popen(['sleep', '30'])\nreturn {'pid': child.pid}",
     exit0: "import sys\nprint('before')\nsys.exit(0)\nprint('after')",
     exit4: "import sys\nprint('before')\nsys.exit(4)",
@@ -236,7 +262,7 @@ const SCRIPTS: Record<'nodejs' | 'python' | 'php', LanguageScripts> = {
     busyLoop: 'while (true) {}',
     pidThenSleep: "echo 'pid ', getmypid(), \"\\n\"; sleep(20);",
     memoryBomb: "$keep = []; while (true) { $keep[] = str_repeat('x', 1 << 20); }",
-    processBomb: "echo 'pid ', getmypid(), \"\\n\"; for ($i = 0; $i < 6; $i++) { pcntl_fork(); } sleep(30);",
+    processBomb: "echo 'pid ', getmypid(), \"\\n\"; for ($i = 0; $i < 8; $i++) { pcntl_fork(); } sleep(30);",
     leaveChildBehind: "$pid = pcntl_fork(); if ($pid === 0) { pcntl_exec('/bin/sleep', ['30']); } return ['pid' => $pid];",
     exit0: "echo \"before\\n\"; exit(0); echo \"after\\n\";",
     exit4: "echo \"before\\n\"; exit(4);",
@@ -269,7 +295,7 @@ describe.skipIf(!INSTALLED.nodejs)('nodejs: DreamFactory conventions', () => {
       name: 'nodejs',
       label: 'Node.js',
       description: 'Server-side JavaScript handler using the Node.js engine.',
-      sandboxed: false,
+      sandboxed: true,
       supportsInlineExecution: true,
       engine: 'subprocess',
       available: true,
@@ -285,11 +311,16 @@ describe.skipIf(!INSTALLED.nodejs)('nodejs: DreamFactory conventions', () => {
     expect(r.outcome!.event.response).toEqual({ status_code: 201, content: { sum: 42 }, content_type: 'application/json', headers: {} });
   });
 
-  it('return gives the value; await works in the body; require loads the server modules', async () => {
-    const r = await run(engine, "const { version } = require('graphql');\nawait new Promise((r) => setTimeout(r, 5));\nreturn { name: event.request.parameters.name, version };", {
-      parameters: { name: 'ada' },
-    });
-    expect(r.outcome!.returned).toEqual({ name: 'ada', version: expect.stringMatching(/^\d+\./) });
+  it("return gives the value; await works in the body; require loads Node's modules but never the server's", async () => {
+    const script = [
+      "const { join } = require('path');",
+      'await new Promise((r) => setTimeout(r, 5));',
+      "let server = 'none';",
+      "try { require('graphql'); server = 'loaded'; } catch (error) { server = error.code; }",
+      "return { name: event.request.parameters.name, joined: join('a', 'b'), server };",
+    ].join('\n');
+    const r = await run(engine, script, { parameters: { name: 'ada' } });
+    expect(r.outcome!.returned).toEqual({ name: 'ada', joined: 'a/b', server: 'MODULE_NOT_FOUND' });
   });
 
   it('platform.config and platform.session are there', async () => {
@@ -356,7 +387,7 @@ for (const type of ['python', 'python3'] as const) {
         name: type,
         label: type === 'python' ? 'Python' : 'Python3',
         description: type === 'python' ? 'Script handler using native Python.' : 'Script handler using native Python3.',
-        sandboxed: false,
+        sandboxed: true,
         supportsInlineExecution: true,
         engine: 'subprocess',
         available: true,
@@ -430,7 +461,7 @@ describe.skipIf(!INSTALLED.php)('php: DreamFactory conventions', () => {
       name: 'php',
       label: 'PHP',
       description: 'Script handler using native PHP.',
-      sandboxed: false,
+      sandboxed: true,
       supportsInlineExecution: true,
       engine: 'subprocess',
       available: true,
@@ -545,30 +576,35 @@ for (const type of ALL_TYPES) {
       expect((await run(engine, s.ok, { memoryLimitMb: 64 })).outcome?.returned).toEqual({ ok: true });
     }, 20_000);
 
-    it('a process bomb is stopped whole at the timeout, and the next call works', async () => {
-      let worker = 0;
-      let during = 0;
-      const sample = setTimeout(() => (during = worker ? groupMembers(worker).length : 0), 800);
+    it('a process bomb is held to the per-worker process bound and stopped whole at the timeout; the next call works', async () => {
+      let uid: number | null = null;
+      let most = 0;
+      const sampler = setInterval(() => {
+        if (uid !== null) most = Math.max(most, processesOfUid(uid).length);
+      }, 20);
       const r = await run(engine, s.processBomb, {
-        timeoutMs: 1000,
+        key: 'bomb',
+        timeoutMs: 1500,
         onLog: (_stream, message) => {
-          worker ||= Number(/pid (\d+)/.exec(message)?.[1] ?? 0);
+          if (/pid \d+/.test(message)) uid = workerOf(engine, 'bomb')?.uid ?? null;
         },
       });
-      clearTimeout(sample);
-      expect(r.failure?.kind).toBe('timeout');
-      expect(worker).toBeGreaterThan(0);
-      expect(during).toBeGreaterThan(30);
-      // The worker leads its own process group, and the bomb's processes were in it.
-      expect(await waitFor(() => groupMembers(worker).length === 0)).toBe(true);
-      expect((await run(engine, s.ok)).outcome?.returned).toEqual({ ok: true });
+      clearInterval(sampler);
+      expect(['timeout', 'error']).toContain(r.failure?.kind);
+      expect(uid).toBeGreaterThan(0);
+      expect(most).toBeGreaterThan(5);
+      expect(most).toBeLessThanOrEqual(SANDBOX_MAX_PROCESSES);
+      // Every process of the worker's uid died with its namespace.
+      expect(await waitFor(() => processesOfUid(uid!).length === 0)).toBe(true);
+      expect((await run(engine, s.ok, { key: 'bomb' })).outcome?.returned).toEqual({ ok: true });
     }, 15_000);
 
     it('a process the script leaves running is cleaned up after the call', async () => {
-      const r = await run(engine, s.leaveChildBehind);
-      const pid = (r.outcome?.returned as { pid: number }).pid;
-      expect(pid).toBeGreaterThan(0);
-      expect(await waitFor(() => !alive(pid))).toBe(true);
+      const r = await run(engine, s.leaveChildBehind, { key: 'leaver' });
+      expect((r.outcome?.returned as { pid: number }).pid).toBeGreaterThan(0);
+      const worker = engine.workers().find((w) => w.scriptKey === 'leaver');
+      // The worker was recycled, or lives on alone: either way nothing of the script's is left.
+      if (worker?.uid) expect(await waitFor(() => processesOfUid(worker.uid!).every((pid) => pid === worker.runnerPid))).toBe(true);
     });
 
     it('exit() mid-script: status 0 ends the script normally, another status is an error; the next call works', async () => {
@@ -586,11 +622,11 @@ for (const type of ALL_TYPES) {
     it('a worker killed from outside mid-call fails that call as crashed; the next call works', async () => {
       let pid = 0;
       const running = run(engine, s.pidThenSleep, {
+        key: 'victim',
         timeoutMs: 10_000,
         onLog: (_stream, message) => {
-          const found = /pid (\d+)/.exec(message);
-          if (found) {
-            pid = Number(found[1]);
+          if (/pid \d+/.test(message) && !pid) {
+            pid = workerOf(engine, 'victim')?.runnerPid ?? 0;
             process.kill(pid, 'SIGKILL');
           }
         },
@@ -654,6 +690,7 @@ for (const type of ALL_TYPES) {
     it('stop() lets a running call finish, then leaves no process behind', async () => {
       const engine = await startEngine(type, { poolSize: 2 });
       const pids = engine.workerPids();
+      const uids = engine.workers().map((worker) => worker.uid!);
       expect(pids.length).toBeGreaterThan(0);
       const running = run(engine, s.echoParam, { parameters: { x: 'last' } });
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -663,6 +700,7 @@ for (const type of ALL_TYPES) {
         expect(alive(pid)).toBe(false);
         expect(groupMembers(pid)).toEqual([]);
       }
+      for (const uid of uids) expect(await waitFor(() => processesOfUid(uid).length === 0)).toBe(true);
       const after = await run(engine, s.ok);
       expect(after.failure?.kind).toBe('unavailable');
     });
@@ -672,10 +710,12 @@ for (const type of ALL_TYPES) {
       const pids = engine.workerPids();
       const running = run(engine, s.sleepForever, { timeoutMs: 10_000 });
       await new Promise((resolve) => setTimeout(resolve, 50));
+      const uids = engine.workers().map((worker) => worker.uid!);
       await engine.stop(100);
       const r = await running;
       expect(r.failure?.kind).toBe('unavailable');
       for (const pid of pids) expect(groupMembers(pid)).toEqual([]);
+      for (const uid of uids) expect(await waitFor(() => processesOfUid(uid).length === 0)).toBe(true);
     });
   });
 }
