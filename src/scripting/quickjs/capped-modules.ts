@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSSyncVariant, type QuickJSWASMModule } from 'quickjs-emscripten';
+import {
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  type CustomizeVariantOptions,
+  type QuickJSSyncVariant,
+  type QuickJSWASMModule,
+} from 'quickjs-emscripten';
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync';
 
 const PAGE_BYTES = 65536;
@@ -31,7 +37,14 @@ export class CappedModules {
   /** A new instance whose heap may grow by at most `extraBytes` beyond its initial 16 MB. */
   create(extraBytes: number): Promise<QuickJSWASMModule> {
     const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: INITIAL_PAGES + Math.ceil(extraBytes / PAGE_BYTES) });
-    const variant = newVariant(releaseSync as unknown as QuickJSSyncVariant, { wasmModule: this.wasm, wasmMemory: memory });
+    const variant = newVariant(releaseSync as unknown as QuickJSSyncVariant, {
+      wasmModule: this.wasm,
+      wasmMemory: memory,
+      // An aborted instance would print "Aborted(...)" to the server's stderr; the abort is
+      // thrown as well, and reaches the log through the failure's details.internal.
+      // printErr is an Emscripten Module option the typings leave out.
+      emscriptenModule: { printErr: () => undefined } as NonNullable<CustomizeVariantOptions['emscriptenModule']>,
+    });
     return newQuickJSWASMModuleFromVariant(variant);
   }
 }

@@ -169,7 +169,8 @@ export class ContextPool {
       this.newContext(this.spares.memoryLimitMb)
         .then(
           (spare) => {
-            if (this.closed) return this.discard(spare);
+            // Runs may have reserved the room while the instance was made.
+            if (this.closed || !this.budget.hasRoom(spare.memoryBytes)) return this.discard(spare);
             this.ready.push(spare);
             this.count(spare);
             made = true;

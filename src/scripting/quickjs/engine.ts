@@ -124,13 +124,12 @@ export class QuickJsEngine implements ScriptEngine {
       return await context.run(job);
     } finally {
       this.running.delete(context);
-      pool.release(key, context);
-      this.leave(started, bytes);
+      this.leave(started, bytes, () => pool.release(key, context));
     }
   }
 
-  private leave(started: number, bytes: number): void {
-    this.gate.leave(performance.now() - started, bytes);
+  private leave(started: number, bytes: number, handBack?: () => void): void {
+    this.gate.leave(performance.now() - started, bytes, handBack);
     if (this.gate.inProgress === 0) this.drained?.();
   }
 

@@ -73,8 +73,13 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   function release() {
     if (--pending === 0 && onIdle !== null) { const resume = onIdle; onIdle = null; resume(); }
   }
-  function whenIdle(value) {
-    return pending === 0 ? value : new PromiseType(function (resolve) { onIdle = function () { resolve(value); }; });
+  const resolved = apply(promiseResolve, PromiseType, [undefined]);
+  // Continues once nothing is pending. Never by resolving a promise with a promise:
+  // that looks up 'then', which a script may have replaced.
+  function afterIdle(value, continuation) {
+    if (pending === 0) return continuation(value);
+    // Resumed in a job of its own, so the code that released the last hold finishes first.
+    onIdle = function () { then(resolved, function () { afterIdle(value, continuation); }); };
   }
 
   function text(args) {
@@ -240,12 +245,13 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
       lastPlatform = freeze({ api: api, config: given.config, session: given.session });
     }
     const returned = script(event, lastPlatform);
+    function finishLater(value) { settle(event, value, wantRequest); }
     if (returned !== null && typeof returned === 'object' && typeof returned.then === 'function') {
-      then(then(apply(promiseResolve, PromiseType, [returned]), whenIdle), function (value) { settle(event, value, wantRequest); }, fail);
+      then(apply(promiseResolve, PromiseType, [returned]), function (value) { afterIdle(value, finishLater); }, fail);
       return '';
     }
     if (pending === 0) return finish(event, returned, wantRequest);
-    then(whenIdle(returned), function (value) { settle(event, value, wantRequest); }, fail);
+    afterIdle(returned, finishLater);
     return '';
   }
   function settle(event, value, wantRequest) {

@@ -66,11 +66,16 @@ export class RunGate {
     });
   }
 
-  /** Gives back the slot and the reservation, then admits waiting calls that now fit. */
-  leave(ranMs: number, bytes: number): void {
+  /**
+   * Gives back the slot and the reservation, then admits waiting calls that
+   * now fit. `handBack` runs in between: a context going back to the idle
+   * pool is counted there only once its reservation is gone.
+   */
+  leave(ranMs: number, bytes: number, handBack?: () => void): void {
     this.averageMs = this.averageMs * 0.9 + ranMs * 0.1;
     this.running--;
     this.budget.unreserve(bytes);
+    handBack?.();
     this.admitWaiting();
   }
 
