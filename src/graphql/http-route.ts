@@ -29,13 +29,29 @@ export async function graphqlRoute(app: FastifyInstance, yoga: GraphQLServer, bo
       bodyLimit,
       handler: async (request, reply) => {
         const response = await yoga.fetch(fetchRequest(yoga, request, reply), { req: request.raw, reply });
-        response.headers.forEach((value, key) => reply.header(key, value));
+        response.headers.forEach((value, key) => {
+          // Node owns the connection: Yoga's `connection: keep-alive` on event streams overrode a client's `Connection: close`.
+          if (key !== 'connection' && !(key === 'content-encoding' && value === 'none')) reply.header(key, value);
+        });
         reply.status(response.status);
+        if (response.body === null && response.status >= 400) return reply.type('application/json; charset=utf-8').send(bodilessError(request, response.status));
         reply.send(response.body);
         return reply;
       },
     });
   });
+}
+
+/** Yoga answers some refusals with a status and no body (415 for a body that is not JSON): in GraphQL's shape, saying why. */
+function bodilessError(request: FastifyRequest, status: number): string {
+  const message =
+    status === 415
+      ? `Unsupported Content-Type "${String(request.headers['content-type'] ?? '').slice(0, 100)}": send application/json (or GET with query parameters).`
+      : status === 405
+        ? `Method ${request.method} is not supported on /graphql: use GET or POST.`
+        : `The request was refused (${status}).`;
+  const code = status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 405 ? 'METHOD_NOT_ALLOWED' : 'BAD_REQUEST';
+  return JSON.stringify({ errors: [{ message, extensions: { code, status } }] });
 }
 
 /**

@@ -23,7 +23,7 @@ export interface FuzzReport {
 const ANSWER_TIMEOUT_MS = 15_000;
 
 /** Parses one HTTP/1.1 response (Content-Length, chunked, or until close). */
-export function parseResponse(raw: Buffer): FuzzResponse {
+export function parseResponse(raw: Buffer, method = 'GET'): FuzzResponse {
   const end = raw.indexOf('\r\n\r\n');
   if (end < 0) throw new Error(`incomplete response head: ${JSON.stringify(raw.toString('latin1').slice(0, 200))}`);
   const [statusLine, ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n');
@@ -35,6 +35,8 @@ export function parseResponse(raw: Buffer): FuzzResponse {
     headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   let rest = raw.subarray(end + 4);
+  const status = Number(match[1]);
+  if (method === 'HEAD' || status === 204 || status === 304) return { status, headers, body: '' };
   if (headers['transfer-encoding'] === 'chunked') {
     const parts: Buffer[] = [];
     for (;;) {
@@ -51,7 +53,7 @@ export function parseResponse(raw: Buffer): FuzzResponse {
     if (rest.length < length) throw new Error(`body cut short: ${rest.length} of ${length} bytes`);
     rest = rest.subarray(0, length);
   }
-  return { status: Number(match[1]), headers, body: rest.toString('utf8') };
+  return { status, headers, body: rest.toString('utf8') };
 }
 
 /** Sends raw bytes on a connection of their own and reads until the server closes it. */
@@ -117,7 +119,7 @@ export async function runFuzz(options: { port: number; seed: number; count: numb
       const at = index++;
       const method = request.bytes.subarray(0, 8).toString('latin1').split(' ')[0]!;
       try {
-        const response = parseResponse(await exchange(options.port, request.bytes));
+        const response = parseResponse(await exchange(options.port, request.bytes), method);
         report.byStatus[response.status] = (report.byStatus[response.status] ?? 0) + 1;
         const problem = problemWith(request, response, method);
         if (problem) report.failures.push({ index: at, request: request.summary, problem });
