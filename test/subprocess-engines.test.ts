@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptFailure } from '../src/scripting/failure.ts';
 import { createSubprocessEngines, type SubprocessEngine, type SubprocessType } from '../src/scripting/subprocess/index.ts';
 import { SANDBOX_MAX_PROCESSES } from '../src/scripting/subprocess/sandbox.ts';
-import type { ApiCall, ApiResult, LogStream, ScriptEvent, ScriptOutcome } from '../src/scripting/types.ts';
+import { MAX_API_CALLS_IN_FLIGHT, type ApiCall, type ApiResult, type LogStream, type ScriptEvent, type ScriptOutcome } from '../src/scripting/types.ts';
 
 // Real interpreters, no mocks. A language whose interpreter is missing is skipped with a reason.
 
@@ -720,6 +720,64 @@ for (const type of ALL_TYPES) {
   });
 }
 
+// ---- what a runner sends back is bounded ---------------------------------------------------
+
+describe.skipIf(!INSTALLED.nodejs)('nodejs: calls and messages a script floods the server with', () => {
+  let engine: SubprocessEngine;
+  beforeAll(async () => {
+    engine = await startEngine('nodejs');
+  });
+  afterAll(() => engine?.stop(2000));
+
+  it(`platform.api calls past ${MAX_API_CALLS_IN_FLIGHT} in flight are answered 503 at once, never reaching the dispatcher`, async () => {
+    let reached = 0;
+    const script = `const calls = []; for (let i = 0; i < 200; i++) calls.push(platform.api.get('svc/' + i));
+      const results = await Promise.all(calls);
+      const refused = results.filter((r) => r.status_code === 503);
+      return { ok: results.length - refused.length, refused: refused.length, message: refused[0].content.error.message };`;
+    const outcome = await engine.run({
+      executionId: 'flood',
+      scriptKey: 'flood',
+      script,
+      event: makeEvent(),
+      platform: { config: {}, session: {} },
+      limits: { timeoutMs: 5000, memoryLimitMb: 64, maxLogBytes: 100_000, maxResponseBytes: 1 << 20, network: true },
+      // A slow dispatcher: all 200 calls are sent before the first answer.
+      api: () => {
+        reached++;
+        return new Promise<ApiResult>((resolve) => setTimeout(() => resolve({ status_code: 200, content: null, content_type: null, headers: {} }), 200));
+      },
+      log: () => {},
+    });
+    expect(outcome.returned).toEqual({ ok: MAX_API_CALLS_IN_FLIGHT, refused: 200 - MAX_API_CALLS_IN_FLIGHT, message: expect.stringContaining(`at most ${MAX_API_CALLS_IN_FLIGHT}`) });
+    expect(reached).toBe(MAX_API_CALLS_IN_FLIGHT);
+  });
+
+  it('a log message past what the log could keep is dropped with one SYSTEM line; the call succeeds', async () => {
+    const r = await run(engine, "console.log('x'.repeat(5 * 1024 * 1024)); return { ok: true };", { maxLogBytes: 10_000 });
+    expect(r.failure).toBeUndefined();
+    expect(r.outcome!.returned).toEqual({ ok: true });
+    expect(r.logs).toEqual([['SYSTEM', expect.stringMatching(/log message larger than \d+ bytes was dropped/)]]);
+  });
+
+  it('a result past the response limit fails naming the limit, and the worker serves the next call', async () => {
+    const big = await engine.run({
+      executionId: 'big',
+      scriptKey: 'big',
+      script: "return 'x'.repeat(3 * 1024 * 1024);",
+      event: makeEvent(),
+      platform: { config: {}, session: {} },
+      limits: { timeoutMs: 5000, memoryLimitMb: 64, maxLogBytes: 100_000, maxResponseBytes: 1024 * 1024, network: true },
+      api: echoApi([]),
+      log: () => {},
+    }).catch((error: ScriptFailure) => error);
+    expect(big).toBeInstanceOf(ScriptFailure);
+    expect((big as ScriptFailure).kind).toBe('output');
+    expect((big as ScriptFailure).message).toContain(`${1024 * 1024} bytes`);
+    expect((await run(engine, 'return { ok: true };', { key: 'big' })).outcome?.returned).toEqual({ ok: true });
+  });
+});
+
 // ---- availability -------------------------------------------------------------------------
 
 describe('availability', () => {
@@ -738,6 +796,39 @@ describe('availability', () => {
     expect(r.failure?.kind).toBe('unavailable');
     expect(r.failure?.message).toContain('php');
     await Promise.all(engines.map((e) => e.stop()));
+  });
+
+  it('without bubblewrap the types are unavailable, saying what to install or set', async () => {
+    const engines = createSubprocessEngines({
+      interpreterPaths: {},
+      disabled: new Set(['nodejs', 'python']),
+      bwrapPath: '/nonexistent/bin/bwrap',
+      poolSize: 1,
+    });
+    await Promise.all(engines.map((e) => e.start()));
+    for (const engine of engines.filter((e) => INSTALLED[e.info.name as SubprocessType] && !['nodejs', 'python'].includes(e.info.name))) {
+      expect(engine.info.available).toBe(false);
+      expect(engine.info.unavailableReason).toMatch(/bwrap not found at \/nonexistent\/bin\/bwrap/);
+      expect(engine.info.unavailableReason).toMatch(/bubblewrap/);
+      expect(engine.info.unavailableReason).toMatch(/SCRIPT_SANDBOX=off/);
+      const r = await run(engine, scriptsFor(engine.info.name as SubprocessType).ok);
+      expect(r.failure?.kind).toBe('unavailable');
+      expect(engine.workerPids()).toEqual([]);
+    }
+    await Promise.all(engines.map((e) => e.stop()));
+  });
+
+  it.skipIf(!INSTALLED.python3)("SCRIPT_SANDBOX=off runs them as the server's user, shown as sandboxed: false with a warning to log", async () => {
+    const engine = await startEngine('python3', { sandbox: 'off' });
+    try {
+      expect(engine.info).toMatchObject({ available: true, sandboxed: false });
+      expect(engine.info.sandboxWarning).toMatch(/SCRIPT_SANDBOX=off/);
+      // What the sandbox takes away: unsandboxed, a script reads the server's own environment.
+      const r = await run(engine, `import os\nreturn {'uid': os.getuid(), 'environ': len(open('/proc/${process.pid}/environ', 'rb').read())}`);
+      expect(r.outcome?.returned).toEqual({ uid: process.getuid!(), environ: expect.any(Number) });
+    } finally {
+      await engine.stop(2000);
+    }
   });
 
   it('disabled types are matched by exact name', async () => {
