@@ -30,8 +30,9 @@ export async function graphqlRoute(app: FastifyInstance, yoga: GraphQLServer, bo
       handler: async (request, reply) => {
         const response = await yoga.fetch(fetchRequest(yoga, request, reply), { req: request.raw, reply });
         response.headers.forEach((value, key) => {
-          // Node owns the connection: Yoga's `connection: keep-alive` on event streams overrode a client's `Connection: close`.
-          if (key !== 'connection' && !(key === 'content-encoding' && value === 'none')) reply.header(key, value);
+          // Node owns the connection: Yoga's `Connection: keep-alive` on event streams overrode a client's `Connection: close`.
+          const name = key.toLowerCase();
+          if (name !== 'connection' && !(name === 'content-encoding' && value === 'none')) reply.header(key, value);
         });
         reply.status(response.status);
         if (response.body === null && response.status >= 400) return reply.type('application/json; charset=utf-8').send(bodilessError(request, response.status));
