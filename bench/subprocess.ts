@@ -2,7 +2,9 @@
  * Subprocess engines, at the engine level: a small script returning a small
  * JSON object, run through the warm engine and run as DreamFactory runs it (a
  * wrapper file written per call and a new interpreter process started on it),
- * in the same run, one client at a time and with one client per CPU.
+ * in the same run, one client at a time and with one client per CPU. Then
+ * the same warm calls and a worker's start, with the sandbox (bubblewrap)
+ * and without it (SCRIPT_SANDBOX=off), alternating, side by side.
  *
  *   npx tsx bench/subprocess.ts
  */
@@ -137,7 +139,6 @@ export async function benchSubprocessEngines(): Promise<void> {
   const engines = createSubprocessEngines({
     interpreterPaths: {},
     disabled: new Set(),
-    workDir,
     poolSize: clients,
     maxPoolSize: clients * 2,
     defaultMemoryLimitMb: 128,
@@ -189,6 +190,7 @@ export async function benchSubprocessEngines(): Promise<void> {
     await Promise.all(engines.map((engine) => engine.stop(1000)));
     rmSync(workDir, { recursive: true, force: true });
   }
+  const types = rows.map((row) => row[0] as SubprocessType);
   const header = [
     'type',
     'version',
@@ -206,6 +208,76 @@ export async function benchSubprocessEngines(): Promise<void> {
   console.log(line(header));
   for (const row of rows) console.log(line(row));
   console.log(`javascript (QuickJS) engine, same script and harness: median ${javascriptMedian.toFixed(3)} ms; targets: ratio >= 20x for python3 and php (goal 50x), added latency < 1 ms`);
+  await benchSandboxCost(types);
+}
+
+const SANDBOX_ROUNDS = 3;
+const SANDBOX_CALLS_PER_ROUND = 300;
+const START_SAMPLES = 5;
+
+/** Warm median latency and worker start, sandbox on and off, alternating rounds in the same run. */
+async function benchSandboxCost(types: SubprocessType[]): Promise<void> {
+  console.log(`\nsandbox cost: warm median of ${SANDBOX_ROUNDS} alternating rounds of ${SANDBOX_CALLS_PER_ROUND} sequential calls, and a worker's start (median of ${START_SAMPLES})`);
+  const rows: string[][] = [];
+  for (const type of types) {
+    const medians: Record<'bwrap' | 'off', number[]> = { bwrap: [], off: [] };
+    const starts: Record<'bwrap' | 'off', number[]> = { bwrap: [], off: [] };
+    for (let round = 0; round < SANDBOX_ROUNDS; round++) {
+      for (const sandbox of ['bwrap', 'off'] as const) {
+        const engine = await startOne(type, sandbox, 1);
+        try {
+          for (let i = 0; i < 50; i++) await engine.run(job(type, -1 - i));
+          const latencies: number[] = [];
+          for (let i = 0; i < SANDBOX_CALLS_PER_ROUND; i++) {
+            const t = performance.now();
+            await engine.run(job(type, i + 1));
+            latencies.push(performance.now() - t);
+          }
+          medians[sandbox].push(median(latencies));
+        } finally {
+          await engine.stop(1000);
+        }
+      }
+    }
+    for (let sample = 0; sample < START_SAMPLES; sample++) {
+      for (const sandbox of ['bwrap', 'off'] as const) {
+        const engine = await startOne(type, sandbox, 1);
+        starts[sandbox].push(engine.workers()[0]?.startMs ?? NaN);
+        await engine.stop(1000);
+      }
+    }
+    const on = median(medians.bwrap);
+    const off = median(medians.off);
+    rows.push([
+      type,
+      on.toFixed(3),
+      off.toFixed(3),
+      (on - off).toFixed(3),
+      median(starts.bwrap).toFixed(1),
+      median(starts.off).toFixed(1),
+      (median(starts.bwrap) - median(starts.off)).toFixed(1),
+    ]);
+  }
+  const header = ['type', 'warm median, sandbox ms', 'warm median, off ms', 'added ms', 'worker start, sandbox ms', 'worker start, off ms', 'added ms'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => cells.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+}
+
+async function startOne(type: SubprocessType, sandbox: 'bwrap' | 'off', poolSize: number): Promise<SubprocessEngine> {
+  const engines = createSubprocessEngines({
+    interpreterPaths: {},
+    disabled: new Set(['nodejs', 'python', 'python3', 'php'].filter((t) => t !== type)),
+    poolSize,
+    maxPoolSize: poolSize,
+    defaultMemoryLimitMb: 128,
+    sandbox,
+  });
+  const engine = engines.find((e) => e.info.name === type)!;
+  await engine.start();
+  if (!engine.info.available) throw new Error(`${type} (sandbox ${sandbox}) did not start: ${engine.info.unavailableReason}`);
+  return engine;
 }
 
 /** The in-process engine's median for the same script shape, measured the same way. */

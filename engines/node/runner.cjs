@@ -28,6 +28,8 @@ const HEADER = '(async function (event, platform) {';
 const FD_BUDGET = 64;
 /** Error messages longer than this are cut: an exception's text is not a way to move data. */
 const MAX_MESSAGE_CHARS = 16384;
+/** A result may carry the response twice and the event back: 2 x the response limit + the job's size + this. */
+const RESULT_SLACK_BYTES = 64 * 1024;
 
 // ---- protocol ------------------------------------------------------------------
 
@@ -265,6 +267,7 @@ function startJob(frame) {
   job.id = frame.id;
   job.event = frame.event;
   job.limits = frame.limits || {};
+  job.maxResultChars = job.limits.maxResponseBytes ? 2 * job.limits.maxResponseBytes + frame.size + RESULT_SLACK_BYTES : Infinity;
   current = job;
   try {
     const context = job.context;
@@ -342,7 +345,7 @@ function finish(job) {
     line = JSON.stringify({ t: 'error', job: job.id, kind: 'error', message: `The script's ${where} cannot be converted to JSON: ${error.message}` });
   }
   // Characters, not bytes: the server's own check on bytes is exact; this spares it most oversized results.
-  if (line.length > (job.limits.maxResultBytes || Infinity)) {
+  if (line.length > job.maxResultChars) {
     line = JSON.stringify({ t: 'error', job: job.id, kind: 'output', message: `The script's result is larger than the response limit of ${job.limits.maxResponseBytes} bytes.` });
   }
   writeAll(OUT_FD, Buffer.from(`${line}\n`));
@@ -499,7 +502,11 @@ input.on('data', (chunk) => {
     const line = Buffer.concat([...buffered, chunk.subarray(start, newline)]).toString('utf8');
     buffered = [];
     start = newline + 1;
-    if (line.trim()) onMessage(JSON.parse(line));
+    if (line.trim()) {
+      const message = JSON.parse(line);
+      message.size = line.length;
+      onMessage(message);
+    }
   }
   if (start < chunk.length) buffered.push(chunk.subarray(start));
 });

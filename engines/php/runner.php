@@ -22,6 +22,8 @@ const SG_EXIT_CHANNEL_CLOSED = 75;
 const SG_FD_BUDGET = 64;
 // Error messages longer than this are cut: an exception's text is not a way to move data.
 const SG_MAX_MESSAGE_BYTES = 16384;
+// A result may carry the response twice and the event back: 2 x the response limit + the job's size + this.
+const SG_RESULT_SLACK_BYTES = 65536;
 const SG_JSON_OUT = JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION
     | JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR;
 
@@ -56,6 +58,7 @@ function sg_read(): ?array
         }
         $message = json_decode($line, true, 100000);
         if (is_array($message)) {
+            $message['size'] = strlen($line);
             return $message;
         }
     }
@@ -180,6 +183,7 @@ final class SgJobState
     public bool $finished = false;
     public $event;
     public array $limits = [];
+    public int $jobBytes = 0;
 }
 
 function sg_send_result(SgJobState $state, $returned, bool $exited): void
@@ -198,9 +202,8 @@ function sg_send_result(SgJobState $state, $returned, bool $exited): void
             'message' => "The script's $where cannot be converted to JSON: " . $error->getMessage()]);
         return;
     }
-    $maxResult = (int) ($state->limits['maxResultBytes'] ?? 0);
-    if ($maxResult > 0 && strlen($data) > $maxResult) {
-        $maxResponse = (int) ($state->limits['maxResponseBytes'] ?? 0);
+    $maxResponse = (int) ($state->limits['maxResponseBytes'] ?? 0);
+    if ($maxResponse > 0 && strlen($data) > 2 * $maxResponse + $state->jobBytes + SG_RESULT_SLACK_BYTES) {
         sg_send(['t' => 'error', 'job' => $state->id, 'kind' => 'output',
             'message' => "The script's result is larger than the response limit of $maxResponse bytes."]);
         return;
@@ -328,6 +331,7 @@ function sg_run_job(array $job): void
     $state->id = (int) $job['id'];
     $limits = $job['limits'] ?? [];
     $state->limits = $limits;
+    $state->jobBytes = (int) ($job['size'] ?? 0);
     $event = $job['event'];
     $state->event = &$event;
     $platform = [

@@ -31,6 +31,8 @@ EXIT_CHANNEL_CLOSED = 75
 FD_BUDGET = 64
 # Error messages longer than this are cut: an exception's text is not a way to move data.
 MAX_MESSAGE_CHARS = 16384
+# A result may carry the response twice and the event back: 2 x the response limit + the job's size + this.
+RESULT_SLACK_BYTES = 64 * 1024
 
 
 # ---- protocol -----------------------------------------------------------------
@@ -38,6 +40,7 @@ MAX_MESSAGE_CHARS = 16384
 class Channel:
     def __init__(self):
         self._chunks = []
+        self.last_size = 0  # bytes of the last message read
 
     def read(self):
         """Next message as a Munch tree, or None when the server has gone."""
@@ -50,6 +53,7 @@ class Channel:
                     rest = last[newline + 1:]
                     self._chunks = [rest] if rest else []
                     if line.strip():
+                        self.last_size = len(line)
                         return json.loads(line, object_hook=Munch)
                     continue
             chunk = os.read(IN_FD, 1 << 16)
@@ -348,9 +352,10 @@ def send_result(send, job_id, returned, event, exited, exit_status, limits):
         send({'t': 'error', 'job': job_id, 'kind': 'error',
               'message': 'The script\'s %s cannot be converted to JSON: %s' % (where, error)})
         return
-    if len(data) > limits.get('maxResultBytes', len(data)):
+    max_response = limits.get('maxResponseBytes') or 0
+    if max_response and len(data) > 2 * max_response + limits.get('jobBytes', 0) + RESULT_SLACK_BYTES:
         send({'t': 'error', 'job': job_id, 'kind': 'output',
-              'message': 'The script\'s result is larger than the response limit of %d bytes.' % limits.get('maxResponseBytes', 0)})
+              'message': 'The script\'s result is larger than the response limit of %d bytes.' % max_response})
         return
     write_all(OUT_FD, data)
 
@@ -440,6 +445,7 @@ def main():
             return
         if job.get('t') != 'job':
             continue  # e.g. an API result for a job that was stopped
+        job.setdefault('limits', Munch())['jobBytes'] = channel.last_size
         dirty = run_job(channel, job, runner_pid)
         # Threads or processes the script left running would reach the next job.
         dirty = dirty or threading.active_count() > 1 or has_child_processes()

@@ -6,7 +6,7 @@ import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
 import { sandboxedEnvironment, scrubbedEnvironment } from './environment.ts';
 import type { DetectedInterpreter, LanguageSpec } from './languages/language.ts';
-import { WorkerPool } from './pool.ts';
+import { WorkerPool, type WorkerDescription } from './pool.ts';
 import { interpreterPaths, type WorkerLauncher } from './sandbox.ts';
 import { Worker } from './worker.ts';
 
@@ -130,7 +130,7 @@ export class SubprocessEngine implements ScriptEngine {
   }
 
   /** Each live worker's host pids and uid, with the service it serves (diagnostics and tests). */
-  workers(): Array<{ pid: number | undefined; runnerPid: number | undefined; uid: number | null; scriptKey: string | null; state: string }> {
+  workers(): WorkerDescription[] {
     return this.pool?.describe() ?? [];
   }
 

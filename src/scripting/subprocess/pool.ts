@@ -20,6 +20,20 @@ export interface PoolOptions {
   createWorker(memoryLimitMb: number, network: boolean, events: WorkerEvents): Worker;
 }
 
+/** A live worker as diagnostics and tests see it. */
+export interface WorkerDescription {
+  /** Host pid of our child: bwrap, or the runner unsandboxed. */
+  pid: number | undefined;
+  /** Host pid of the runner. */
+  runnerPid: number | undefined;
+  /** Host uid its processes run as (sandboxed as root), else null. */
+  uid: number | null;
+  scriptKey: string | null;
+  state: string;
+  /** From spawn until it could take a job, in ms. */
+  startMs: number | null;
+}
+
 interface Waiting {
   job: ScriptJob;
   resolve: (outcome: ScriptOutcome) => void;
@@ -127,13 +141,14 @@ export class WorkerPool {
     return pids;
   }
 
-  describe(): Array<{ pid: number | undefined; runnerPid: number | undefined; uid: number | null; scriptKey: string | null; state: string }> {
+  describe(): WorkerDescription[] {
     return [...this.workers].map((worker) => ({
       pid: worker.pid,
       runnerPid: worker.runnerPid,
       uid: worker.uid,
       scriptKey: worker.boundKey,
       state: worker.state,
+      startMs: worker.startMs,
     }));
   }
 

@@ -9,6 +9,9 @@ import type { ApiCall, ApiResult, JsonValue, LogStream } from '../types.ts';
 export const PROTOCOL_IN_FD = 3;
 export const PROTOCOL_OUT_FD = 4;
 
+/** What a result message may add to twice the response and the job message it answers. */
+export const RESULT_SLACK_BYTES = 64 * 1024;
+
 /** Server → runner. */
 export interface JobFrame {
   t: 'job';
@@ -19,10 +22,13 @@ export interface JobFrame {
   limits: {
     timeoutMs: number;
     memoryLimitMb: number;
-    /** The platform's response limit, named in the error when a result is too large. */
+    /**
+     * The platform's response limit. A result message may carry the response
+     * twice (returned and event.response) and the event back, so the runner
+     * refuses one larger than 2 × this + the job message's own size + 64 KiB
+     * (RESULT_SLACK_BYTES), naming this limit; the server reads no more.
+     */
     maxResponseBytes: number;
-    /** The largest result message the server will read; the runner refuses larger ones itself. */
-    maxResultBytes: number;
   };
 }
 export interface ApiResultFrame {

@@ -11,7 +11,7 @@ import type { LanguageSpec } from './languages/language.ts';
 import { MemoryWatch, residentBytes } from './memory-watch.ts';
 import { OutputLines } from './output-lines.ts';
 import { childPids, findSandboxProcesses, type SandboxProcesses } from './process-tree.ts';
-import { encodeFrame, FrameReader, IDLE_FRAME_LIMITS, type FrameClass, type FrameLimits, type JobFrame, type RunnerFrame } from './protocol.ts';
+import { encodeFrame, FrameReader, IDLE_FRAME_LIMITS, RESULT_SLACK_BYTES, type FrameClass, type FrameLimits, type JobFrame, type RunnerFrame } from './protocol.ts';
 import type { SandboxedCommand } from './sandbox.ts';
 
 export interface WorkerConfig {
@@ -61,8 +61,6 @@ interface ActiveJob {
   apiCallsInFlight: number;
 }
 
-/** Slack over a result's own bytes for the frame around it. */
-const FRAME_SLACK_BYTES = 64 * 1024;
 const STDERR_TAIL_CHARS = 4096;
 let nextJobId = 1;
 let nextWorkerId = 1;
@@ -82,6 +80,9 @@ export class Worker {
   boundKey: string | null = null;
   lastUsedAt = Date.now();
   jobsRun = 0;
+  /** From spawn until the runner could take a job, in ms (null until then). */
+  startMs: number | null = null;
+  private readonly spawnedAt = performance.now();
   /** Finish the current job, then go (the owner's script changed, or a job left the process unclean). */
   retireWhenIdle = false;
   readonly ready: Promise<void>;
@@ -218,14 +219,13 @@ export class Worker {
         script: job.script,
         event: job.event,
         platform: { config: job.platform.config ?? {}, session: job.platform.session ?? {} },
-        limits: { timeoutMs, memoryLimitMb, maxResponseBytes, maxResultBytes: 0 },
+        limits: { timeoutMs, memoryLimitMb, maxResponseBytes },
       };
       let encoded: string;
       try {
-        // A result carries the event back (changed or not) and the response, which may appear twice (returned and event.response).
-        frame.limits.maxResultBytes = 2 * maxResponseBytes + Buffer.byteLength(JSON.stringify(job.event) ?? '') + FRAME_SLACK_BYTES;
         encoded = encodeFrame(frame);
-        this.frames.limits = frameLimitsFor(frame.limits.maxResultBytes, maxLogBytes);
+        // The runner's own bound counts the job message in bytes; three bytes a character is never less.
+        this.frames.limits = frameLimitsFor(2 * maxResponseBytes + 3 * encoded.length + RESULT_SLACK_BYTES, maxLogBytes);
       } catch (error) {
         // The job itself cannot be sent (e.g. a circular event): fail it, keep the worker.
         this.clearJobTimers(active);
@@ -312,6 +312,7 @@ export class Worker {
     this.baselineRss = (this.runnerPid && (await residentBytes(this.runnerPid))) || 0;
     if (this.state !== 'starting') return;
     this.state = 'idle';
+    this.startMs = performance.now() - this.spawnedAt;
     this.readyCallbacks.resolve();
     this.events.idle(this);
   }
@@ -348,14 +349,12 @@ export class Worker {
       active.log.system(`A log message larger than ${limit} bytes was dropped.`);
       return;
     }
-    if (kind === 'other') {
-      this.abort(active, new ScriptFailure('output', `The runner sent a message larger than ${limit} bytes.`));
-      return;
-    }
-    const { maxResponseBytes } = active.job.limits;
-    const failure = new ScriptFailure('output', `The script's result is larger than the response limit of ${maxResponseBytes} bytes.`);
-    active.log.system(failure.message);
-    this.settle(active, failure);
+    // The runner refuses an oversized result itself: one reaching us was written past it, so the worker goes.
+    const message =
+      kind === 'result'
+        ? `The script's result is larger than the response limit of ${active.job.limits.maxResponseBytes} bytes.`
+        : `The runner sent a message larger than ${limit} bytes.`;
+    this.abort(active, new ScriptFailure('output', message));
   }
 
   // ---- output ---------------------------------------------------------------
@@ -527,7 +526,7 @@ export class Worker {
 
 function frameLimitsFor(maxResultBytes: number, maxLogBytes: number): FrameLimits {
   // JSON may escape a log line's bytes up to six times (control characters as \u00XX).
-  return { log: 6 * maxLogBytes + FRAME_SLACK_BYTES, result: maxResultBytes, other: IDLE_FRAME_LIMITS.other };
+  return { log: 6 * maxLogBytes + RESULT_SLACK_BYTES, result: maxResultBytes, other: IDLE_FRAME_LIMITS.other };
 }
 
 function killGroup(pid: number): void {
