@@ -85,6 +85,17 @@ export function problemWith(request: FuzzRequest, response: FuzzResponse, method
   if (request.door === 'graphql' && type.startsWith('text/event-stream')) {
     return /event: (next|complete)/.test(response.body) ? null : `event stream without events: ${response.body.slice(0, 300)}`;
   }
+  if (request.door === 'graphql' && type.startsWith('multipart/mixed')) {
+    // Incremental delivery (Accept: multipart/mixed): each part is a GraphQL result.
+    const boundary = /boundary="?([^";]+)"?/.exec(type)?.[1] ?? '-';
+    const parts = response.body.split(`--${boundary}`).map((part) => part.slice(part.indexOf('\r\n\r\n') + 4).trim()).filter((part) => part.startsWith('{'));
+    if (parts.length === 0) return `multipart answer without a result: ${response.body.slice(0, 300)}`;
+    for (const part of parts) {
+      const problem = problemWith(request, { status: response.status, headers: { 'content-type': 'application/json' }, body: part }, method);
+      if (problem) return problem;
+    }
+    return null;
+  }
   let json: any;
   try {
     json = JSON.parse(response.body);
