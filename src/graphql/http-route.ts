@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GraphQLServer } from './yoga.ts';
 import { toDomainError } from '../http/error-reply.ts';
+import { hasProtoKey } from '../http/proto-keys.ts';
 
 /**
  * /graphql over HTTP and server-sent events. The body reaches Yoga as it was
@@ -28,6 +29,11 @@ export async function graphqlRoute(app: FastifyInstance, yoga: GraphQLServer, bo
       method: ['GET', 'POST', 'OPTIONS'],
       bodyLimit,
       handler: async (request, reply) => {
+        if (typeof request.body === 'string' ? hasProtoKey(request.body) : queryHasProtoKey(request.url)) {
+          return reply.status(400).type('application/json; charset=utf-8').send(
+            JSON.stringify({ errors: [{ message: 'The request has a "__proto__" key in its JSON, which is not allowed.', extensions: { code: 'BAD_REQUEST', status: 400 } }] }),
+          );
+        }
         const response = await yoga.fetch(fetchRequest(yoga, request, reply), { req: request.raw, reply });
         response.headers.forEach((value, key) => {
           // Node owns the connection: Yoga's `Connection: keep-alive` on event streams overrode a client's `Connection: close`.
@@ -41,6 +47,14 @@ export async function graphqlRoute(app: FastifyInstance, yoga: GraphQLServer, bo
       },
     });
   });
+}
+
+/** GET carries variables as JSON in a query parameter. */
+function queryHasProtoKey(url: string): boolean {
+  const start = url.indexOf('?');
+  if (start < 0 || !url.includes('proto', start)) return false;
+  for (const [, value] of new URLSearchParams(url.slice(start + 1))) if (hasProtoKey(value)) return true;
+  return false;
 }
 
 /** Yoga answers some refusals with a status and no body (415 for a body that is not JSON): in GraphQL's shape, saying why. */

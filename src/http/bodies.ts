@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badInput } from '../domain/errors.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
+import { hasProtoKey } from './proto-keys.ts';
 
 /**
  * Request bodies: JSON and forms are parsed for `event.request.payload`, and
@@ -18,6 +19,7 @@ export function parseBodies(app: FastifyInstance): void {
     if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
       return done(badInput(`The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`, 'body'), undefined);
     }
+    if (hasProtoKey(text)) return done(badInput('The request body has a "__proto__" key, which is not allowed.', 'body'), undefined);
     try {
       done(null, JSON.parse(text));
     } catch (error) {

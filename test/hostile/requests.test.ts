@@ -267,6 +267,17 @@ describe('REST requests that once blocked the server or answered 500', () => {
     await serverStillServes();
   });
 
+  it('refuses a "__proto__" key in JSON at the door (a nested one in a config once answered 500)', async () => {
+    const record = '{"resource":[{"name":"proto","type":"javascript","config":{"content":"return 1","a":{"__proto__":null}}}]}';
+    const rest = await post('/api/v2/system/service', record);
+    expectErrorShape(rest, [400]);
+    expect(rest.json.error.message).toMatch(/"__proto__" key/);
+    const graphql = await post('/graphql', '{"query":"mutation($i: CreateServiceInput!) { createService(input: $i) { id } }","variables":{"i":{"name":"proto","type":"javascript","content":"return 1","config":{"a":{"__proto__":null}}}}}');
+    expect(graphql.status).toBe(400);
+    expect(graphql.json.errors[0].message).toMatch(/"__proto__" key/);
+    await serverStillServes();
+  });
+
   it('answers a body over a route limit with 413 in the contract shape', async () => {
     const body = JSON.stringify({ resource: [{ name: 'huge', type: 'javascript', config: { content: 'x'.repeat(20 * MB) } }] });
     const response = await post('/api/v2/system/service', body);
