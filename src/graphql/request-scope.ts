@@ -17,6 +17,8 @@ export class RequestScope {
   private readonly loaded = new Map<string, Promise<unknown>>();
   private rows = 0;
   private contentBytes = 0;
+  /** Set once the budget is exceeded: every field still to load refuses the same way. */
+  private refusal: DomainError | null = null;
 
   /** `load()` once per key for this operation. */
   once<T>(key: string, load: () => Promise<T>): Promise<T> {
@@ -30,22 +32,39 @@ export class RequestScope {
 
   /** Counts `rows` (and script bytes) toward this operation's budget; throws BAD_USER_INPUT naming `field` past it. */
   charge(field: string, rows: number, contentBytes = 0): void {
+    if (this.refusal) throw this.refusal;
     this.rows += rows;
     this.contentBytes += contentBytes;
+    this.refusal = this.overBudget(field, rows);
+    if (this.refusal) throw this.refusal;
+  }
+
+  /**
+   * Waits one event-loop turn, then throws if any field of the operation was
+   * refused meanwhile: aliases resolve together, so after charging, each
+   * waits for the others to charge before loading anything.
+   */
+  async afterOthersCharged(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.refusal) throw this.refusal;
+  }
+
+  private overBudget(field: string, rows: number): DomainError | null {
     if (this.rows > MAX_ROWS_PER_OPERATION) {
-      throw new DomainError(
+      return new DomainError(
         'BAD_INPUT',
         `This operation asks for more than ${MAX_ROWS_PER_OPERATION} rows in total (${this.rows} so far, ${rows} at "${field}"): page with first/after, or send fewer aliases.`,
         { field, limit: 'rows', max: MAX_ROWS_PER_OPERATION },
       );
     }
     if (this.contentBytes > MAX_CONTENT_BYTES_PER_OPERATION) {
-      throw new DomainError(
+      return new DomainError(
         'BAD_INPUT',
         `This operation asks for more than ${MAX_CONTENT_BYTES_PER_OPERATION} bytes of script content in total (at "${field}"): select content per service with service(name:), or page with first/offset.`,
         { field, limit: 'contentBytes', max: MAX_CONTENT_BYTES_PER_OPERATION },
       );
     }
+    return null;
   }
 }
 

@@ -18,6 +18,13 @@ import { ADMIN_KEY, createService, startTestServer, type RestResponse, type Test
  * sampling starts, so the client's own work is not counted.
  */
 const LOOP_BUDGET_MS = 100;
+/**
+ * For a request the server serves in full over ~18,000 rows (read through
+ * Prisma, completed 500 rows a turn): alone it measured 4 to 60 ms, but with
+ * another test file running on the second core (as `npm test` does) single
+ * turns reached 110 to 190 ms, so it is bounded at 250 ms; refusals keep 100.
+ */
+const SERVED_LOOP_BUDGET_MS = 250;
 
 let t: TestServer;
 const MB = 1024 * 1024;
@@ -116,7 +123,7 @@ describe('GraphQL requests that once exhausted the server', () => {
     const { result: allowed, maxDelayMs: allowedDelay } = await loopDelayDuring(() => post('/graphql', within));
     expect(allowed.json.errors).toBeUndefined();
     expect(allowed.json.data.a.length).toBeGreaterThanOrEqual(count);
-    expect(allowedDelay).toBeLessThan(LOOP_BUDGET_MS);
+    expect(allowedDelay).toBeLessThan(SERVED_LOOP_BUDGET_MS);
 
     const tooMany = graphqlBody(`{ ${Array.from({ length: 50 }, (_, i) => `a${i}: services { name content }`).join(' ')} }`);
     const { result, maxDelayMs } = await loopDelayDuring(() => post('/graphql', tooMany));

@@ -349,6 +349,28 @@ for (const type of LANGUAGES) {
   });
 }
 
+describe('a script that disables its runner\'s cleanup', () => {
+  it('python3: still leaves no daemon (the server retires a worker whose namespace holds more than its runner)', async ({ skip }) => {
+    if (!available.has('python3')) skip();
+    const script = `import os, sys
+runner = sys.modules['__main__']
+runner.kill_strays = lambda: False
+runner.has_child_processes = lambda: False
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv('/bin/sleep', ['sleep', '60'])
+    os._exit(0)
+os.wait()
+return {'left': True}`;
+    await createService(t, 'tamperer', 'python3', script);
+    const response = await call('tamperer');
+    expect(response.status, response.text).toBe(200);
+    await eventually(() => sandboxProcesses().every((process) => process.comm !== 'sleep'), 'the daemon to be gone');
+    await serverStillServes();
+  });
+});
+
 describe('descriptors a script leaves open', () => {
   // ?count=1 counts the worker's open descriptors; otherwise 300 are opened and never closed.
   const LEAK: Partial<Record<Language, string>> = {

@@ -88,9 +88,14 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx, info) => {
       const limit = pageArgument('first', args.first, MAX_ROWS_PER_OPERATION);
       const offset = pageArgument('offset', args.offset, MAX_INT);
+      // Rows are charged from the count before any are read, so a refused operation reads none.
+      const { count } = await ctx.scope.once('services:count', () => ctx.platform.services.list({ limit: 0 }));
+      const field = info.path.key.toString();
+      ctx.scope.charge(field, Math.max(0, Math.min(limit ?? Infinity, count - (offset ?? 0))));
+      await ctx.scope.afterOthersCharged();
       // Aliases of the same list read it once.
       const { services } = await ctx.scope.once(`services:${limit}:${offset}`, () => ctx.platform.services.list({ limit, offset }));
-      charge(ctx, info, services);
+      if (selects(info, 'content')) ctx.scope.charge(field, 0, contentLength(services));
       return completedInTurns(services);
     },
   }),
