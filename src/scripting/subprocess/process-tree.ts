@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /**
@@ -24,6 +25,40 @@ async function innermostPid(pid: number): Promise<number | null> {
     return fields ? Number(fields[fields.length - 1]) : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * A process's children, read synchronously and cheaply: the /proc file is
+ * opened once and re-read from offset 0 (about 1 µs, against 10 µs for a
+ * readFileSync and several thread-pool round trips for an async read, which
+ * cost a warm call 0.25 ms when done after each job).
+ */
+export class ChildrenReader {
+  private fd: number | null;
+  private readonly buffer = Buffer.alloc(4096);
+
+  constructor(pid: number) {
+    try {
+      this.fd = openSync(`/proc/${pid}/task/${pid}/children`, 'r');
+    } catch {
+      this.fd = null;
+    }
+  }
+
+  read(): number[] {
+    if (this.fd === null) return [];
+    try {
+      const length = readSync(this.fd, this.buffer, 0, this.buffer.length, 0);
+      return this.buffer.toString('latin1', 0, length).split(' ').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 }
 

@@ -10,7 +10,7 @@ import { JobLog } from './job-log.ts';
 import type { LanguageSpec } from './languages/language.ts';
 import { MemoryWatch, residentBytes } from './memory-watch.ts';
 import { OutputLines } from './output-lines.ts';
-import { childPids, findSandboxProcesses, type SandboxProcesses } from './process-tree.ts';
+import { ChildrenReader, findSandboxProcesses, type SandboxProcesses } from './process-tree.ts';
 import { encodeFrame, FrameReader, IDLE_FRAME_LIMITS, RESULT_SLACK_BYTES, type FrameClass, type FrameLimits, type JobFrame, type RunnerFrame } from './protocol.ts';
 import type { SandboxedCommand } from './sandbox.ts';
 
@@ -103,6 +103,8 @@ export class Worker {
   private idleWaiters: Array<() => void> = [];
   /** Host pids inside the sandbox, once known (null outside one). */
   private sandbox: SandboxProcesses | null = null;
+  /** The children of the sandbox's init: the runner, and orphans a job left. */
+  private initChildren: ChildrenReader | null = null;
 
   constructor(
     private readonly config: WorkerConfig,
@@ -307,6 +309,7 @@ export class Worker {
         this.fatal('could not find the runner inside its sandbox');
         return;
       }
+      if (this.state === 'starting') this.initChildren = new ChildrenReader(this.sandbox.init);
     }
     // The memory backstop counts from what the idle runner already uses.
     this.baselineRss = (this.runnerPid && (await residentBytes(this.runnerPid))) || 0;
@@ -487,6 +490,7 @@ export class Worker {
       this.readyCallbacks.reject(new Error(startError));
     }
     this.notifyIdle();
+    this.initChildren?.close();
     this.command.release();
     if (this.config.directory) void rm(this.config.directory, { recursive: true, force: true }).catch(() => {});
     this.exitedResolve();
@@ -505,13 +509,10 @@ export class Worker {
    * (a daemon from a double fork) retires the worker, and its namespace with it.
    */
   private checkForStrays(): void {
-    const sandbox = this.sandbox;
-    if (!sandbox) return;
-    void childPids(sandbox.init).then((pids) => {
-      if (!pids.some((pid) => pid !== sandbox.runner) || this.state === 'dead' || this.state === 'closing') return;
-      if (this.state === 'idle') void this.close(0);
-      else this.retireWhenIdle = true;
-    });
+    const runner = this.sandbox?.runner;
+    if (!this.initChildren || this.initChildren.read().every((pid) => pid === runner)) return;
+    // Called as the job ends, before the pool hears the worker is idle: it is retired instead.
+    this.retireWhenIdle = true;
   }
 
   /** Long-lived workers grow a little; keep the memory backstop's zero point current. */
