@@ -349,6 +349,29 @@ for (const type of LANGUAGES) {
   });
 }
 
+describe('the private /tmp', () => {
+  it('python3: is the working directory, bounded in size (it is memory), and gone with the worker', async ({ skip }) => {
+    if (!available.has('python3')) skip();
+    const script = `import os
+written = 0
+try:
+    with open('fill', 'wb') as f:
+        while written < 512 * 1024 * 1024:
+            f.write(b'x' * (1 << 20))
+            f.flush()
+            written += 1 << 20
+except OSError as error:
+    return {'cwd': os.getcwd(), 'written': written, 'refused': error.strerror}
+return {'cwd': os.getcwd(), 'written': written}`;
+    await createService(t, 'tmp-filler', 'python3', script, { memory_limit_mb: 32 });
+    const response = await call('tmp-filler');
+    expect(response.status, response.text).toBe(200);
+    expect(response.json).toMatchObject({ cwd: '/tmp', refused: 'No space left on device' });
+    expect(response.json.written).toBeLessThanOrEqual(32 * 1024 * 1024);
+    await serverStillServes();
+  });
+});
+
 describe('a script that disables its runner\'s cleanup', () => {
   it('python3: still leaves no daemon (the server retires a worker whose namespace holds more than its runner)', async ({ skip }) => {
     if (!available.has('python3')) skip();
