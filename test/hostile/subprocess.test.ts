@@ -350,7 +350,7 @@ for (const type of LANGUAGES) {
 }
 
 describe('the private /tmp', () => {
-  it('python3: is the working directory, bounded in size (it is memory), and gone with the worker', async ({ skip }) => {
+  it('python3: is the working directory, and bounded in size (it is memory)', async ({ skip }) => {
     if (!available.has('python3')) skip();
     const script = `import os
 written = 0
