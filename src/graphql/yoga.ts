@@ -38,7 +38,7 @@ export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey, on
     },
     // CORS is one setting for every route, answered by @fastify/cors (src/server.ts); Yoga's reflects any origin.
     cors: false,
-    plugins: [useRequireAdminKey(adminKey), useParameterErrors(), useRequestLimits()],
+    plugins: [useRequireAdminKey(adminKey), useParameterErrors(), ...useRequestLimits()],
   });
 }
 
