@@ -182,7 +182,8 @@ describe('GraphQL requests that once exhausted the server', () => {
     const repeats = Math.floor(GRAPHQL_LIMITS.maxTokens / 4) - 2;
     const repeated = graphqlBody(`{ ${'scriptTypes { name } '.repeat(repeats)} }`);
     const { result: merged, maxDelayMs: mergedDelay } = await loopDelayDuring(() => post('/graphql', repeated));
-    expect(merged.json.data?.scriptTypes?.length, merged.text.slice(0, 300)).toBeGreaterThan(0);
+    // GraphQL's validation gives up past its own work budget; the answer says why.
+    expectGraphQLError(merged, /too complex to validate/);
     expect(mergedDelay).toBeLessThan(LOOP_BUDGET_MS);
     await serverStillServes();
   });

@@ -68,7 +68,23 @@ export function useRequestLimits(): Plugin[] {
   const limitsFirst: Plugin = {
     onValidate({ params, setResult }) {
       const errors = validate(params.schema, params.documentAST, validationRules);
-      if (errors.length > 0) setResult(errors);
+      if (errors.length > 0) {
+        setResult(errors);
+        return;
+      }
+      // GraphQL stops validating past a budget of work of its own, with a bare "Validation aborted.": say why.
+      return ({ result, setResult: replace }) => {
+        if (!result.some((error) => error.message === 'Validation aborted.')) return;
+        replace(
+          result.map((error) =>
+            error.message === 'Validation aborted.'
+              ? new GraphQLError('The document is too complex to validate (a field repeated too often, or fragments spread too widely): send a smaller one.', {
+                  extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+                })
+              : error,
+          ),
+        );
+      };
     },
   };
   return [tokens, limitsFirst];
