@@ -71,9 +71,16 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   await engines.start();
   for (const type of engines.list()) {
     app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
+    if (type.sandboxWarning) app.log.warn({ type: type.name }, type.sandboxWarning);
   }
-  const platform = createPlatform(settings, database.db, database.executionWriter, engines, bus, (error) =>
-    app.log.error({ err: error }, 'writing executions failed'),
+  const platform = createPlatform(
+    settings,
+    database.db,
+    database.executionWriter,
+    engines,
+    bus,
+    (error) => app.log.error({ err: error }, 'writing executions failed'),
+    (detail, executionId) => app.log.error({ executionId, detail }, 'a script engine failed internally'),
   );
 
   // Registered only when it will log: even an empty hook costs every request.

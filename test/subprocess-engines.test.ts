@@ -1,7 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptFailure } from '../src/scripting/failure.ts';
 import { createSubprocessEngines, type SubprocessEngine, type SubprocessType } from '../src/scripting/subprocess/index.ts';
@@ -9,13 +7,6 @@ import { SANDBOX_MAX_PROCESSES } from '../src/scripting/subprocess/sandbox.ts';
 import { MAX_API_CALLS_IN_FLIGHT, type ApiCall, type ApiResult, type LogStream, type ScriptEvent, type ScriptOutcome } from '../src/scripting/types.ts';
 
 // Real interpreters, no mocks. A language whose interpreter is missing is skipped with a reason.
-
-// Engines no longer write under their workDir; it stays to show nothing lands there.
-const WORK_DIR = mkdtempSync(path.join(tmpdir(), 'scriptgate-subprocess-test-'));
-afterAll(() => {
-  expect(readdirSync(WORK_DIR)).toEqual([]);
-  rmSync(WORK_DIR, { recursive: true, force: true });
-});
 
 function onPath(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
@@ -39,7 +30,6 @@ async function startEngine(
   const engines = createSubprocessEngines({
     interpreterPaths: {},
     disabled: new Set(ALL_TYPES.filter((t) => t !== type)),
-    workDir: WORK_DIR,
     poolSize: options.poolSize ?? 1,
     maxPoolSize: options.maxPoolSize ?? 3,
     queueLimit: options.queueLimit ?? 8,
@@ -785,8 +775,7 @@ describe('availability', () => {
     const engines = createSubprocessEngines({
       interpreterPaths: { php: '/nonexistent/bin/php', python3: '/nonexistent/bin/python3' },
       disabled: new Set(['nodejs', 'python']),
-      workDir: WORK_DIR,
-    });
+      });
     await Promise.all(engines.map((e) => e.start()));
     const php = engines.find((e) => e.info.name === 'php')!;
     expect(php.info.available).toBe(false);
@@ -832,7 +821,7 @@ describe('availability', () => {
   });
 
   it('disabled types are matched by exact name', async () => {
-    const engines = createSubprocessEngines({ interpreterPaths: {}, disabled: new Set(['python3', 'php', 'nodejs']), workDir: WORK_DIR, poolSize: 1 });
+    const engines = createSubprocessEngines({ interpreterPaths: {}, disabled: new Set(['python3', 'php', 'nodejs']), poolSize: 1 });
     await Promise.all(engines.map((e) => e.start()));
     const byName = Object.fromEntries(engines.map((e) => [e.info.name, e.info]));
     expect(byName.python3!.available).toBe(false);

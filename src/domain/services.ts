@@ -274,7 +274,7 @@ export class ServiceCatalog {
         else merged[key] = value;
       }
       this.validateLimits(merged);
-      this.validateConfigSize(merged);
+      this.validateConfigJson(merged);
       data.config = merged as Prisma.InputJsonObject;
       if (content !== undefined && input.content === undefined) data.content = this.validateContent(content);
     } else if (!existing) data.config = {};
@@ -292,9 +292,17 @@ export class ServiceCatalog {
     return content;
   }
 
-  /** `config` travels to every run of the service as `platform.config`: keep it small. */
-  private validateConfigSize(config: Record<string, unknown>): void {
-    const bytes = Buffer.byteLength(JSON.stringify(config));
+  /**
+   * `config` travels to every run of the service as `platform.config`: keep
+   * it small, and free of `__proto__` keys (an own `__proto__` from JSON
+   * breaks the database client's JSON encoding and means nothing to a script).
+   */
+  private validateConfigJson(config: Record<string, unknown>): void {
+    const text = JSON.stringify(config, (key, value: unknown) => {
+      if (key === '__proto__') throw badInput('Field "config" may not contain a "__proto__" key.', 'config');
+      return value;
+    });
+    const bytes = Buffer.byteLength(text);
     if (bytes > MAX_CONFIG_BYTES) {
       throw badInput(`Field "config" is ${bytes} bytes as JSON, over the limit of ${MAX_CONFIG_BYTES}.`, 'config');
     }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { Settings } from '../config.ts';
 import { QuickJsEngine } from './quickjs/engine.ts';
 import { EngineRegistry } from './registry.ts';
@@ -20,7 +19,6 @@ export function createEngines(settings: Settings): EngineRegistry {
     ...createSubprocessEngines({
       interpreterPaths: scripting.interpreterPaths,
       disabled: scripting.disabled,
-      workDir: join(settings.dataDir, 'workers'),
       defaultMemoryLimitMb: scripting.defaultMemoryLimitMb,
       sandbox: scripting.sandbox,
       workersPerService: scripting.workersPerService ?? undefined,

@@ -107,6 +107,8 @@ export interface ScriptTypeInfo {
   available: boolean;
   version: string | null;
   unavailableReason: string | null;
+  /** Set when the type runs without its sandbox by the operator's choice: logged loudly at start. */
+  sandboxWarning?: string | null;
 }
 
 export interface ScriptEngine {

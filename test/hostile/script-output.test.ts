@@ -143,6 +143,15 @@ describe('what a service may store', () => {
     expect(recordMessage(response)).toMatch(/"config" is \d+ bytes/);
   });
 
+  it('a config holding a "__proto__" key is refused by the domain, whichever door it came through', async () => {
+    // The HTTP doors refuse such bodies already; graphql-ws variables and platform.api payloads reach the domain as parsed.
+    const config = JSON.parse('{"a":{"__proto__":null}}');
+    await expect(t.server.platform.services.create({ name: 'proto-config', type: 'javascript', content: 'return 1', config })).rejects.toMatchObject({
+      kind: 'BAD_INPUT',
+      message: expect.stringContaining('__proto__'),
+    });
+  });
+
   it('config.network must be a boolean', async () => {
     const response = await t.rest('POST', '/api/v2/system/service', {
       resource: [{ name: 'net-typo', type: 'javascript', config: { content: 'return 1', network: 'no' } }],

@@ -13,8 +13,6 @@ export interface SubprocessEnginesOptions {
   interpreterPaths: Partial<Record<SubprocessType, string>>;
   /** Script types switched off by configuration, matched by exact name ("all" switches off every one). */
   disabled: ReadonlySet<string>;
-  /** Unused: sandboxed workers work in a private tmpfs, unsandboxed ones in the system's tmp. Kept so callers still compile. */
-  workDir?: string;
   /** Warm workers per type (default 2). */
   poolSize?: number;
   /** Workers per type at most (default max(4, 2 × CPUs)). */
