@@ -271,6 +271,17 @@ describe('finding 4: memory is bounded and given back', () => {
     }
   });
 
+  it('cuts a single huge log line in the sandbox, so it is never copied whole into the server', async () => {
+    await createService(t, 'huge-line', 'javascript', "console.log('x'.repeat(50 * 1024 * 1024)); return { logged: true }", { max_log_bytes: 100_000, memory_limit_mb: 256 });
+    const { response, maxDelayMs } = await call('huge-line');
+    expect(response.json).toEqual({ logged: true });
+    expect(maxDelayMs).toBeLessThan(HEALTHZ_BUDGET_MS + SLACK_MS);
+    const execution = await t.rest('GET', `/api/v2/system/execution/${response.headers.get('x-execution-id')}`);
+    expect(execution.json.logs_truncated).toBe(true);
+    expect(execution.json.log_bytes).toBeLessThanOrEqual(100_000);
+    await serverStillServes();
+  });
+
   it('caps pending timers per run with a clear error', async () => {
     await createService(t, 'timer-flood', 'javascript', 'for (let i = 0; i < 1001; i++) setTimeout(function () {}, 60000)');
     const { response, maxDelayMs } = await call('timer-flood');
