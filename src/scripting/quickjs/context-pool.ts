@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ScriptJob } from '../types.ts';
 import type { CappedModules } from './capped-modules.ts';
 import { INITIAL_INSTANCE_BYTES, RUNTIME_SLACK_BYTES, type MemoryBudget } from './memory-budget.ts';
+import { wrapScript } from './script-source.ts';
 import { WarmContext } from './warm-context.ts';
 
 /** Spares are made a little after one is taken, so the calls that usually follow a first call are not held up. */
@@ -68,6 +69,8 @@ export class ContextPool {
 
   /** A context with the job's script loaded (the run's reservation covers it); a script that does not compile is a ScriptFailure. */
   async create(job: ScriptJob): Promise<Lease> {
+    // A script that does not parse is refused before it costs a spare (the check is remembered per script).
+    wrapScript(job.scriptKey, job.script);
     const { memoryLimitMb } = job.limits;
     const usesSpares = memoryLimitMb === this.spares.memoryLimitMb;
     const spare = usesSpares ? this.ready.pop() : undefined;

@@ -7,9 +7,9 @@ const MAX_ERROR_CHARS = 64 * 1024;
 
 /**
  * Guest-side JavaScript evaluated once per warm context, before any script.
- * It takes the raw host functions off the global object (scripts only see the
- * conventions below) and returns the entry points the host calls: run, fire,
- * reset and describe.
+ * It receives the raw host functions as arguments, so they never appear on
+ * the global object (scripts only see the conventions below), and returns the
+ * entry points the host calls: run, fire, reset and describe.
  *
  * A script may replace any global or built-in method, and those replacements
  * persist in its warm context. So the prelude captures every intrinsic it uses
