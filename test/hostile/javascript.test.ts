@@ -236,7 +236,7 @@ describe('finding 4: memory is bounded and given back', () => {
         small,
         'holder',
         'javascript',
-        "const held = 'x'.repeat(40 * 1024 * 1024) + '!'; await new Promise((resolve) => setTimeout(resolve, 600)); return { length: held.length }",
+        "const held = 'x'.repeat(40 * 1024 * 1024); await new Promise((resolve) => setTimeout(resolve, 1000)); return { length: held.length }",
         { memory_limit_mb: 100 },
       );
       const engine = engineOf(small);
@@ -248,7 +248,7 @@ describe('finding 4: memory is bounded and given back', () => {
       clearInterval(watcher);
       const statuses = calls.map((response) => response.status).sort();
       expect(statuses).toEqual([200, 200, 200, 200, 200, 503, 503, 503]);
-      for (const ok of calls.filter((response) => response.status === 200)) expect(ok.json).toEqual({ length: 40 * MB + 1 });
+      for (const ok of calls.filter((response) => response.status === 200)) expect(ok.json).toEqual({ length: 40 * MB });
       for (const refused of calls.filter((response) => response.status === 503)) {
         expectErrorShape(refused, [503, 503]);
         expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);

@@ -75,8 +75,11 @@ export class RunGate {
     this.averageMs = this.averageMs * 0.9 + ranMs * 0.1;
     this.running--;
     this.budget.unreserve(bytes);
-    handBack?.();
-    this.admitWaiting();
+    try {
+      handBack?.();
+    } finally {
+      this.admitWaiting();
+    }
   }
 
   /** Refuses every waiting call (shutting down). */
