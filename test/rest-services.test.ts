@@ -45,7 +45,7 @@ describe('system/script_type', () => {
     expect(byName.nodejs).toMatchObject({
       label: 'Node.js',
       description: 'Server-side JavaScript handler using the Node.js engine.',
-      sandboxed: false,
+      sandboxed: true,
       engine: 'subprocess',
     });
     expect(byName.php).toMatchObject({ label: 'PHP', description: 'Script handler using native PHP.' });

@@ -1,8 +1,26 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { expect } from 'vitest';
 import type { RestResponse, TestServer } from './server.ts';
 
 /** What every hostile test asserts of the server: it still answers, quickly, and serves others. */
 export const HEALTHZ_BUDGET_MS = 100;
+
+/**
+ * The slowest the server's event loop was while `action` ran, in ms (timer
+ * lateness at 5 ms resolution). The test server runs in the test process, so
+ * this is the server's own loop: what "no request blocks it over 100 ms"
+ * means, without a client's scheduling noise.
+ */
+export async function loopDelayDuring<T>(action: () => Promise<T>): Promise<{ result: T; maxDelayMs: number }> {
+  const histogram = monitorEventLoopDelay({ resolution: 5 });
+  histogram.enable();
+  try {
+    const result = await action();
+    return { result, maxDelayMs: Math.max(0, histogram.max / 1e6 - 5) };
+  } finally {
+    histogram.disable();
+  }
+}
 
 /** `/healthz` answers 200; resolves with how long it took. */
 export async function healthzLatency(t: TestServer): Promise<number> {

@@ -1,5 +1,4 @@
 import { connect } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { GRAPHQL_LIMITS } from '../../src/graphql/plugins/limits.ts';
 import { MAX_ROWS_PER_OPERATION } from '../../src/graphql/request-scope.ts';
 import { MAX_JSON_DEPTH } from '../../src/http/json-depth.ts';
 import { MAX_BATCH_RECORDS } from '../../src/rest/services.ts';
-import { expectErrorShape, HEALTHZ_BUDGET_MS, healthzLatency, whileProbingHealth } from '../helpers/hostile.ts';
+import { expectErrorShape, HEALTHZ_BUDGET_MS, healthzLatency, loopDelayDuring, whileProbingHealth } from '../helpers/hostile.ts';
 import { ADMIN_KEY, createService, startTestServer, type RestResponse, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -44,19 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-/** The slowest the server's event loop was while `action` ran, in ms (timer lateness at 5 ms resolution). */
-async function loopDelayDuring<T>(action: () => Promise<T>): Promise<{ result: T; maxDelayMs: number }> {
-  const histogram = monitorEventLoopDelay({ resolution: 5 });
-  histogram.enable();
-  try {
-    const result = await action();
-    if (process.env.SHOW_LOOP_DELAY) console.log(`loop delay ${(histogram.max / 1e6 - 5).toFixed(1)} ms: ${expect.getState().currentTestName}`);
-    return { result, maxDelayMs: histogram.max / 1e6 - 5 };
-  } finally {
-    histogram.disable();
-  }
-}
 
 /** What every hostile case ends with: /healthz answers in budget and another service still works. */
 async function serverStillServes(): Promise<void> {

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_API_CALLS_IN_FLIGHT } from '../../src/scripting/types.ts';
-import { expectErrorShape, HEALTHZ_BUDGET_MS, whileProbingHealth } from '../helpers/hostile.ts';
+import { expectErrorShape, HEALTHZ_BUDGET_MS, healthzLatency, loopDelayDuring } from '../helpers/hostile.ts';
 import { createService, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -179,10 +179,12 @@ describe('platform.api calls in flight', () => {
       const settled = await Promise.allSettled(calls);
       const ok = settled.filter((s) => s.status === 'fulfilled' && s.value.status_code === 200).length;
       return { ok, refused: settled.length - ok };`);
-    const { result, slowestHealthMs } = await whileProbingHealth(t, () => t.rest('GET', '/api/v2/fan-out'));
+    // 64 calls at once to a service with no warm context: 64 sandboxes made in a burst, never in one loop turn.
+    const { result, maxDelayMs } = await loopDelayDuring(() => t.rest('GET', '/api/v2/fan-out'));
     expect(result.status, result.text).toBe(200);
     expect(result.json).toEqual({ ok: MAX_API_CALLS_IN_FLIGHT, refused: 36 });
-    expect(slowestHealthMs).toBeLessThan(HEALTHZ_BUDGET_MS);
+    expect(maxDelayMs).toBeLessThan(HEALTHZ_BUDGET_MS);
+    expect(await healthzLatency(t)).toBeLessThan(HEALTHZ_BUDGET_MS);
     await expectOthersStillServed();
   });
 });
