@@ -52,20 +52,8 @@ async function serverStillServes(): Promise<void> {
   expect(next.json).toEqual({ ok: 'still here' });
 }
 
-async function post(path: string, body: string, headers: Record<string, string> = {}): Promise<RestResponse> {
-  const response = await fetch(`${t.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-dreamfactory-api-key': ADMIN_KEY, ...headers },
-    body,
-  });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json };
+function post(path: string, body: string, headers: Record<string, string> = {}): Promise<RestResponse> {
+  return t.rest('POST', path, body, { 'content-type': 'application/json', ...headers });
 }
 
 const graphqlBody = (query: string, variables?: Record<string, unknown>) => JSON.stringify({ query, variables });
