@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { healthzLatency } from '../helpers/hostile.ts';
-import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers/server.ts';
+import { ADMIN_KEY, createService, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createFuzzTargets, formatReport } from './fixture.ts';
 import { runFuzz } from './runner.ts';
 
@@ -11,7 +11,8 @@ import { runFuzz } from './runner.ts';
  * printed; FUZZ_SEED=<seed> replays a run, `npm run fuzz -- N` runs longer.
  */
 const COUNT = Number(process.env.FUZZ_COUNT ?? 2000);
-const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// A fixed seed, so a failure in CI replays as it was; `npm run fuzz` explores new seeds.
+const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
 
 let t: TestServer;
 beforeAll(async () => {
@@ -28,5 +29,7 @@ it(`answers ${COUNT} malformed requests without a 5xx, a hang or a dropped conne
   expect(report.failures, formatReport(report)).toEqual([]);
   expect(Object.values(report.byStatus).reduce((a, b) => a + b, 0)).toBe(COUNT);
   expect(await healthzLatency(t)).toBeLessThan(1000);
-  expect((await t.rest('GET', '/api/v2/fuzz-ok')).json).toEqual({ ok: true });
+  // The fuzz holds the admin key and may legitimately delete or change the fixture services: check with a new one.
+  await createService(t, `after-fuzz-${SEED}`, 'javascript', 'return { ok: true }');
+  expect((await t.rest('GET', `/api/v2/after-fuzz-${SEED}`)).json).toEqual({ ok: true });
 }, 120_000);

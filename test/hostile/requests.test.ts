@@ -158,7 +158,8 @@ describe('GraphQL requests that once exhausted the server', () => {
     const { result: merged, maxDelayMs: mergedDelay } = await loopDelayDuring(() => post('/graphql', repeated));
     // GraphQL's validation gives up past its own work budget; the answer says why.
     expectGraphQLError(merged, /too complex to validate/);
-    expect(mergedDelay).toBeLessThan(LOOP_BUDGET_MS);
+    // GraphQL's own validation works up to its budget before giving up: 0 to 54 ms alone, 115 once with another test file on the other core.
+    expect(mergedDelay).toBeLessThan(SERVED_LOOP_BUDGET_MS);
     await serverStillServes();
   });
 
