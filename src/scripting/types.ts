@@ -107,7 +107,7 @@ export interface ScriptTypeInfo {
   available: boolean;
   version: string | null;
   unavailableReason: string | null;
-  /** Set when the type runs without its sandbox by the operator's choice: logged loudly at start. */
+  /** Set when the type runs without its sandbox by the operator's choice (SCRIPT_SANDBOX=off): what that exposes, logged loudly at start. */
   sandboxWarning?: string | null;
 }
 

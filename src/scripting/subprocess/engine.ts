@@ -36,11 +36,6 @@ export interface SubprocessScriptTypeInfo extends ScriptTypeInfo {
   interpreter: string | null;
   /** e.g. which interpreter `python` turned out to be. */
   note: string | null;
-  /**
-   * Set when scripts of this type run unsandboxed because the operator chose
-   * SCRIPT_SANDBOX=off: what that exposes, for the server to log loudly at start.
-   */
-  sandboxWarning: string | null;
 }
 
 /** The smallest private /tmp a sandboxed worker gets; otherwise as large as its memory limit. */
