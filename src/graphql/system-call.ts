@@ -1,0 +1,76 @@
+import { adminCaller } from '../domain/caller.ts';
+import { DomainError } from '../domain/errors.ts';
+import type { InvokeResult } from '../domain/invoke.ts';
+import { rowsBehind } from '../system/component.ts';
+import type { GraphQLContext } from './builder.ts';
+
+export interface SystemCall {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Under `system/`, e.g. `service/orders` or `event_script/orders.get.pre_process`. */
+  resource: string;
+  parameters?: Record<string, unknown>;
+  payload?: unknown;
+}
+
+/**
+ * A GraphQL operation as the same call on the system API, through the one
+ * pipeline (access checks and event scripts apply alike). An error status
+ * (also one an event script set) becomes a domain error.
+ */
+export async function systemCall(ctx: GraphQLContext, call: SystemCall): Promise<InvokeResult> {
+  const hasPayload = call.payload !== undefined;
+  const result = await ctx.platform.invoker.invoke(
+    {
+      method: call.method,
+      service: 'system',
+      resource: call.resource,
+      parameters: call.parameters ?? {},
+      headers: {},
+      payload: hasPayload ? call.payload : null,
+      content: hasPayload ? JSON.stringify(call.payload) : '',
+      contentType: hasPayload ? 'application/json' : null,
+    },
+    adminCaller('graphql'),
+  );
+  if (result.statusCode >= 400) throw errorFromResponse(result);
+  return result;
+}
+
+/**
+ * The domain records behind a system answer: the handler's own when no
+ * event script replaced the content, otherwise `reload` reads what the
+ * final content lists (so GraphQL shows what REST would).
+ */
+export async function rowsOf<T>(result: InvokeResult, reload: (content: unknown) => Promise<T[]>): Promise<T[]> {
+  const content = result.content;
+  const rows = content !== null && typeof content === 'object' ? rowsBehind.get(content) : undefined;
+  return rows ? (rows as T[]) : reload(content);
+}
+
+/** Ids listed by a DreamFactory body: `{resource: [{id}, ...]}` or one `{id}` record. */
+export function idsIn(content: unknown): unknown[] {
+  if (content === null || typeof content !== 'object') return [];
+  const records = Array.isArray((content as { resource?: unknown }).resource) ? (content as { resource: unknown[] }).resource : [content];
+  return records.flatMap((record) => (record && typeof record === 'object' && 'id' in record ? [(record as { id: unknown }).id] : []));
+}
+
+function errorFromResponse(result: InvokeResult): DomainError {
+  const error = (result.content as { error?: { message?: unknown; context?: unknown } } | null)?.error;
+  const message = typeof error?.message === 'string' ? error.message : `The system API answered ${result.statusCode}.`;
+  const context = error?.context && typeof error.context === 'object' ? (error.context as Record<string, unknown>) : null;
+  return new DomainError(kindOf(result.statusCode), message, context, { status: result.statusCode, executionId: result.executionId ?? undefined });
+}
+
+function kindOf(status: number): DomainError['kind'] {
+  const kinds: Record<number, DomainError['kind']> = {
+    400: 'BAD_INPUT',
+    401: 'UNAUTHENTICATED',
+    403: 'FORBIDDEN',
+    404: 'NOT_FOUND',
+    409: 'CONFLICT',
+    503: 'SERVICE_UNAVAILABLE',
+    504: 'TIMEOUT',
+    508: 'LOOP_DETECTED',
+  };
+  return kinds[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_INPUT');
+}
