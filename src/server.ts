@@ -10,6 +10,7 @@ import { createGraphQL } from './graphql/yoga.ts';
 import { EventBus } from './logs/bus.ts';
 import type { RedisRelay } from './logs/redis-relay.ts';
 import { registerRest } from './rest/router.ts';
+import { createRunQueue } from './queue/run-queue.ts';
 import { createEngines } from './scripting/engines.ts';
 import { parseBodies } from './http/bodies.ts';
 import { coalesceWrites } from './http/coalesced-writes.ts';
@@ -73,15 +74,19 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
     if (type.sandboxWarning) app.log.warn({ type: type.name }, type.sandboxWarning);
   }
-  const platform = createPlatform(
+  const queue = createRunQueue(database, settings.queue, (error) => app.log.error({ err: error }, 'queued event scripts'));
+  const platform = createPlatform({
     settings,
-    database.db,
-    database.executionWriter,
+    db: database.db,
+    executionWriter: database.executionWriter,
     engines,
     bus,
-    (error) => app.log.error({ err: error }, 'writing executions failed'),
-    (detail, executionId) => app.log.error({ executionId, detail }, 'a script engine failed internally'),
-  );
+    queue,
+    onRecorderError: (error) => app.log.error({ err: error }, 'writing executions failed'),
+    onEngineInternal: (detail, executionId) => app.log.error({ executionId, detail }, 'a script engine failed internally'),
+    onQueueError: (error, eventName) => app.log.error({ err: error, eventName }, 'a queued event script could not be stored'),
+  });
+  await platform.eventScripts.load();
 
   // Registered only when it will log: even an empty hook costs every request.
   if (['trace', 'debug', 'info'].includes(settings.logLevel)) {
@@ -119,6 +124,9 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   }, PRUNE_INTERVAL_MS);
   pruneTimer.unref();
 
+  // Runs left queued by an earlier process (or another instance) start once this one serves.
+  platform.queuedRuns.start();
+
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : settings.port;
   let stopping: Promise<void> | null = null;
@@ -134,7 +142,8 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         detachWebSocket();
         for (const client of webSockets.clients) client.close(1001, 'server shutting down');
         webSockets.close();
-        await Promise.all([app.close(), engines.stop(SHUTDOWN_DEADLINE_MS)]);
+        await Promise.all([app.close(), platform.queuedRuns.stop(SHUTDOWN_DEADLINE_MS)]);
+        await engines.stop(SHUTDOWN_DEADLINE_MS);
         await relay?.stop();
         await platform.recorder.flush();
         await database.close();

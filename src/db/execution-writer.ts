@@ -20,8 +20,9 @@ export const EXECUTION_COLUMNS = [
   'error',
   'logBytes',
   'logsTruncated',
+  'eventName',
 ] as const;
-export const UPDATED_ON_CONFLICT = EXECUTION_COLUMNS.filter((c) => !['id', 'service', 'scriptType', 'trigger', 'startedAt'].includes(c));
+export const UPDATED_ON_CONFLICT = EXECUTION_COLUMNS.filter((c) => !['id', 'service', 'scriptType', 'trigger', 'startedAt', 'eventName'].includes(c));
 export const LINE_COLUMNS = ['executionId', 'sequence', 'stream', 'message', 'timestamp'] as const;
 /** Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_STATEMENT = 500;
@@ -59,6 +60,7 @@ export class PostgresExecutionWriter implements ExecutionWriter {
         e.error ? JSON.stringify(e.error) : null,
         e.logBytes,
         e.logsTruncated,
+        e.eventName,
       ];
       return this.placeholders(params, row, { 9: 'jsonb', 5: 'timestamp', 6: 'timestamp' });
     });

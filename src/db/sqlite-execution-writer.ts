@@ -47,6 +47,7 @@ export class SqliteExecutionWriter implements ExecutionWriter {
           e.error ? JSON.stringify(e.error) : null,
           e.logBytes,
           e.logsTruncated ? 1 : 0,
+          e.eventName,
         );
       }
       for (const l of lines) append.run(l.executionId, l.sequence, l.stream, l.message, sqliteTime(l.timestamp));

@@ -26,13 +26,14 @@ export class ExecutionRun {
   constructor(
     private readonly bus: EventBus,
     private readonly recorder: ExecutionRecorder,
-    init: { service: string; scriptType: string; trigger: string },
+    init: RunInit,
     private readonly maxLogBytes: number,
   ) {
     const startedAt = new Date();
     this.state = {
       // Ids sort by start time (lists are newest first by id): same clock reading.
       id: uuidv7(startedAt.getTime()),
+      eventName: null,
       ...init,
       status: 'running',
       startedAt,
@@ -101,6 +102,13 @@ export class ExecutionRun {
   }
 }
 
+export interface RunInit {
+  service: string;
+  eventName?: string | null;
+  scriptType: string;
+  trigger: string;
+}
+
 export type FinishedStatus = Exclude<ExecutionStatus, 'running'>;
 
 export interface ExecutionFilter {
@@ -116,7 +124,7 @@ export class ExecutionLog {
     private readonly recorder: ExecutionRecorder,
   ) {}
 
-  start(init: { service: string; scriptType: string; trigger: string }, maxLogBytes: number): ExecutionRun {
+  start(init: RunInit, maxLogBytes: number): ExecutionRun {
     return new ExecutionRun(this.bus, this.recorder, init, maxLogBytes);
   }
 

@@ -1,13 +1,15 @@
 import type { ScriptingSettings } from '../config.ts';
-import { ScriptFailure, type ScriptFailureKind } from '../scripting/failure.ts';
-import type { EngineRegistry } from '../scripting/registry.ts';
-import { MAX_API_CALLS_IN_FLIGHT, type ApiCall, type ApiResult, type ScriptLimits } from '../scripting/types.ts';
+import type { SystemService } from '../system/index.ts';
+import { MAX_API_CALLS_IN_FLIGHT, type ApiCall, type ApiResult } from '../scripting/types.ts';
 import type { Caller } from './caller.ts';
-import { DomainError, type ErrorKind } from './errors.ts';
+import { DomainError } from './errors.ts';
 import { errorBody } from './error-body.ts';
-import type { ExecutionLog, FinishedStatus } from './executions.ts';
+import type { EventScriptCatalog } from './event-scripts.ts';
+import { type EventStages } from './event-stages.ts';
+import { templateSegments } from './event-names.ts';
 import { eventFor, requestFromPath } from './script-request.ts';
 import { responseFrom } from './script-response.ts';
+import type { ScriptRunner } from './script-runs.ts';
 import type { Service, ServiceCatalog, ServiceInput } from './services.ts';
 
 export interface InvokeRequest {
@@ -30,29 +32,23 @@ export interface InvokeResult {
   executionId: string | null;
 }
 
-const failureKinds: Record<ScriptFailureKind, { kind: ErrorKind; status: FinishedStatus }> = {
-  error: { kind: 'SCRIPT_ERROR', status: 'failed' },
-  memory: { kind: 'SCRIPT_ERROR', status: 'failed' },
-  output: { kind: 'SCRIPT_ERROR', status: 'failed' },
-  crashed: { kind: 'SCRIPT_ERROR', status: 'failed' },
-  timeout: { kind: 'TIMEOUT', status: 'timed_out' },
-  unavailable: { kind: 'SERVICE_UNAVAILABLE', status: 'failed' },
-  overloaded: { kind: 'SERVICE_UNAVAILABLE', status: 'failed' },
-};
+/** The endpoint a request names: the built-in system API, or a scripted service. */
+type Endpoint = { kind: 'system' } | { kind: 'service'; service: Service };
 
 /**
- * The one way a scripted service runs, for REST, GraphQL and scripts'
- * `platform.api` alike. Later stages (access checks, pre/post/queued event
- * scripts) slot in around `runService`.
+ * The one invocation pipeline, for every endpoint (scripted services and the
+ * system API) and every door (REST, GraphQL, scripts' `platform.api`):
+ * resolve the endpoint, authorize the caller, pre_process event scripts,
+ * the handler, post_process, then queued ones behind the response.
  */
 export class Invoker {
   constructor(
     private readonly services: ServiceCatalog,
-    private readonly engines: EngineRegistry,
-    private readonly executions: ExecutionLog,
+    private readonly eventScripts: EventScriptCatalog,
+    private readonly system: SystemService,
+    private readonly runner: ScriptRunner,
+    private readonly stages: EventStages,
     private readonly settings: ScriptingSettings,
-    /** Engine internals behind a failure (never sent to a client) go to the server log through this. */
-    private readonly onEngineInternal: (detail: string, executionId: string) => void = () => undefined,
   ) {}
 
   async invoke(request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
@@ -62,9 +58,16 @@ export class Invoker {
         `platform.api calls nested deeper than ${this.settings.maxCallDepth} levels (a loop?); stopped at "${request.service}".`,
       );
     }
-    const service = this.services.cached(request.service) ?? (await this.services.byName(request.service));
-    if (!service.isActive) throw new DomainError('FORBIDDEN', `Service ${service.name} is deactivated.`);
-    return this.runService(service, { ...request, service: service.name }, caller);
+    const endpoint = await this.endpointFor(request.service);
+    const name = endpoint.kind === 'system' ? 'system' : endpoint.service.name;
+    request = request.service === name ? request : { ...request, service: name };
+    this.authorize(caller, request);
+    const scripts = this.eventScripts.activeFor(name);
+    // No event script names this service: the handler alone (the common, hot case).
+    if (!scripts) return this.handle(endpoint, request, caller);
+    return this.stages.around(scripts, request, caller, this.templatesOf(endpoint), (c) => this.apiFor(c), (changed) =>
+      this.handle(endpoint, changed, caller),
+    );
   }
 
   /**
@@ -77,12 +80,23 @@ export class Invoker {
     return this.runService(service, { ...request, service: service.name }, caller);
   }
 
+  /** `platform.api` from inside a script: never throws, errors come back as responses. */
+  async invokeFromScript(call: ApiCall, caller: Caller): Promise<ApiResult> {
+    try {
+      const request = requestFromPath(call);
+      const result = await this.invoke(request, { ...caller, requestor: 'SCRIPT', depth: caller.depth + 1 });
+      return { status_code: result.statusCode, content: result.content, content_type: result.contentType, headers: result.headers };
+    } catch (error) {
+      return errorResult(error instanceof DomainError ? error : new DomainError('INTERNAL', (error as Error).message));
+    }
+  }
+
   /**
    * One run's `platform.api` dispatcher. Calls in flight are bounded per run,
    * for every engine: a flood loop gets errors at once instead of growing
    * the server's memory.
    */
-  private apiFor(caller: Caller): (call: ApiCall) => Promise<ApiResult> {
+  apiFor(caller: Caller): (call: ApiCall) => Promise<ApiResult> {
     let inFlight = 0;
     return async (call) => {
       if (inFlight >= MAX_API_CALLS_IN_FLIGHT) {
@@ -97,107 +111,47 @@ export class Invoker {
     };
   }
 
-  /** `platform.api` from inside a script: never throws, errors come back as responses. */
-  async invokeFromScript(call: ApiCall, caller: Caller): Promise<ApiResult> {
-    try {
-      const request = requestFromPath(call);
-      const result = await this.invoke(request, { ...caller, requestor: 'SCRIPT', depth: caller.depth + 1 });
-      return { status_code: result.statusCode, content: result.content, content_type: result.contentType, headers: result.headers };
-    } catch (error) {
-      return errorResult(error instanceof DomainError ? error : new DomainError('INTERNAL', (error as Error).message));
-    }
+  private async endpointFor(name: string): Promise<Endpoint> {
+    if (name === 'system') return { kind: 'system' };
+    const service = this.services.cached(name) ?? (await this.services.byName(name));
+    if (!service.isActive) throw new DomainError('FORBIDDEN', `Service ${service.name} is deactivated.`);
+    return { kind: 'service', service };
   }
 
-  /** Per service record and session, the same object each call: engines skip re-sending what they already hold. */
-  private readonly platforms = new WeakMap<Service, WeakMap<object, { config: Record<string, unknown>; session: Record<string, unknown> }>>();
+  /** The access stage: every caller that reached the pipeline is the administrator until roles exist. */
+  private authorize(_caller: Caller, _request: InvokeRequest): void {}
 
-  private readonly serviceLimits = new WeakMap<Service, ScriptLimits>();
-
-  /** A service's limits: its config where given, the platform defaults otherwise (cached per service record). */
-  private limitsFor(service: Service): ScriptLimits {
-    let limits = this.serviceLimits.get(service);
-    if (!limits) {
-      const config = service.config as Record<string, unknown>;
-      limits = {
-        timeoutMs: numberOr(config.timeout_ms, this.settings.defaultTimeoutMs),
-        memoryLimitMb: numberOr(config.memory_limit_mb, this.settings.defaultMemoryLimitMb),
-        maxLogBytes: numberOr(config.max_log_bytes, this.settings.defaultMaxLogBytes),
-        maxResponseBytes: this.settings.maxResponseBytes,
-        network: this.settings.network && config.network !== false,
-      };
-      this.serviceLimits.set(service, limits);
-    }
-    return limits;
+  private handle(endpoint: Endpoint, request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
+    return endpoint.kind === 'system' ? this.system.handle(request, caller) : this.runService(endpoint.service, request, caller);
   }
 
-  private platformFor(service: Service, session: Record<string, unknown>) {
-    let bySession = this.platforms.get(service);
-    if (!bySession) this.platforms.set(service, (bySession = new WeakMap()));
-    let platform = bySession.get(session);
-    if (!platform) {
-      platform = { config: { ...(service.config as Record<string, unknown>), name: service.name }, session };
-      bySession.set(session, platform);
+  private readonly serviceTemplates = new WeakMap<Service, string[][]>();
+
+  /** Resource templates event names may use: a service's `config.paths`, or the system API's own. */
+  private templatesOf(endpoint: Endpoint): readonly (readonly string[])[] {
+    if (endpoint.kind === 'system') return this.system.templates;
+    let templates = this.serviceTemplates.get(endpoint.service);
+    if (!templates) {
+      const paths = (endpoint.service.config as { paths?: unknown }).paths;
+      templates = Array.isArray(paths) ? paths.filter((p): p is string => typeof p === 'string').map(templateSegments) : [];
+      this.serviceTemplates.set(endpoint.service, templates);
     }
-    return platform;
+    return templates;
   }
 
   private async runService(service: Service, request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
-    let engine;
+    const run = await this.runner.run({ owner: service, service: service.name, eventName: null }, eventFor(request), caller, this.apiFor(caller));
+    let result: InvokeResult;
     try {
-      engine = this.engines.available(service.type);
+      result = { ...responseFrom(run.outcome), executionId: run.executionId };
     } catch (error) {
-      throw new DomainError('SERVICE_UNAVAILABLE', (error as Error).message);
+      throw run.fail(error as DomainError);
     }
-    const limits = this.limitsFor(service);
-    const run = this.executions.start({ service: service.name, scriptType: service.type, trigger: caller.trigger }, limits.maxLogBytes);
-    try {
-      const outcome = await engine.run({
-        executionId: run.id,
-        scriptKey: service.name,
-        script: service.content,
-        event: eventFor(request),
-        platform: this.platformFor(service, caller.session),
-        limits,
-        api: this.apiFor(caller),
-        log: run.log,
-      });
-      const result = { ...responseFrom(outcome), executionId: run.id };
-      run.finish({ status: 'succeeded', statusCode: result.statusCode });
-      return result;
-    } catch (error) {
-      const domainError = asDomainError(error, run.id);
-      if (error instanceof ScriptFailure) {
-        run.log('SYSTEM', domainError.message);
-        if (error.details.internal) this.onEngineInternal(error.details.internal, run.id);
-      }
-      run.finish({
-        status: error instanceof ScriptFailure ? failureKinds[error.kind].status : 'failed',
-        statusCode: domainError.status,
-        error: { message: domainError.message, kind: error instanceof ScriptFailure ? error.kind : domainError.kind, line: (error as ScriptFailure).details?.line },
-      });
-      throw domainError;
-    }
+    run.succeed(result.statusCode);
+    return result;
   }
 }
 
 function errorResult(error: DomainError): ApiResult {
   return { status_code: error.status, content: errorBody(error), content_type: 'application/json', headers: {} };
-}
-
-function asDomainError(error: unknown, executionId: string): DomainError {
-  if (error instanceof DomainError) {
-    return new DomainError(error.kind, error.message, error.context, { ...error.extra, executionId, status: error.status });
-  }
-  if (error instanceof ScriptFailure) {
-    const headers = error.details.retryAfterSeconds ? { 'retry-after': String(error.details.retryAfterSeconds) } : undefined;
-    const { line, column } = error.details;
-    const context = line ? { line, column: column ?? null } : null;
-    const message = line && !/\bline \d+/.test(error.message) ? `${error.message} (line ${line})` : error.message;
-    return new DomainError(failureKinds[error.kind].kind, message, context, { executionId, headers });
-  }
-  return new DomainError('INTERNAL', `Internal error while running the script: ${(error as Error).message}`, null, { executionId });
-}
-
-function numberOr(value: unknown, fallback: number): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
 }

@@ -3,9 +3,20 @@ import type { Db } from '../db/client.ts';
 import type { EventBus } from '../logs/bus.ts';
 import type { ExecutionWriter } from '../db/execution-writer.ts';
 import { ExecutionRecorder } from '../logs/recorder.ts';
+import type { RunQueue } from '../queue/run-queue.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
+import { SystemService } from '../system/index.ts';
+import { EventScriptsComponent } from '../system/event-scripts.ts';
+import { EventsComponent } from '../system/events.ts';
+import { ExecutionsComponent } from '../system/executions.ts';
+import { ScriptTypesComponent } from '../system/script-types.ts';
+import { ServicesComponent } from '../system/services.ts';
+import { EventScriptCatalog } from './event-scripts.ts';
+import { EventStages } from './event-stages.ts';
 import { ExecutionLog } from './executions.ts';
 import { Invoker } from './invoke.ts';
+import { QueuedRuns } from './queued-runs.ts';
+import { ScriptRunner } from './script-runs.ts';
 import { ServiceCatalog } from './services.ts';
 
 /** The domain as both front ends see it: no HTTP, no GraphQL in here. */
@@ -13,24 +24,43 @@ export interface Platform {
   settings: Settings;
   engines: EngineRegistry;
   services: ServiceCatalog;
+  eventScripts: EventScriptCatalog;
   executions: ExecutionLog;
   invoker: Invoker;
+  queuedRuns: QueuedRuns;
   bus: EventBus;
   recorder: ExecutionRecorder;
 }
 
-export function createPlatform(
-  settings: Settings,
-  db: Db,
-  executionWriter: ExecutionWriter,
-  engines: EngineRegistry,
-  bus: EventBus,
-  onRecorderError: (error: unknown) => void,
-  onEngineInternal?: (detail: string, executionId: string) => void,
-): Platform {
-  const recorder = new ExecutionRecorder(executionWriter, settings.executions.flushIntervalMs, onRecorderError);
+export interface PlatformParts {
+  settings: Settings;
+  db: Db;
+  executionWriter: ExecutionWriter;
+  engines: EngineRegistry;
+  bus: EventBus;
+  queue: RunQueue;
+  onRecorderError: (error: unknown) => void;
+  /** Engine internals behind a failure (never sent to a client). */
+  onEngineInternal: (detail: string, executionId: string) => void;
+  /** A queued run that could not be stored or run. */
+  onQueueError: (error: unknown, eventName: string) => void;
+}
+
+export function createPlatform(parts: PlatformParts): Platform {
+  const { settings, db, engines, bus } = parts;
+  const recorder = new ExecutionRecorder(parts.executionWriter, settings.executions.flushIntervalMs, parts.onRecorderError);
   const services = new ServiceCatalog(db, engines, bus, settings.scripting);
+  const eventScripts = new EventScriptCatalog(db, engines, bus, settings.scripting);
   const executions = new ExecutionLog(db, bus, recorder);
-  const invoker = new Invoker(services, engines, executions, settings.scripting, onEngineInternal);
-  return { settings, engines, services, executions, invoker, bus, recorder };
+  const runner = new ScriptRunner(engines, executions, settings.scripting, parts.onEngineInternal);
+  const system = new SystemService();
+  system.register(new ServicesComponent(services));
+  system.register(new ScriptTypesComponent(engines));
+  system.register(new ExecutionsComponent(executions));
+  system.register(new EventScriptsComponent(eventScripts));
+  system.register(new EventsComponent(services, eventScripts, () => system.templateStrings()));
+  const stages = new EventStages(runner, parts.queue, parts.onQueueError);
+  const invoker = new Invoker(services, eventScripts, system, runner, stages, settings.scripting);
+  const queuedRuns = new QueuedRuns(parts.queue, eventScripts, runner, invoker);
+  return { settings, engines, services, eventScripts, executions, invoker, queuedRuns, bus, recorder };
 }

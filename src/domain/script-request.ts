@@ -74,3 +74,38 @@ export function requestHeaders(value: unknown, field: string): Record<string, st
   }
   return headers;
 }
+
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * The request a pre_process script left in `event.request` (it may change
+ * method, parameters, headers and payload); anything else stays. What it
+ * set wrong is the script's error.
+ */
+export function requestFromEvent(changed: unknown, before: InvokeRequest): InvokeRequest {
+  if (changed === null || typeof changed !== 'object' || Array.isArray(changed)) return before;
+  const given = changed as Record<string, unknown>;
+  try {
+    const method = given.method === undefined ? before.method : String(given.method).toUpperCase();
+    if (!METHODS.has(method)) throw new DomainError('BAD_INPUT', `"event.request.method" must be one of ${[...METHODS].join(', ')}, got ${JSON.stringify(given.method)}.`);
+    const request: InvokeRequest = {
+      ...before,
+      method,
+      parameters: given.parameters === undefined ? before.parameters : requestParameters(given.parameters, 'event.request.parameters'),
+      headers: given.headers === undefined ? before.headers : requestHeaders(given.headers, 'event.request.headers'),
+    };
+    if (given.payload !== undefined) {
+      const text = JSON.stringify(given.payload ?? null);
+      // Engines hand back a copy: only a payload that differs replaces the body the client sent.
+      if (text !== JSON.stringify(before.payload ?? null)) {
+        request.payload = given.payload;
+        request.content = given.payload === null ? '' : text;
+        request.contentType = given.payload === null ? null : 'application/json';
+      }
+    }
+    return request;
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new DomainError('SCRIPT_ERROR', `A pre_process script changed the request wrongly: ${message}`);
+  }
+}

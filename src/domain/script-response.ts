@@ -20,7 +20,7 @@ export function responseFrom(outcome: ScriptOutcome): Omit<InvokeResult, 'execut
   return descriptor(outcome.event.response as unknown as Record<string, unknown>);
 }
 
-function descriptor(response: Record<string, unknown>): Omit<InvokeResult, 'executionId'> {
+export function descriptor(response: Record<string, unknown>): Omit<InvokeResult, 'executionId'> {
   const status = response.status_code ?? 200;
   // 1xx are interim answers: sent as a final status they leave the client waiting (103) or break the connection (100).
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {

@@ -2,12 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { AdminKey } from '../domain/admin-key.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { Platform } from '../domain/platform.ts';
-import { callServiceRoutes } from './call-service.ts';
 import { sendError } from '../http/error-reply.ts';
 import type { BodyLimits } from '../http/body-limits.ts';
-import { executionRoutes } from './executions.ts';
-import { scriptTypeRoutes } from './script-types.ts';
-import { serviceRoutes } from './services.ts';
+import { endpointRoutes } from './endpoint-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,9 +21,6 @@ export async function registerRest(app: FastifyInstance, platform: Platform, adm
       if (adminKey.matches(AdminKey.fromHeaders(request.headers))) return done();
       sendError(reply, new DomainError('UNAUTHENTICATED', 'An API key is required: send X-DreamFactory-API-Key or Authorization: Bearer.'));
     });
-    scriptTypeRoutes(api, platform);
-    serviceRoutes(api, platform, limits.serviceWrite);
-    executionRoutes(api, platform);
-    callServiceRoutes(api, platform);
+    endpointRoutes(api, platform, limits.serviceWrite);
   });
 }

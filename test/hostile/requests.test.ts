@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRAPHQL_LIMITS } from '../../src/graphql/plugins/limits.ts';
 import { MAX_ROWS_PER_OPERATION } from '../../src/graphql/request-scope.ts';
 import { MAX_JSON_DEPTH } from '../../src/http/json-depth.ts';
-import { MAX_BATCH_RECORDS } from '../../src/rest/services.ts';
+import { MAX_BATCH_RECORDS } from '../../src/system/services.ts';
 import { expectErrorShape, HEALTHZ_BUDGET_MS, healthzLatency, loopDelayDuring, whileProbingHealth } from '../helpers/hostile.ts';
 import { ADMIN_KEY, createService, startTestServer, type RestResponse, type TestServer } from '../helpers/server.ts';
 

@@ -4,6 +4,7 @@ import { builder, type GraphQLContext } from '../builder.ts';
 import { completedInTurns, MAX_ROWS_PER_OPERATION } from '../request-scope.ts';
 import { selects } from '../selection.ts';
 import type { GraphQLResolveInfo } from 'graphql';
+import { idsIn, rowsOf, systemCall } from '../system-call.ts';
 
 export const ServiceRef = builder.prismaObject('Service', {
   description: 'A scripted service: every HTTP verb on /api/v2/{name}/... runs its script.',
@@ -94,7 +95,9 @@ builder.queryFields((t) => ({
       ctx.scope.charge(field, Math.max(0, Math.min(limit ?? Infinity, count - (offset ?? 0))));
       await ctx.scope.afterOthersCharged();
       // Aliases of the same list read it once.
-      const { services } = await ctx.scope.once(`services:${limit}:${offset}`, () => ctx.platform.services.list({ limit, offset }));
+      const services = await ctx.scope.once(`services:${limit}:${offset}`, async () =>
+        servicesIn(ctx, await systemCall(ctx, { method: 'GET', resource: 'service', parameters: pageParameters(limit, offset) })),
+      );
       if (selects(info, 'content')) ctx.scope.charge(field, 0, contentLength(services));
       return completedInTurns(services);
     },
@@ -104,7 +107,10 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_root, { name }, ctx, info) => {
-      const service = await ctx.platform.services.byNameOrNull(name);
+      const service = await serviceAt(ctx, 'GET', name).catch((error: unknown) => {
+        if (error instanceof DomainError && error.kind === 'NOT_FOUND') return null;
+        throw error;
+      });
       if (service) charge(ctx, info, [service]);
       return service;
     },
@@ -115,21 +121,47 @@ builder.mutationFields((t) => ({
   createService: t.field({
     type: ServiceRef,
     args: { input: t.arg({ type: CreateServiceInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.platform.services.create(input),
+    resolve: async (_root, { input }, ctx) => {
+      const [service] = await servicesIn(ctx, await systemCall(ctx, { method: 'POST', resource: 'service', payload: { resource: [input] } }));
+      return service ?? notReturned('createService');
+    },
   }),
   updateService: t.field({
     type: ServiceRef,
     args: { name: t.arg.string({ required: true }), input: t.arg({ type: UpdateServiceInput, required: true }) },
-    resolve: async (_root, { name, input }, ctx) => {
-      const existing = await ctx.platform.services.byName(name);
-      return ctx.platform.services.update(existing, input);
-    },
+    resolve: (_root, { name, input }, ctx) => serviceAt(ctx, 'PATCH', name, input),
   }),
   deleteService: t.boolean({
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_root, { name }, ctx) => {
-      await ctx.platform.services.delete(await ctx.platform.services.byName(name));
+      const { id } = await ctx.platform.services.byName(name);
+      await systemCall(ctx, { method: 'DELETE', resource: `service/${id}` });
       return true;
     },
   }),
 }));
+
+function pageParameters(limit: number | undefined, offset: number | undefined): Record<string, string> {
+  return { ...(limit !== undefined ? { limit: String(limit) } : {}), ...(offset !== undefined ? { offset: String(offset) } : {}) };
+}
+
+/** The services a system answer lists, in its order (read again only when an event script replaced the answer). */
+function servicesIn(ctx: GraphQLContext, result: Awaited<ReturnType<typeof systemCall>>): Promise<Service[]> {
+  return rowsOf(result, async (content) => {
+    const ids = idsIn(content).filter((id): id is number => typeof id === 'number');
+    const { services } = await ctx.platform.services.list({ ids });
+    const byId = new Map(services.map((s) => [s.id, s]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  });
+}
+
+/** One service by name, as `system/service/{id}` (a name of digits would read as an id there). */
+async function serviceAt(ctx: GraphQLContext, method: 'GET' | 'PATCH', name: string, payload?: unknown): Promise<Service> {
+  const { id } = await ctx.platform.services.byName(name);
+  const [service] = await servicesIn(ctx, await systemCall(ctx, { method, resource: `service/${id}`, payload }));
+  return service ?? notReturned(name);
+}
+
+function notReturned(what: string): never {
+  throw new DomainError('NOT_FOUND', `No service came back for ${what} (an event script changed the answer?).`);
+}

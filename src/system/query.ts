@@ -1,4 +1,4 @@
-import { badInput } from '../domain/errors.ts';
+import { badInput, DomainError } from '../domain/errors.ts';
 
 /** DreamFactory list parameters: fields, ids, limit, offset, order, include_count. */
 export type Query = Record<string, string | string[] | undefined>;
@@ -72,4 +72,24 @@ export function filter(query: Query, allowed: readonly string[]): Record<string,
     result[match[1]!.toLowerCase()] = match[2] ?? match[3] ?? match[4]!;
   }
   return result;
+}
+
+/** Records mapped per event-loop turn: 9,000 services in one go held the loop for 60 to 130 ms. */
+const RECORDS_PER_TURN = 500;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Maps a long list a chunk per event-loop turn, so it never blocks other requests for long. */
+export async function mapInTurns<T, R>(rows: readonly T[], toRecord: (row: T) => R): Promise<R[]> {
+  const records: R[] = [];
+  for (let start = 0; start < rows.length; start += RECORDS_PER_TURN) {
+    if (start > 0) await nextTurn();
+    const end = Math.min(rows.length, start + RECORDS_PER_TURN);
+    for (let i = start; i < end; i++) records.push(toRecord(rows[i]!));
+  }
+  return records;
+}
+
+export function methodNotAllowed(method: string, resource: string): DomainError {
+  return new DomainError('BAD_INPUT', `${method} is not supported on ${resource}.`, null, { status: 405 });
 }

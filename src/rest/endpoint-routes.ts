@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { adminCaller } from '../domain/caller.ts';
+import type { InvokeRequest } from '../domain/invoke.ts';
+import type { Platform } from '../domain/platform.ts';
+import { notFound } from '../domain/errors.ts';
+import { sendResult } from './send.ts';
+
+/** Credentials stay at the edge: scripts (and their logs) never see them. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'x-dreamfactory-api-key', 'x-dreamfactory-session-token', 'cookie']);
+const VERBS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+
+type EndpointRequest = FastifyRequest<{ Params: { service?: string; '*'?: string } }>;
+
+/** The HTTP request as the pipeline's request. */
+function invokeRequest(request: EndpointRequest, service: string): InvokeRequest {
+  const headers: Record<string, string> = {};
+  for (const name in request.headers) {
+    const value = request.headers[name];
+    if (value !== undefined && !CREDENTIAL_HEADERS.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return {
+    method: request.method,
+    service,
+    resource: (request.params['*'] ?? '').replace(/^\/+|\/+$/g, ''),
+    parameters: request.query as Record<string, unknown>,
+    headers,
+    payload: request.body ?? null,
+    content: request.rawBody ?? '',
+    contentType: request.headers['content-type'] ?? null,
+  };
+}
+
+/**
+ * Every /api/v2 endpoint, the system API included, is one call of the
+ * invocation pipeline: this is only the translation from and to HTTP.
+ */
+export function endpointRoutes(app: FastifyInstance, platform: Platform, systemBodyLimit: number): void {
+  const call = (service: (request: EndpointRequest) => string) => async (request: EndpointRequest, reply: FastifyReply) => {
+    const result = await platform.invoker.invoke(invokeRequest(request, service(request)), adminCaller('service'));
+    return sendResult(reply, result);
+  };
+  const system = call(() => 'system');
+  const scripted = call((request) => {
+    const service = request.params.service!.toLowerCase();
+    if (service === 'api_docs') throw notFound(`Resource "${request.params['*'] ?? ''}" not found in ${service}.`);
+    return service;
+  });
+  // System writes carry records, not payloads: their own, smaller body limit.
+  app.route({ method: [...VERBS], url: '/api/v2/system', handler: system, bodyLimit: systemBodyLimit });
+  app.route({ method: [...VERBS], url: '/api/v2/system/*', handler: system, bodyLimit: systemBodyLimit });
+  app.route({ method: [...VERBS], url: '/api/v2/:service', handler: scripted });
+  app.route({ method: [...VERBS], url: '/api/v2/:service/*', handler: scripted });
+}

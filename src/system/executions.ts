@@ -1,0 +1,72 @@
+import type { Caller } from '../domain/caller.ts';
+import { notFound } from '../domain/errors.ts';
+import type { ExecutionLog, ExecutionStatus } from '../domain/executions.ts';
+import type { InvokeRequest } from '../domain/invoke.ts';
+import type { Execution } from '../generated/prisma-sqlite/client.ts';
+import type { SystemAnswer, SystemComponent } from './component.ts';
+import { filter, flag, methodNotAllowed, wholeNumber, type Query } from './query.ts';
+
+/** Log lines in one response; `log_after` (a sequence) and `log_limit` page through longer logs. */
+const MAX_LOG_LINES = 10_000;
+/** Executions in one page; a larger limit gets this many, as DreamFactory caps its records per request. */
+const MAX_PAGE = 1000;
+
+function executionRecord(e: Execution) {
+  return {
+    id: e.id,
+    service: e.service,
+    event_name: e.eventName,
+    script_type: e.scriptType,
+    status: e.status,
+    trigger: e.trigger,
+    started_at: e.startedAt.toISOString(),
+    finished_at: e.finishedAt?.toISOString() ?? null,
+    duration_ms: e.durationMs,
+    status_code: e.statusCode,
+    error: e.error,
+    log_bytes: e.logBytes,
+    logs_truncated: e.logsTruncated,
+  };
+}
+
+/** `system/execution`: execution history for DreamFactory-style clients (read-only). */
+export class ExecutionsComponent implements SystemComponent {
+  readonly name = 'execution';
+  readonly templates = ['execution/{id}'];
+
+  constructor(private readonly executions: ExecutionLog) {}
+
+  async handle(request: InvokeRequest, rest: string[], _caller: Caller): Promise<SystemAnswer> {
+    if (request.method !== 'GET') throw methodNotAllowed(request.method, 'system/execution');
+    const query = request.parameters as Query;
+    if (rest.length === 0) return this.list(query);
+    if (rest.length > 1) throw notFound(`No resource "${request.resource}" in system.`);
+    return this.one(rest[0]!, query);
+  }
+
+  private async list(query: Query): Promise<SystemAnswer> {
+    const where = filter(query, ['service', 'status']);
+    const { rows, count } = await this.executions.list(
+      { service: where.service, status: where.status as ExecutionStatus | undefined },
+      { limit: Math.min(wholeNumber(query, 'limit') || 100, MAX_PAGE), offset: wholeNumber(query, 'offset') ?? 0 },
+    );
+    return { content: { resource: rows.map(executionRecord), ...(flag(query, 'include_count') ? { meta: { count } } : {}) }, rows };
+  }
+
+  private async one(id: string, query: Query): Promise<SystemAnswer> {
+    const execution = await this.executions.get(id);
+    const limit = Math.min(wholeNumber(query, 'log_limit') ?? MAX_LOG_LINES, MAX_LOG_LINES);
+    const afterSequence = wholeNumber(query, 'log_after') ?? 0;
+    // One more than asked says whether the log goes on, so a long log is never cut silently.
+    const logs = await this.executions.logs(execution.id, { afterSequence, limit: limit + 1 });
+    const more = logs.length > limit;
+    return {
+      content: {
+        ...executionRecord(execution),
+        logs: logs.slice(0, limit).map((l) => ({ sequence: l.sequence, stream: l.stream, message: l.message, timestamp: l.timestamp.toISOString() })),
+        logs_more: more,
+      },
+      rows: [execution],
+    };
+  }
+}

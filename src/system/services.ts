@@ -1,0 +1,130 @@
+import type { Caller } from '../domain/caller.ts';
+import { badInput } from '../domain/errors.ts';
+import type { InvokeRequest } from '../domain/invoke.ts';
+import type { Service, ServiceCatalog, ServiceInput } from '../domain/services.ts';
+import type { SystemAnswer, SystemComponent } from './component.ts';
+import { filter, flag, integerIn, list, mapInTurns, MAX_INT32, methodNotAllowed, order, pickFields, wholeNumber, type Query } from './query.ts';
+
+/** Records in one batch create. They are validated and written in one statement that holds the event loop throughout: 1,000 took 170 ms, 500 about 85. */
+export const MAX_BATCH_RECORDS = 500;
+
+/** A service in DreamFactory's record shape (the script sits in config.content). */
+export function serviceRecord(service: Service) {
+  return {
+    id: service.id,
+    name: service.name,
+    label: service.label,
+    description: service.description,
+    is_active: service.isActive,
+    type: service.type,
+    mutable: true,
+    deletable: true,
+    created_date: service.createdAt.toISOString(),
+    last_modified_date: service.updatedAt.toISOString(),
+    created_by_id: null,
+    last_modified_by_id: null,
+    config: { ...(service.config as Record<string, unknown>), content: service.content },
+  };
+}
+
+/** DreamFactory's snake_case record into the domain's input. */
+function serviceInput(body: unknown): ServiceInput {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badInput('Each service record must be a JSON object.');
+  const record = body as Record<string, unknown>;
+  return {
+    name: record.name,
+    label: record.label,
+    description: record.description,
+    type: record.type,
+    isActive: record.is_active ?? record.isActive,
+    content: record.content,
+    config: record.config,
+  };
+}
+
+const sortable = { id: 'id', name: 'name', label: 'label', type: 'type', created_date: 'createdAt', last_modified_date: 'updatedAt' } as const;
+
+/** A service id is the database's 32-bit INTEGER. */
+function idParam(raw: string): number {
+  return integerIn(raw, 'id', 1, MAX_INT32, 'Service id');
+}
+
+/** `system/service`: DreamFactory's service records, addressed by id (or, beyond DreamFactory, by name). */
+export class ServicesComponent implements SystemComponent {
+  readonly name = 'service';
+  readonly templates = ['service/{id}'];
+
+  constructor(private readonly services: ServiceCatalog) {}
+
+  handle(request: InvokeRequest, rest: string[], _caller: Caller): Promise<SystemAnswer> {
+    const query = request.parameters as Query;
+    if (rest.length === 0) {
+      if (request.method === 'GET') return this.list(query);
+      if (request.method === 'POST') return this.create(request.payload, query);
+      throw methodNotAllowed(request.method, 'system/service');
+    }
+    if (rest.length > 1) throw badInput(`No resource "${request.resource}" in system.`);
+    switch (request.method) {
+      case 'GET':
+        return this.one(rest[0]!, query);
+      case 'PATCH':
+      case 'PUT':
+        return this.update(rest[0]!, request.payload);
+      case 'DELETE':
+        return this.delete(rest[0]!);
+      default:
+        throw methodNotAllowed(request.method, 'system/service/{id}');
+    }
+  }
+
+  /** A number is an id (DreamFactory); anything else a name (how GraphQL addresses services). */
+  private byKey(key: string): Promise<Service> {
+    return /^\d+$/.test(key) ? this.services.byId(idParam(key)) : this.services.byName(key);
+  }
+
+  private async list(query: Query): Promise<SystemAnswer> {
+    const ids = list(query, 'ids')?.map(idParam);
+    const where = filter(query, ['name', 'type', 'id']);
+    const { services: rows, count } = await this.services.list({
+      ids: where.id ? [idParam(where.id), ...(ids ?? [])] : ids,
+      name: where.name,
+      type: where.type,
+      limit: wholeNumber(query, 'limit') || undefined,
+      offset: wholeNumber(query, 'offset'),
+      order: order(query, sortable),
+    });
+    const fields = list(query, 'fields');
+    const records = await mapInTurns(rows, (s) => pickFields(serviceRecord(s), fields));
+    return { content: { resource: records, ...(flag(query, 'include_count') ? { meta: { count } } : {}) }, rows };
+  }
+
+  private async create(body: unknown, query: Query): Promise<SystemAnswer> {
+    const records =
+      body && typeof body === 'object' && !Array.isArray(body) && 'resource' in body ? (body as { resource: unknown }).resource : body;
+    const batch = Array.isArray(records) ? records : [records];
+    if (batch.length === 0 || body === null || body === undefined) throw badInput('No records given: send {"resource":[{...}]}.', 'resource');
+    if (batch.length > MAX_BATCH_RECORDS) {
+      throw badInput(`A batch may create at most ${MAX_BATCH_RECORDS} services; this one has ${batch.length}. Send it in parts.`, 'resource');
+    }
+    const created = await this.services.createMany(batch.map(serviceInput));
+    const fields = list(query, 'fields');
+    return { statusCode: 201, content: { resource: created.map((s) => (fields ? pickFields(serviceRecord(s), fields) : { id: s.id })) }, rows: created };
+  }
+
+  private async one(key: string, query: Query): Promise<SystemAnswer> {
+    const service = await this.byKey(key);
+    return { content: pickFields(serviceRecord(service), list(query, 'fields')), rows: [service] };
+  }
+
+  private async update(key: string, body: unknown): Promise<SystemAnswer> {
+    const existing = await this.byKey(key);
+    const updated = await this.services.update(existing, serviceInput(body));
+    return { content: serviceRecord(updated), rows: [updated] };
+  }
+
+  private async delete(key: string): Promise<SystemAnswer> {
+    const existing = await this.byKey(key);
+    await this.services.delete(existing);
+    return { content: { id: existing.id }, rows: [existing] };
+  }
+}
