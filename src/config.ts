@@ -14,6 +14,27 @@ export interface Settings {
   scripting: ScriptingSettings;
   executions: ExecutionSettings;
   http: HttpSettings;
+  queue: QueueSettings;
+}
+
+/** The durable queue of `queued` event-script runs (src/queue/). */
+export interface QueueSettings {
+  /** Queued runs this instance runs at once; 0: it never runs any (an API-only instance), only stores them. */
+  concurrency: number;
+  /** Delay before the first retry of a failed run; it doubles with each further failure. */
+  retryBaseMs: number;
+  /** How often to look for runs stored by other instances, or left by a dead one. */
+  pollMs: number;
+  /**
+   * How long a claim holds without renewal; a run not settled by then counts
+   * as failed. Longer than the script timeout maximum: a synchronous guest
+   * loop can hold the event loop (and with it renewal) that long.
+   */
+  leaseMs: number;
+  /** How often running claims are renewed (derived: leaves room for a blocked event loop). */
+  renewMs: number;
+  /** A run's stored event and session as JSON, in bytes; larger ones are refused at enqueue. */
+  maxPayloadBytes: number;
 }
 
 export interface HttpSettings {
@@ -92,6 +113,7 @@ export function loadSettings(env: Env = process.env): Settings {
   else throw new ConfigError(`DATABASE_URL must be a postgres:// URL or file:PATH, got "${databaseUrl}"`);
 
   const maxTimeoutMs = integer(env, 'SCRIPT_MAX_TIMEOUT_MS', 60_000, 10, 3_600_000);
+  const leaseMs = integer(env, 'QUEUE_LEASE_MS', maxTimeoutMs + 30_000, maxTimeoutMs + 1000, 24 * 3_600_000);
   const maxMemoryLimitMb = integer(env, 'SCRIPT_MAX_MEMORY_MB', 512, 4, 4096);
   const maxLogBytes = integer(env, 'SCRIPT_MAX_LOG_BYTES', 10 * 1024 * 1024, 1024, 1024 ** 3);
   const disabledList = firstOf(env, 'SCRIPTING_DISABLE', 'DF_SCRIPTING_DISABLE') ?? '';
@@ -147,6 +169,15 @@ export function loadSettings(env: Env = process.env): Settings {
     },
     http: {
       corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+    },
+    queue: {
+      concurrency: integer(env, 'QUEUE_CONCURRENCY', 2, 0, 10_000),
+      retryBaseMs: integer(env, 'QUEUE_RETRY_BASE_MS', 1000, 1, 3_600_000),
+      pollMs: integer(env, 'QUEUE_POLL_MS', 1000, 10, 600_000),
+      leaseMs,
+      // Renewal late by one interval plus a loop blocked for the longest script still lands inside the lease.
+      renewMs: Math.max(1, Math.floor(Math.min(leaseMs / 3, (leaseMs - maxTimeoutMs) / 2))),
+      maxPayloadBytes: integer(env, 'QUEUE_MAX_PAYLOAD_BYTES', 32 * 1024 * 1024, 1024, 1024 ** 3),
     },
   };
 }
