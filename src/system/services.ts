@@ -49,7 +49,7 @@ function idParam(raw: string): number {
   return integerIn(raw, 'id', 1, MAX_INT32, 'Service id');
 }
 
-/** `system/service`: DreamFactory's service records, addressed by id (or, beyond DreamFactory, by name). */
+/** `system/service`: DreamFactory's service records, addressed by id. */
 export class ServicesComponent implements SystemComponent {
   readonly name = 'service';
   readonly templates = ['service/{id}'];
@@ -77,11 +77,6 @@ export class ServicesComponent implements SystemComponent {
     }
   }
 
-  /** A number is an id (DreamFactory); anything else a name (how GraphQL addresses services). */
-  private byKey(key: string): Promise<Service> {
-    return /^\d+$/.test(key) ? this.services.byId(idParam(key)) : this.services.byName(key);
-  }
-
   private async list(query: Query): Promise<SystemAnswer> {
     const ids = list(query, 'ids')?.map(idParam);
     const where = filter(query, ['name', 'type', 'id']);
@@ -98,32 +93,37 @@ export class ServicesComponent implements SystemComponent {
     return { content: { resource: records, ...(flag(query, 'include_count') ? { meta: { count } } : {}) }, rows };
   }
 
+  /** `{resource: [...]}` (or an array) is a batch, all or none; one unwrapped record answers for itself, as in DreamFactory. */
   private async create(body: unknown, query: Query): Promise<SystemAnswer> {
-    const records =
-      body && typeof body === 'object' && !Array.isArray(body) && 'resource' in body ? (body as { resource: unknown }).resource : body;
+    const fields = list(query, 'fields');
+    const created = (s: Service) => (fields ? pickFields(serviceRecord(s), fields) : { id: s.id });
+    if (body && typeof body === 'object' && !Array.isArray(body) && !('resource' in body)) {
+      const service = await this.services.create(serviceInput(body));
+      return { statusCode: 201, content: created(service), rows: [service] };
+    }
+    const records = body && typeof body === 'object' && !Array.isArray(body) ? (body as { resource: unknown }).resource : body;
     const batch = Array.isArray(records) ? records : [records];
-    if (batch.length === 0 || body === null || body === undefined) throw badInput('No records given: send {"resource":[{...}]}.', 'resource');
+    if (batch.length === 0 || records === null || records === undefined) throw badInput('No records given: send {"resource":[{...}]}.', 'resource');
     if (batch.length > MAX_BATCH_RECORDS) {
       throw badInput(`A batch may create at most ${MAX_BATCH_RECORDS} services; this one has ${batch.length}. Send it in parts.`, 'resource');
     }
-    const created = await this.services.createMany(batch.map(serviceInput));
-    const fields = list(query, 'fields');
-    return { statusCode: 201, content: { resource: created.map((s) => (fields ? pickFields(serviceRecord(s), fields) : { id: s.id })) }, rows: created };
+    const services = await this.services.createMany(batch.map(serviceInput));
+    return { statusCode: 201, content: { resource: services.map(created) }, rows: services };
   }
 
   private async one(key: string, query: Query): Promise<SystemAnswer> {
-    const service = await this.byKey(key);
+    const service = await this.services.byId(idParam(key));
     return { content: pickFields(serviceRecord(service), list(query, 'fields')), rows: [service] };
   }
 
   private async update(key: string, body: unknown): Promise<SystemAnswer> {
-    const existing = await this.byKey(key);
+    const existing = await this.services.byId(idParam(key));
     const updated = await this.services.update(existing, serviceInput(body));
     return { content: serviceRecord(updated), rows: [updated] };
   }
 
   private async delete(key: string): Promise<SystemAnswer> {
-    const existing = await this.byKey(key);
+    const existing = await this.services.byId(idParam(key));
     await this.services.delete(existing);
     return { content: { id: existing.id }, rows: [existing] };
   }

@@ -122,7 +122,7 @@ builder.mutationFields((t) => ({
     type: ServiceRef,
     args: { input: t.arg({ type: CreateServiceInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const [service] = await servicesIn(ctx, await systemCall(ctx, { method: 'POST', resource: 'service', payload: { resource: [input] } }));
+      const [service] = await servicesIn(ctx, await systemCall(ctx, { method: 'POST', resource: 'service', payload: input }));
       return service ?? notReturned('createService');
     },
   }),
