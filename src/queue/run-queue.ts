@@ -47,7 +47,7 @@ export interface RunQueue {
 
 export interface QueueDatabase extends Pick<OpenDatabase, 'db' | 'provider'> {
   /** SQLite: the connection Prisma uses, for prepared statements on it; without it the queue goes through Prisma's raw SQL. */
-  sqliteConnection?: () => Promise<Database.Database>;
+  sqliteConnection?: (() => Promise<Database.Database>) | null;
 }
 
 /** `onError`: background failures (database unreachable, a lost claim, a dropped run), reported, never thrown. */
