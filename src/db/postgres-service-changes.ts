@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import type { ChangeKind } from '../logs/bus.ts';
 
 const CHANNEL = 'scriptgate_service_changed';
 const RECONNECT_MAX_MS = 5_000;
 
 /**
- * Service changes between instances that share one PostgreSQL database:
+ * Service and event-script changes between instances that share one PostgreSQL database:
  * each instance caches services by name, so a change made through one must
  * reach the others' caches. NOTIFY after the write; every instance LISTENs
  * on a connection of its own. A lost connection may have missed changes, so
@@ -17,7 +18,7 @@ export class PostgresServiceChanges {
   private stopped = false;
   private retryMs = 100;
   private retryTimer: NodeJS.Timeout | null = null;
-  private onChange: (name: string | null) => void = () => undefined;
+  private onChange: (name: string | null, kind: ChangeKind) => void = () => undefined;
 
   constructor(
     private readonly connectionString: string,
@@ -25,14 +26,17 @@ export class PostgresServiceChanges {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  /** Resolves once this instance is listening. */
-  async start(onChange: (name: string | null) => void): Promise<void> {
+  /**
+   * Resolves once this instance is listening. `kind` says what `name` is;
+   * `null` (after a reconnect: changes may have been missed) means anything.
+   */
+  async start(onChange: (name: string | null, kind: ChangeKind) => void): Promise<void> {
     this.onChange = onChange;
     await this.listen();
   }
 
-  publish(name: string): void {
-    this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ from: this.instance, name })]).catch(this.onError);
+  publish(name: string, kind: ChangeKind = 'service'): void {
+    this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ from: this.instance, name, kind })]).catch(this.onError);
   }
 
   async stop(): Promise<void> {
@@ -48,8 +52,9 @@ export class PostgresServiceChanges {
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || !message.payload) return;
       try {
-        const { from, name } = JSON.parse(message.payload) as { from: string; name: string };
-        if (from !== this.instance) this.onChange(name);
+        const { from, name, kind } = JSON.parse(message.payload) as { from: string; name: string; kind?: ChangeKind };
+        // A notice without a kind comes from an instance older than event scripts: a service.
+        if (from !== this.instance) this.onChange(name, kind === 'event_script' ? 'event_script' : 'service');
       } catch (error) {
         this.onError(error);
       }
@@ -78,7 +83,7 @@ export class PostgresServiceChanges {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.listen().then(
-        () => this.onChange(null),
+        () => this.onChange(null, 'service'),
         (error: unknown) => {
           this.onError(error);
           this.retryMs = Math.min(this.retryMs * 2, RECONNECT_MAX_MS);

@@ -3,8 +3,8 @@ import type { Prisma, Service } from '../generated/prisma-sqlite/client.ts';
 import type { EventBus } from '../logs/bus.ts';
 import type { ScriptingSettings } from '../config.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
-import { ScriptFailure } from '../scripting/failure.ts';
 import { badInput, DomainError, notFound } from './errors.ts';
+import { configObject, mergeConfig, validateConfigJson, validateContent, validateLimits, validateType } from './script-fields.ts';
 
 export type { Service };
 
@@ -41,9 +41,6 @@ const NAME_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
 /** What inline runs are recorded under: no service can have this name (parentheses are not allowed in one). */
 export const INLINE_SCRIPT = '(inline)';
 const RESERVED_NAMES = new Set(['system', 'api_docs']);
-/** `config` is sent to every run as `platform.config`; settings, not data, belong there. */
-const MAX_CONFIG_BYTES = 64 * 1024;
-const CONFIG_LIMITS = { timeout_ms: 'maxTimeoutMs', memory_limit_mb: 'maxMemoryLimitMb', max_log_bytes: 'maxLogBytes' } as const;
 
 /**
  * Scripted services: validation, storage and a name-keyed cache for the
@@ -249,77 +246,17 @@ export class ServiceCatalog {
       if (typeof input.isActive !== 'boolean') throw badInput('Field "is_active" must be a boolean.', 'is_active');
       data.isActive = input.isActive;
     }
-    if (input.type !== undefined || !existing) {
-      if (typeof input.type !== 'string' || input.type === '') throw badInput('Field "type" is required: a script type name.', 'type');
-      const type = input.type.toLowerCase();
-      if (!this.engines.find(type)) {
-        const known = this.engines.list().map((t) => t.name).join(', ');
-        throw badInput(`Field "type": unknown script type "${input.type}" (known: ${known}).`, 'type');
-      }
-      try {
-        this.engines.available(type);
-      } catch (error) {
-        if (error instanceof ScriptFailure) throw new DomainError('SERVICE_UNAVAILABLE', error.message, { field: 'type' });
-        throw error;
-      }
-      data.type = type;
-    }
+    if (input.type !== undefined || !existing) data.type = validateType(this.engines, input.type);
     if (input.config !== undefined && input.config !== null) {
-      if (typeof input.config !== 'object' || Array.isArray(input.config)) throw badInput('Field "config" must be an object.', 'config');
-      const { content, ...given } = input.config as Record<string, unknown>;
-      // On update, given keys replace, null removes a key, the others stay (DreamFactory's PATCH).
-      const merged: Record<string, unknown> = existing ? { ...(existing.config as Record<string, unknown>) } : {};
-      for (const [key, value] of Object.entries(given)) {
-        if (value === null && existing) delete merged[key];
-        else merged[key] = value;
-      }
-      this.validateLimits(merged);
-      this.validateConfigJson(merged);
+      const { content, ...given } = configObject(input.config);
+      const merged = mergeConfig(given, existing ? (existing.config as Record<string, unknown>) : null);
+      validateLimits(merged, this.limits);
+      validateConfigJson(merged);
       data.config = merged as Prisma.InputJsonObject;
-      if (content !== undefined && input.content === undefined) data.content = this.validateContent(content);
+      if (content !== undefined && input.content === undefined) data.content = validateContent(content, this.limits);
     } else if (!existing) data.config = {};
-    if (input.content !== undefined) data.content = this.validateContent(input.content);
+    if (input.content !== undefined) data.content = validateContent(input.content, this.limits);
     return data;
-  }
-
-  private validateContent(content: unknown): string {
-    if (typeof content !== 'string') throw badInput('Field "content" (the script) must be a string.', 'content');
-    // Length first: a string's UTF-8 size is at most three bytes per UTF-16 unit, so most scripts skip the count.
-    const max = this.limits.maxScriptBytes;
-    if (content.length * 3 > max && Buffer.byteLength(content) > max) {
-      throw badInput(`Field "content": the script is ${Buffer.byteLength(content)} bytes, over the limit of ${max} (SCRIPT_MAX_BYTES).`, 'content');
-    }
-    return content;
-  }
-
-  /**
-   * `config` travels to every run of the service as `platform.config`: keep
-   * it small, and free of `__proto__` keys (an own `__proto__` from JSON
-   * breaks the database client's JSON encoding and means nothing to a script).
-   */
-  private validateConfigJson(config: Record<string, unknown>): void {
-    const text = JSON.stringify(config, (key, value: unknown) => {
-      if (key === '__proto__') throw badInput('Field "config" may not contain a "__proto__" key.', 'config');
-      return value;
-    });
-    const bytes = Buffer.byteLength(text);
-    if (bytes > MAX_CONFIG_BYTES) {
-      throw badInput(`Field "config" is ${bytes} bytes as JSON, over the limit of ${MAX_CONFIG_BYTES}.`, 'config');
-    }
-  }
-
-  private validateLimits(config: Record<string, unknown>): void {
-    if (config.network !== undefined && config.network !== null && typeof config.network !== 'boolean') {
-      throw badInput('Field "config.network" must be true or false.', 'config.network');
-    }
-    for (const [key, maxKey] of Object.entries(CONFIG_LIMITS)) {
-      const value = config[key];
-      if (value === undefined || value === null) continue;
-      const max = this.limits[maxKey];
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-        throw badInput(`Field "config.${key}" must be a whole number from 1 to ${max}.`, `config.${key}`);
-      }
-    }
   }
 
   private storeError(error: unknown, name: string | undefined): Error {

@@ -18,6 +18,8 @@ export interface LogLineEvent {
 export interface ExecutionEvent {
   id: string;
   service: string;
+  /** The event script's name; null for a service's own run. */
+  eventName: string | null;
   scriptType: string;
   status: 'running' | 'succeeded' | 'failed' | 'timed_out';
   trigger: string;
@@ -125,39 +127,67 @@ class Topic<T extends { service: string }> {
   }
 }
 
-/** Carries this instance's service changes to the other instances (see db/postgres-service-changes.ts). */
+/** What a change notice is about: a service (by name) or the event scripts of a service (by the service part of their names). */
+export type ChangeKind = 'service' | 'event_script';
+
+/** Carries this instance's changes to the other instances (see db/postgres-service-changes.ts). */
 export interface ServiceChangeRelay {
-  publish(name: string): void;
+  publish(name: string, kind: ChangeKind): void;
 }
+
+type ChangeListener = (name: string | null) => void;
 
 export class EventBus {
   readonly logs = new Topic<LogLineEvent>((line) => line.executionId);
   readonly executions = new Topic<ExecutionEvent>((execution) => execution.id);
-  private readonly serviceListeners = new Set<(name: string | null) => void>();
+  private readonly listeners: Record<ChangeKind, Set<ChangeListener>> = { service: new Set(), event_script: new Set() };
   private relay: ServiceChangeRelay | null = null;
 
   /** Services changed (cache invalidation). `null`: any service may have changed. */
-  onServiceChanged(listener: (name: string | null) => void): () => void {
-    this.serviceListeners.add(listener);
-    return () => this.serviceListeners.delete(listener);
+  onServiceChanged(listener: ChangeListener): () => void {
+    return this.listen('service', listener);
+  }
+
+  /** A service's event scripts changed (by the service part of their names). `null`: any may have changed. */
+  onEventScriptChanged(listener: ChangeListener): () => void {
+    return this.listen('event_script', listener);
   }
 
   /** A service changed here: this instance's listeners, then the other instances. */
   serviceChanged(name: string): void {
-    this.notifyServiceListeners(name);
-    this.relay?.publish(name);
+    this.changed(name, 'service');
   }
 
-  /** A service changed on another instance (`null`: changes may have been missed). */
-  remoteServiceChanged(name: string | null): void {
-    this.notifyServiceListeners(name);
+  /** An event script of `service` changed here: this instance's listeners, then the other instances. */
+  eventScriptChanged(service: string): void {
+    this.changed(service, 'event_script');
+  }
+
+  /**
+   * A change on another instance. `null`: changes may have been missed, so
+   * every kind's listeners hear it; a notice without a kind (an older
+   * instance) is about a service.
+   */
+  remoteServiceChanged(name: string | null, kind: ChangeKind = 'service'): void {
+    if (name === null) for (const each of Object.keys(this.listeners) as ChangeKind[]) this.notify(each, null);
+    else this.notify(kind, name);
   }
 
   relayServiceChanges(relay: ServiceChangeRelay): void {
     this.relay = relay;
   }
 
-  private notifyServiceListeners(name: string | null): void {
-    for (const listener of this.serviceListeners) listener(name);
+  private changed(name: string, kind: ChangeKind): void {
+    this.notify(kind, name);
+    this.relay?.publish(name, kind);
+  }
+
+  private listen(kind: ChangeKind, listener: ChangeListener): () => void {
+    this.listeners[kind].add(listener);
+    return () => this.listeners[kind].delete(listener);
+  }
+
+  private notify(kind: ChangeKind, name: string | null): void {
+    for (const listener of this.listeners[kind]) listener(name);
   }
 }

@@ -59,7 +59,8 @@ export const ExecutionRef = builder.prismaObject('Execution', {
   description: 'One run of a script, with its log.',
   fields: (t) => ({
     id: t.exposeID('id'),
-    service: t.exposeString('service', { description: 'Service (or event script) name.' }),
+    service: t.exposeString('service', { description: 'The service the run belongs to (for an event script, the service its name hooks).' }),
+    eventName: t.exposeString('eventName', { nullable: true, description: "The event script's name; null for a service's own run." }),
     scriptType: t.exposeString('scriptType'),
     status: t.field({ type: ExecutionStatusEnum, resolve: (e) => e.status as ExecutionStatus }),
     trigger: t.exposeString('trigger'),
