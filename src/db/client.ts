@@ -23,6 +23,8 @@ export interface OpenDatabase {
   executionWriter: ExecutionWriter;
   /** Service changes to and from other instances sharing this database; null on SQLite (one instance). */
   serviceChanges: PostgresServiceChanges | null;
+  /** SQLite's own connection (the one Prisma uses), for writes on the hot path; null on PostgreSQL. */
+  sqliteConnection: (() => Promise<Database.Database>) | null;
   close(): Promise<void>;
 }
 
@@ -53,12 +55,13 @@ export async function openDatabase(database: Settings['database'], onError: (err
     }
     const factory = new SharedConnectionFactory({ url: database.file, timeout: 5000 });
     const db = new SqliteClient({ adapter: factory });
-    const executionWriter = new SqliteExecutionWriter(async () => {
+    const connection = async () => {
       if (!factory.connection) await db.$connect();
       if (!factory.connection) throw new Error('Prisma did not open its SQLite connection');
       return factory.connection;
-    });
-    return { db, provider: 'sqlite', applied, executionWriter, serviceChanges: null, close: () => db.$disconnect() };
+    };
+    const executionWriter = new SqliteExecutionWriter(connection);
+    return { db, provider: 'sqlite', applied, executionWriter, serviceChanges: null, sqliteConnection: connection, close: () => db.$disconnect() };
   }
   // Loaded only when used: the PostgreSQL client and driver cost tens of MB of memory.
   const [{ default: pg }, { PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
@@ -77,6 +80,7 @@ export async function openDatabase(database: Settings['database'], onError: (err
     applied,
     executionWriter: new PostgresExecutionWriter(client as unknown as Db),
     serviceChanges,
+    sqliteConnection: null,
     close: async () => {
       await serviceChanges.stop();
       await client.$disconnect();
