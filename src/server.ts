@@ -58,7 +58,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     adminKeyLoaded = await AdminKey.load(database.db, settings.adminKey);
     if (database.serviceChanges) {
       bus.relayServiceChanges(database.serviceChanges);
-      await database.serviceChanges.start((name) => bus.remoteServiceChanged(name));
+      await database.serviceChanges.start((name, kind) => bus.remoteServiceChanged(name, kind));
     }
     relay = settings.redisUrl ? await startRedisRelay(settings, bus, (error) => app.log.error({ err: error }, 'Redis relay failed')) : null;
   } catch (error) {
