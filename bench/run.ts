@@ -11,6 +11,7 @@ interface Bench {
 const benches: Bench[] = [
   { name: 'http-throughput', run: async () => (await import('./http-throughput.ts')).benchHttpThroughput() },
   { name: 'memory', run: async () => (await import('./memory.ts')).benchMemory() },
+  { name: 'event-scripts', run: async () => (await import('./event-scripts.ts')).benchEventScripts() },
   { name: 'first-call', run: async () => (await import('./first-call.ts')).benchFirstCall() },
   {
     name: 'subprocess',

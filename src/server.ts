@@ -85,6 +85,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     onRecorderError: (error) => app.log.error({ err: error }, 'writing executions failed'),
     onEngineInternal: (detail, executionId) => app.log.error({ executionId, detail }, 'a script engine failed internally'),
     onQueueError: (error, eventName) => app.log.error({ err: error, eventName }, 'a queued event script could not be stored'),
+    onEventIndexError: (error) => app.log.error({ err: error }, 'reloading event scripts failed'),
   });
   await platform.eventScripts.load();
 

@@ -44,13 +44,15 @@ export interface PlatformParts {
   onEngineInternal: (detail: string, executionId: string) => void;
   /** A queued run that could not be stored or run. */
   onQueueError: (error: unknown, eventName: string) => void;
+  /** Event scripts could not be reloaded after a change (the index keeps what it had). */
+  onEventIndexError: (error: unknown) => void;
 }
 
 export function createPlatform(parts: PlatformParts): Platform {
   const { settings, db, engines, bus } = parts;
   const recorder = new ExecutionRecorder(parts.executionWriter, settings.executions.flushIntervalMs, parts.onRecorderError);
   const services = new ServiceCatalog(db, engines, bus, settings.scripting);
-  const eventScripts = new EventScriptCatalog(db, engines, bus, settings.scripting);
+  const eventScripts = new EventScriptCatalog(db, engines, bus, settings.scripting, parts.onEventIndexError);
   const executions = new ExecutionLog(db, bus, recorder);
   const runner = new ScriptRunner(engines, executions, settings.scripting, parts.onEngineInternal);
   const system = new SystemService();
