@@ -182,6 +182,55 @@ describe('event script management over GraphQL goes through the same pipeline', 
   });
 });
 
+describe('what an event script cannot do', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+    await createService(t, 'target', 'javascript', 'return { method: event.request.method, headers: event.request.headers };');
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('a request changed into something invalid is the script\'s error, naming what it set', async () => {
+    for (const [content, named] of [
+      ['event.request.method = "TRACE";', 'event.request.method'],
+      ['event.request.headers = "not an object";', 'event.request.headers'],
+      ['event.request.parameters = [1, 2];', 'event.request.parameters'],
+    ]) {
+      await attach(t, 'target.get.pre_process', 'javascript', content, { modify: true });
+      const response = await t.rest('GET', '/api/v2/target');
+      expect(response.status, content).toBe(500);
+      expect(response.json.error.message, content).toContain(named);
+    }
+  });
+
+  it('a response set with a bad status or header is refused like a service\'s', async () => {
+    await attach(t, 'target.get.pre_process', 'javascript', 'event.request.method = "GET";', { modify: true });
+    for (const content of ['event.response.status_code = 99;', 'event.response.headers = {"bad header": "x"};', 'event.response.headers = {"x-a": "1\\r\\nset-cookie: a=b"};']) {
+      await attach(t, 'target.get.post_process', 'javascript', content, { modify: true });
+      const response = await t.rest('GET', '/api/v2/target');
+      expect(response.status, content).toBe(500);
+      expect(response.headers.get('set-cookie')).toBeNull();
+    }
+    await t.rest('DELETE', '/api/v2/system/event_script/target.get.post_process');
+  });
+
+  it('never sees the caller\'s credentials, and cannot add any that count', async () => {
+    await attach(t, 'target.get.pre_process', 'javascript', 'event.request.headers["x-seen"] = JSON.stringify(Object.keys(event.request.headers));', { modify: true });
+    const response = await t.rest('GET', '/api/v2/target', undefined, { authorization: `Bearer ${ADMIN_KEY}` });
+    expect(response.status).toBe(200);
+    expect(response.text).not.toContain(ADMIN_KEY);
+    expect(JSON.parse(response.json.headers['x-seen'])).not.toContain('x-dreamfactory-api-key');
+  });
+
+  it('a template the service does not declare never fires', async () => {
+    await createService(t, 'undeclared', 'javascript', 'return "service ran"');
+    await attach(t, 'undeclared.{id}.get.pre_process', 'javascript', 'event.response.content = "hook ran";', { modify: true });
+    expect((await t.rest('GET', '/api/v2/undeclared/7')).text).toBe('service ran');
+  });
+});
+
 /** A server in a process of its own, so the test can kill -9 it. */
 async function spawnServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
