@@ -66,6 +66,23 @@ for (const [type, script] of Object.entries(scripts)) {
       expect(execution.json.logs.filter((l: any) => l.stream === 'SYSTEM').map((l: any) => l.message)).toEqual([expect.stringMatching(/truncated/)]);
     });
 
+    it('a service calling itself stops at the call-depth limit, however few workers its share allows', async ({ skip }) => {
+      if (!available[type]) skip();
+      // Each level waits on the next holding a worker: nested calls must not queue behind the service's share.
+      const recurse = {
+        nodejs: "const r = await platform.api.get('self-nodejs'); return { depth: r.status_code };",
+        python3: "r = platform.api.get('self-python3')\nreturn {'depth': r['status_code']}",
+        php: "<?php $r = $platform['api']->get('self-php'); return ['depth' => $r['status_code']];",
+      }[type]!;
+      await createService(t, `self-${type}`, type, recurse, { timeout_ms: 30_000 });
+      const started = performance.now();
+      const response = await t.rest('GET', `/api/v2/self-${type}`);
+      expect(response.status, response.text).toBe(200);
+      expect(response.json).toEqual({ depth: 200 });
+      // Stalled, it would end only at the 30 s timeout.
+      expect(performance.now() - started).toBeLessThan(20_000);
+    });
+
     it('answers 504 past the timeout, and the next call succeeds', async ({ skip }) => {
       if (!available[type]) skip();
       const spin = { nodejs: 'while (true) {}', python3: 'while True:\n    pass', php: '<?php while (true) {}' }[type]!;

@@ -90,6 +90,7 @@ export class ScriptRunner {
         api,
         log: run.log,
         wantRequest,
+        depth: caller.depth,
       });
     } catch (error) {
       throw this.failed(run, error);

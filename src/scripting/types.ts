@@ -84,6 +84,12 @@ export interface ScriptJob {
   /** Called for each line the script writes, as it is written. */
   log: (stream: LogStream, message: string) => void;
   /**
+   * `platform.api` hops that led to this run (0 for an outside call). A
+   * nested run's callers wait for it holding their own workers, so engines
+   * must not queue it behind fair shares or capacity (that deadlocks).
+   */
+  depth?: number;
+  /**
    * Whether the caller reads changes the script made to `event.request`
    * (event scripts will); engines may skip returning it otherwise.
    */

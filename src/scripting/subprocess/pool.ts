@@ -48,6 +48,14 @@ const START_FAILURE_LIMIT = 3;
 const START_BACKOFF_MS = 2000;
 /** The queue of a whole type holds this many times one service's share. */
 const TOTAL_QUEUE_FACTOR = 4;
+/** Nested calls may take workers past `maxSize` up to this many times it, then they are refused as overloaded. */
+const NESTED_CAPACITY_FACTOR = 2;
+
+/**
+ * A `platform.api` call's run: the scripts up its chain wait for it holding
+ * their workers, so it never waits for a fair share or for one of them.
+ */
+const isNested = (job: ScriptJob): boolean => (job.depth ?? 0) > 0;
 
 /**
  * The warm workers of one script type: picks a worker that fits each call,
@@ -102,6 +110,9 @@ export class WorkerPool {
       return Promise.reject(new ScriptFailure('unavailable', `Could not start a ${type} worker: ${this.lastStartError}`));
     }
     const waitingForKey = this.queue.reduce((n, waiting) => n + (waiting.job.scriptKey === job.scriptKey ? 1 : 0), 0);
+    if (isNested(job) && this.liveCount() >= this.options.maxSize * NESTED_CAPACITY_FACTOR) {
+      return Promise.reject(this.overloaded(`All ${this.liveCount()} ${type} workers are busy, most with calls waiting for nested platform.api calls.`));
+    }
     if (waitingForKey >= this.options.queueLimit) {
       return Promise.reject(this.overloaded(`This service's ${type} calls are all busy and ${waitingForKey} more are waiting.`));
     }
@@ -192,7 +203,7 @@ export class WorkerPool {
       if (worker.boundKey === job.scriptKey) own ??= worker;
       else fallback ??= worker;
     }
-    if (busy >= this.options.workersPerService) return null;
+    if (busy >= this.options.workersPerService && !isNested(job)) return null;
     return own ?? fallback;
   }
 
@@ -267,24 +278,32 @@ export class WorkerPool {
     const planned = this.busyByKey();
     for (const waiting of this.waitingInTurn(planned)) {
       const key = waiting.job.scriptKey;
-      if ((planned.get(key) ?? 0) >= this.options.workersPerService) continue;
+      const nested = isNested(waiting.job);
+      if ((planned.get(key) ?? 0) >= this.options.workersPerService && !nested) continue;
       planned.set(key, (planned.get(key) ?? 0) + 1);
       const index = coming.findIndex((worker) => worker.fits(waiting.job));
       if (index >= 0) {
         coming.splice(index, 1);
         continue;
       }
-      if (!this.makeRoom(waiting.job)) break;
+      if (!this.makeRoom(waiting.job) && !(nested && this.liveCount() < this.options.maxSize * NESTED_CAPACITY_FACTOR)) break;
       this.spawn(waiting.job.limits.memoryLimitMb, waiting.job.limits.network);
     }
   }
 
-  /** Waiting calls of services under their share, those with the fewest busy workers first, then first come. */
+  /**
+   * Waiting calls in turn: nested calls first, deepest first (their callers
+   * hold workers until they end); then calls of services under their share,
+   * those with the fewest busy workers first, then first come.
+   */
   private waitingInTurn(busy: Map<string, number> = this.busyByKey()): Waiting[] {
     if (this.queue.length === 0) return [];
     const share = this.options.workersPerService;
     const busyOf = (waiting: Waiting): number => busy.get(waiting.job.scriptKey) ?? 0;
-    return this.queue.filter((waiting) => busyOf(waiting) < share).sort((a, b) => busyOf(a) - busyOf(b) || a.seq - b.seq);
+    const depthOf = (waiting: Waiting): number => waiting.job.depth ?? 0;
+    return this.queue
+      .filter((waiting) => busyOf(waiting) < share || isNested(waiting.job))
+      .sort((a, b) => depthOf(b) - depthOf(a) || busyOf(a) - busyOf(b) || a.seq - b.seq);
   }
 
   private busyByKey(): Map<string, number> {
