@@ -15,6 +15,15 @@ export interface Settings {
   executions: ExecutionSettings;
   http: HttpSettings;
   queue: QueueSettings;
+  access: AccessSettings;
+}
+
+/** Apps, roles and secrets (src/access/). */
+export interface AccessSettings {
+  /** SECRETS_KEY: 32 bytes; null: on SQLite a key generated into DATA_DIR/secrets.key (PostgreSQL requires it, see loadSecretsKey). */
+  secretsKey: Buffer | null;
+  /** GUEST_ROLE: the role of requests without credentials; null (the default): they get 401. */
+  guestRole: string | null;
 }
 
 /** The durable queue of `queued` event-script runs (src/queue/). */
@@ -179,7 +188,24 @@ export function loadSettings(env: Env = process.env): Settings {
       renewMs: Math.max(1, Math.floor(Math.min(leaseMs / 3, (leaseMs - maxTimeoutMs) / 2))),
       maxPayloadBytes: integer(env, 'QUEUE_MAX_PAYLOAD_BYTES', 32 * 1024 * 1024, 1024, 1024 ** 3),
     },
+    access: { secretsKey: secretsKey(env.SECRETS_KEY), guestRole: guestRole(env.GUEST_ROLE) },
   };
+}
+
+function secretsKey(raw: string | undefined): Buffer | null {
+  if (!raw) return null;
+  const text = raw.trim();
+  const key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) ? Buffer.from(text, text.includes('-') || text.includes('_') ? 'base64url' : 'base64') : null;
+  if (!key || key.length !== 32) {
+    throw new ConfigError(`SECRETS_KEY must be base64 of exactly 32 bytes (e.g. \`openssl rand -base64 32\`), got ${key ? `${key.length} bytes` : 'something else'}`);
+  }
+  return key;
+}
+
+function guestRole(raw: string | undefined): string | null {
+  if (!raw) return null;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(raw) || /^\d+$/.test(raw)) throw new ConfigError(`GUEST_ROLE must name a role (1 to 64 letters, digits, "_", "." or "-"), got "${raw}"`);
+  return raw;
 }
 
 function choice<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {

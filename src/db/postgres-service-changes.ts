@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { ChangeKind } from '../logs/bus.ts';
+import { CHANGE_KINDS, type ChangeKind } from '../logs/bus.ts';
 
 const CHANNEL = 'scriptgate_service_changed';
 const RECONNECT_MAX_MS = 5_000;
@@ -54,7 +54,7 @@ export class PostgresServiceChanges {
       try {
         const { from, name, kind } = JSON.parse(message.payload) as { from: string; name: string; kind?: ChangeKind };
         // A notice without a kind comes from an instance older than event scripts: a service.
-        if (from !== this.instance) this.onChange(name, kind === 'event_script' ? 'event_script' : 'service');
+        if (from !== this.instance) this.onChange(name, kind && CHANGE_KINDS.includes(kind) ? kind : 'service');
       } catch (error) {
         this.onError(error);
       }

@@ -2,6 +2,7 @@ import { builder } from './builder.ts';
 import './types/script-type.ts';
 import './types/service.ts';
 import './types/event-script.ts';
+import './types/access.ts';
 import './types/invocation.ts';
 import './types/execution.ts';
 import './types/execution-subscriptions.ts';

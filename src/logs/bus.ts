@@ -127,8 +127,13 @@ class Topic<T extends { service: string }> {
   }
 }
 
-/** What a change notice is about: a service (by name) or the event scripts of a service (by the service part of their names). */
-export type ChangeKind = 'service' | 'event_script';
+/**
+ * What a change notice is about: a service (by name), the event scripts of a
+ * service (by the service part of their names), access (`role:{id}` or
+ * `app:{id}`, see src/access/) or a service's secrets (by service id).
+ */
+export const CHANGE_KINDS = ['service', 'event_script', 'access', 'secret'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /** Carries this instance's changes to the other instances (see db/postgres-service-changes.ts). */
 export interface ServiceChangeRelay {
@@ -140,7 +145,7 @@ type ChangeListener = (name: string | null) => void;
 export class EventBus {
   readonly logs = new Topic<LogLineEvent>((line) => line.executionId);
   readonly executions = new Topic<ExecutionEvent>((execution) => execution.id);
-  private readonly listeners: Record<ChangeKind, Set<ChangeListener>> = { service: new Set(), event_script: new Set() };
+  private readonly listeners: Record<ChangeKind, Set<ChangeListener>> = { service: new Set(), event_script: new Set(), access: new Set(), secret: new Set() };
   private relay: ServiceChangeRelay | null = null;
 
   /** Services changed (cache invalidation). `null`: any service may have changed. */
@@ -151,6 +156,26 @@ export class EventBus {
   /** A service's event scripts changed (by the service part of their names). `null`: any may have changed. */
   onEventScriptChanged(listener: ChangeListener): () => void {
     return this.listen('event_script', listener);
+  }
+
+  /** A role or app changed (`role:{id}`, `app:{id}`). `null`: anything may have changed. */
+  onAccessChanged(listener: ChangeListener): () => void {
+    return this.listen('access', listener);
+  }
+
+  /** A service's secrets changed (by service id). `null`: any may have changed. */
+  onSecretChanged(listener: ChangeListener): () => void {
+    return this.listen('secret', listener);
+  }
+
+  /** A role or app changed here: this instance's caches, then the other instances'. */
+  accessChanged(what: string): void {
+    this.changed(what, 'access');
+  }
+
+  /** A secret of the service with this id changed here. */
+  secretChanged(serviceId: number): void {
+    this.changed(String(serviceId), 'secret');
   }
 
   /** A service changed here: this instance's listeners, then the other instances. */

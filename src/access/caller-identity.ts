@@ -1,0 +1,67 @@
+import type { AdminKey } from '../domain/admin-key.ts';
+import { DomainError } from '../domain/errors.ts';
+import { allows, type Requestor } from './access-rules.ts';
+import type { AppCatalog, AppIdentity } from './apps.ts';
+import type { Role, RoleCatalog } from './roles.ts';
+
+/** Who a request is, decided once at the edge from its key. */
+export type Identity = { kind: 'admin' } | { kind: 'app'; app: AppIdentity; role: Role } | { kind: 'guest'; role: Role };
+
+export const ADMIN_IDENTITY: Identity = Object.freeze({ kind: 'admin' });
+
+/**
+ * Resolves a key (or none) to an identity: the administrator key, an app's
+ * key (its role), or, without a key, the guest role when GUEST_ROLE names an
+ * existing, active role. A wrong key is 401 even with a guest role: a client
+ * that sends a key wants that key checked.
+ */
+export class Authenticator {
+  constructor(
+    private readonly adminKey: AdminKey,
+    private readonly apps: AppCatalog,
+    private readonly roles: RoleCatalog,
+    private readonly guestRoleName: string | null,
+  ) {}
+
+  async authenticate(key: string | null): Promise<Identity> {
+    if (!key) return this.guest();
+    if (this.adminKey.matches(key)) return ADMIN_IDENTITY;
+    const app = await this.apps.byKey(key);
+    if (!app) throw unauthenticated('Invalid API key.');
+    if (!app.isActive) throw unauthenticated(`App "${app.name}" is deactivated.`);
+    const role = await this.roles.forRequest(app.roleId);
+    // Apps cannot lose their role (Restrict), but a role deleted between the two reads must not open anything.
+    if (!role) throw unauthenticated(`App "${app.name}" has no role.`);
+    return { kind: 'app', app, role };
+  }
+
+  private async guest(): Promise<Identity> {
+    const role = this.guestRoleName === null ? null : await this.roles.forRequestByName(this.guestRoleName);
+    if (!role || !role.isActive) throw unauthenticated('No API key given: send X-DreamFactory-API-Key.');
+    return { kind: 'guest', role };
+  }
+}
+
+/**
+ * Whether an identity may call `verb` on a service's component. The
+ * administrator may do anything; a role must be active and grant it
+ * (see access-rules.ts for DreamFactory's precedence).
+ */
+export function identityAllows(identity: Identity, serviceId: number, component: string, verb: string, requestor: Requestor): boolean {
+  if (identity.kind === 'admin') return true;
+  return identity.role.isActive && allows(identity.role.access, serviceId, component, verb, requestor);
+}
+
+/** DreamFactory's 403 message, naming the verb, component and service. */
+export function forbidden(verb: string, serviceName: string, component: string): DomainError {
+  const what = component ? `component '${component}' of service '${serviceName}'` : `service '${serviceName}'`;
+  return new DomainError('FORBIDDEN', `${verb} access to ${what} is not allowed by this key's role.`, {
+    verb,
+    service: serviceName,
+    component,
+  });
+}
+
+function unauthenticated(message: string): DomainError {
+  return new DomainError('UNAUTHENTICATED', message);
+}
