@@ -1,4 +1,4 @@
-import { ScriptFailure } from '../failure.ts';
+import { overloaded, ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
 import { CappedModules } from './capped-modules.ts';
 import { ContextPool, type Lease } from './context-pool.ts';
@@ -96,6 +96,10 @@ export class QuickJsEngine implements ScriptEngine {
     // Slot and warm context are taken without an await: most runs then finish in the same tick.
     if (this.gate.tryEnter(bytes)) return this.admitted(job, bytes);
     if (bytes > this.budget.totalBytes) return Promise.reject(this.neverFits(job, bytes));
+    if ((job.depth ?? 0) > 0) {
+      if (this.gate.enterNested(bytes)) return this.admitted(job, bytes);
+      return Promise.reject(overloaded('No JavaScript memory is left for a nested platform.api call: the scripts waiting for it hold the budget.', 1));
+    }
     return this.gate.enter(bytes, job.limits.timeoutMs).then(() => this.admitted(job, bytes));
   }
 
