@@ -2,6 +2,7 @@
 // bare node:http server returning the same JSON. The load generator
 // (autocannon) runs here; each server runs in its own child process, so on a
 // 2-core machine one core serves and one generates load.
+import { readdirSync, readFileSync } from 'node:fs';
 import autocannon, { type Result } from 'autocannon';
 import { ADMIN_KEY, API_KEY_HEADER, cpuSecondsOf, note, printTable, record, rest, section, spawnServer, startScriptgate, type ResultRow, type ServerProcess } from './lib.ts';
 
@@ -19,6 +20,15 @@ const SUBPROCESS_HELLOS = [
   { type: 'php', content: "<?php return ['hello' => 'world'];" },
 ];
 const RATIO_GOAL = 0.5;
+/**
+ * The subprocess endpoints are also measured on a second server with
+ * SCRIPT_SANDBOX=off, alternating with the sandboxed one, this many rounds
+ * each (0 skips it): the sandbox and its per-job checks may cost at most 5%
+ * of throughput. Each side's best round counts (other load on the machine
+ * only ever lowers a round).
+ */
+const SANDBOX_ROUNDS = Number(process.env.BENCH_SANDBOX_ROUNDS ?? 2);
+const SANDBOX_RATIO_GOAL = 0.95;
 const BENCH = 'http-throughput';
 
 interface Load {
@@ -41,10 +51,40 @@ function optionsFor(target: Target) {
   return { url: target.url, headers: target.headers, connections: CONNECTIONS, pipelining: 1, expectBody: EXPECTED_BODY, timeout: 10 };
 }
 
-async function load(target: Target): Promise<Load> {
-  const cpuBefore = cpuSecondsOf(target.pid);
+/**
+ * CPU seconds of a process and every live process below it (the subprocess
+ * workers: bwrap, its init and the runner), from /proc.
+ */
+function treeCpuSecondsOf(root: number): number {
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      parent.set(Number(entry), Number(fields[1]));
+      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  for (const [pid, own] of ticks) {
+    for (let at: number | undefined = pid, depth = 0; at !== undefined && at > 1 && depth < 16; at = parent.get(at), depth++) {
+      if (at === root) {
+        total += own;
+        break;
+      }
+    }
+  }
+  return total / 100;
+}
+
+async function load(target: Target, wholeTree = false): Promise<Load> {
+  const cpuOf = wholeTree ? treeCpuSecondsOf : cpuSecondsOf;
+  const cpuBefore = cpuOf(target.pid);
   const result: Result = await autocannon({ ...optionsFor(target), duration: DURATION_S });
-  const cpuUs = ((cpuSecondsOf(target.pid) - cpuBefore) * 1e6) / Math.max(1, result.requests.total);
+  const cpuUs = ((cpuOf(target.pid) - cpuBefore) * 1e6) / Math.max(1, result.requests.total);
   const problems: string[] = [];
   if (result.errors) problems.push(`${result.errors} errors (${result.timeouts} timeouts)`);
   if (result.non2xx) problems.push(`${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`);
@@ -59,8 +99,8 @@ async function load(target: Target): Promise<Load> {
   };
 }
 
-async function startScriptgateWithHello(): Promise<ServerProcess> {
-  const server: ServerProcess = await startScriptgate();
+async function startScriptgateWithHello(env: Record<string, string> = {}): Promise<ServerProcess> {
+  const server: ServerProcess = await startScriptgate(env);
   try {
     const created = await rest(server.url, 'POST', '/api/v2/system/service', {
       resource: [
@@ -102,6 +142,7 @@ export async function benchHttpThroughput(): Promise<void> {
   });
   const rounds: { bare: Load; scriptgate: Load }[] = [];
   const subprocess: { type: string; load: Load }[] = [];
+  const sandboxCost: { type: string; sandboxed: Load[]; unsandboxed: Load[] }[] = [];
   try {
     const bareTarget = { url: `${bareServer.url}/api/v2/hello`, headers: {}, pid: bareServer.pid };
     const scriptgateTarget = { url: `${scriptgateServer.url}/api/v2/hello`, headers: { [API_KEY_HEADER]: ADMIN_KEY }, pid: scriptgateServer.pid };
@@ -113,10 +154,15 @@ export async function benchHttpThroughput(): Promise<void> {
       const target = { ...scriptgateTarget, url: `${scriptgateServer.url}/api/v2/hello-${type}` };
       if ((await rest(scriptgateServer.url, 'GET', `/api/v2/hello-${type}`)).status !== 200) continue; // interpreter missing
       await autocannon({ ...optionsFor(target), duration: WARMUP_S });
-      subprocess.push({ type, load: await load(target) });
+      subprocess.push({ type, load: await load(target, true) });
     }
   } finally {
-    await Promise.all([bareServer.stop(), scriptgateServer.stop()]);
+    await bareServer.stop();
+  }
+  try {
+    if (SANDBOX_ROUNDS > 0 && subprocess.length > 0) await measureSandboxCost(scriptgateServer, subprocess.map((s) => s.type), sandboxCost);
+  } finally {
+    await scriptgateServer.stop();
   }
   const { bare, scriptgate } = medianRound(rounds);
   const ratio = scriptgate.rps / bare.rps;
@@ -140,16 +186,73 @@ export async function benchHttpThroughput(): Promise<void> {
         bench: BENCH,
         metric: `scriptgate ${type} (one round)`,
         value: fmtRps(l.rps),
-        target: `ratio ${(l.rps / bare.rps).toFixed(3)}, p99 ${fmtMs(l.p99)}`,
+        target: `ratio ${(l.rps / bare.rps).toFixed(3)}, p99 ${fmtMs(l.p99)}, ${l.cpuUs.toFixed(0)} µs CPU/req with workers`,
         pass: l.problems.length ? false : null,
       }),
     );
   }
+  for (const { type, sandboxed, unsandboxed } of sandboxCost) {
+    const best = (loads: Load[]) => loads.reduce((a, b) => (b.rps > a.rps ? b : a));
+    const on = best(sandboxed);
+    const off = best(unsandboxed);
+    const sandboxRatio = on.rps / off.rps;
+    const clean = [...sandboxed, ...unsandboxed].every((l) => l.problems.length === 0);
+    rows.push(
+      record({
+        bench: BENCH,
+        metric: `${type} sandboxed / unsandboxed`,
+        value: `${Math.round(on.rps).toLocaleString('en-US')} / ${fmtRps(off.rps)} = ${sandboxRatio.toFixed(3)}`,
+        target: `>= ${SANDBOX_RATIO_GOAL} goal (within 5% of the unsandboxed run)`,
+        pass: clean && sandboxRatio >= SANDBOX_RATIO_GOAL,
+      }),
+    );
+  }
   printTable(rows);
+  if (sandboxCost.length) {
+    const fmtRounds = (loads: Load[]) => loads.map((l) => `${Math.round(l.rps).toLocaleString('en-US')} (${l.cpuUs.toFixed(0)} µs)`).join(', ');
+    note(`sandbox cost, req/s (CPU per request, server and workers), best round counts; SCRIPT_SANDBOX=off, same server otherwise:`);
+    for (const { type, sandboxed, unsandboxed } of sandboxCost) note(`  ${type}: sandboxed ${fmtRounds(sandboxed)}; unsandboxed ${fmtRounds(unsandboxed)}`);
+  }
   for (const { type, load: l } of subprocess) if (l.problems.length) note(`${type}: PROBLEMS: ${l.problems.join('; ')}`);
+  for (const { type, sandboxed, unsandboxed } of sandboxCost) {
+    for (const l of [...sandboxed, ...unsandboxed]) if (l.problems.length) note(`${type} (sandbox comparison): PROBLEMS: ${l.problems.join('; ')}`);
+  }
   for (const round of rounds) {
     for (const [name, l] of [['bare', round.bare], ['scriptgate', round.scriptgate]] as const) {
       if (l.problems.length) note(`${name}: PROBLEMS: ${l.problems.join('; ')}`);
     }
+  }
+}
+
+/**
+ * The subprocess endpoints on `server` and on a second server with
+ * SCRIPT_SANDBOX=off, in alternating rounds, so the sandbox's cost is
+ * measured in one run under the same conditions.
+ */
+async function measureSandboxCost(
+  server: ServerProcess,
+  types: string[],
+  into: { type: string; sandboxed: Load[]; unsandboxed: Load[] }[],
+): Promise<void> {
+  const unsandboxedServer = await startScriptgateWithHello({ SCRIPT_SANDBOX: 'off' });
+  try {
+    for (const type of types) {
+      const targetOn = { url: `${server.url}/api/v2/hello-${type}`, headers: { [API_KEY_HEADER]: ADMIN_KEY }, pid: server.pid };
+      const targetOff = { url: `${unsandboxedServer.url}/api/v2/hello-${type}`, headers: { [API_KEY_HEADER]: ADMIN_KEY }, pid: unsandboxedServer.pid };
+      if ((await rest(unsandboxedServer.url, 'GET', `/api/v2/hello-${type}`)).status !== 200) continue;
+      await autocannon({ ...optionsFor(targetOff), duration: WARMUP_S });
+      const entry = { type, sandboxed: [] as Load[], unsandboxed: [] as Load[] };
+      for (let round = 0; round < SANDBOX_ROUNDS; round++) {
+        // Off first in the first round, on first in the next: neither side always follows the other.
+        const order = round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+        for (const side of order) {
+          if (side === 'on') entry.sandboxed.push(await load(targetOn, true));
+          else entry.unsandboxed.push(await load(targetOff, true));
+        }
+      }
+      into.push(entry);
+    }
+  } finally {
+    await unsandboxedServer.stop();
   }
 }

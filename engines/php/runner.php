@@ -291,36 +291,21 @@ function sg_declares_names(string $script): bool
     return $cache[$key] = false;
 }
 
-/** Told so by the server, and it holds: our parent is bwrap as init of a PID namespace of our own. */
-function sg_in_own_sandbox(): bool
+/**
+ * Whether descriptor $fd is open, in one call and no allocation (about 1 us, against 17 us to list
+ * /proc/self/fd): ttyname() fails with EBADF only on a closed descriptor.
+ */
+function sg_fd_open(int $fd): bool
 {
-    return getenv('SCRIPTGATE_SANDBOXED') === '1' && posix_getppid() === 1
-        && trim((string) @file_get_contents('/proc/1/comm')) === 'bwrap';
+    return posix_ttyname($fd) !== false || posix_get_last_error() !== 9; // 9: EBADF
 }
 
-/** Kills every other process in our namespace (daemons a job left, double-forked or not); true when there were any. */
-function sg_kill_strays(): bool
+/** The lowest descriptor number free (what the next open gets). */
+function sg_lowest_free_fd(): int
 {
-    $killed = false;
-    for ($i = 0; $i < 100; $i++) {
-        if (!posix_kill(-1, SIGKILL)) {
-            return $killed || posix_get_last_error() !== 3; // 3: ESRCH, nobody left
-        }
-        $killed = true;
+    for ($fd = 0; sg_fd_open($fd); $fd++) {
     }
-    return true;
-}
-
-function sg_open_fds(): int
-{
-    $entries = @scandir('/proc/self/fd');
-    return $entries === false ? 0 : count($entries) - 2;
-}
-
-function sg_has_child_processes(): bool
-{
-    $pid = getmypid();
-    return trim((string) @file_get_contents("/proc/self/task/$pid/children")) !== '';
+    return $fd;
 }
 
 function sg_run_job(array $job): void
@@ -417,8 +402,7 @@ $sgWarmEvent = ['request' => [], 'response' => []];
 json_decode(json_encode(['returned' => $sgWarm($sgWarmEvent, []), 'event' => sg_objects($sgWarmEvent)], SG_JSON_OUT), true);
 sg_declares_names('return 1;');
 unset($sgWarm, $sgWarmEvent);
-$sgSandboxed = sg_in_own_sandbox();
-$sgFdLimit = sg_open_fds() + SG_FD_BUDGET;
+$sgFdLimit = sg_lowest_free_fd() + SG_FD_BUDGET;
 $sgBaselineGlobals = [...array_keys($GLOBALS), 'sgBaselineGlobals', 'sgJob', 'sgDone', 'sgName'];
 sg_send(['t' => 'ready', 'pid' => $sgRunnerPid, 'version' => PHP_VERSION]);
 
@@ -437,16 +421,11 @@ while (($sgJob = sg_read()) !== null) {
     foreach (array_diff(array_keys($GLOBALS), $sgBaselineGlobals) as $sgName) {
         unset($GLOBALS[$sgName]);
     }
-    // Processes the script left running would reach the next job; daemons (a double fork) escape the
-    // children list, so in our own namespace every other process goes.
-    $sgDone['dirty'] = sg_has_child_processes() || !@chdir($sgHome);
-    if ($sgSandboxed && sg_kill_strays()) {
-        $sgDone['dirty'] = true;
-    }
-    // Descriptors the script left open would pile up until the next job cannot open any.
-    if (sg_open_fds() > $sgFdLimit) {
-        $sgDone['dirty'] = true;
-    }
+    // Processes the script left running (children or daemons) would reach the next job: the server
+    // sees them from outside, in the sandbox's process tree, and replaces this runner.
+    // Descriptors the script left open would pile up until the next job cannot open any: leaked past
+    // the budget, they take the descriptor at the budget's end too.
+    $sgDone['dirty'] = !@chdir($sgHome) || sg_fd_open($sgFdLimit);
     sg_write_all(STDOUT, $sgMarker);
     sg_write_all(STDERR, $sgMarker);
     sg_send($sgDone);

@@ -41,8 +41,14 @@ export interface SubprocessScriptTypeInfo extends ScriptTypeInfo {
 /** The smallest private /tmp a sandboxed worker gets; otherwise as large as its memory limit. */
 const TMP_MIN_MB = 16;
 
+/**
+ * Warm workers, and workers at most per type: max(4, 2 × CPUs) for one busy
+ * service (its default share is all but one) and one more, started only when
+ * a second service is busy at the same time: fair shares leave a lone
+ * service as many workers as it had before they existed.
+ */
 export function defaultPoolSizes(): { poolSize: number; maxPoolSize: number } {
-  return { poolSize: 2, maxPoolSize: Math.max(4, cpus().length * 2) };
+  return { poolSize: 2, maxPoolSize: Math.max(4, cpus().length * 2) + 1 };
 }
 
 /** One script type run by a language runner in warm subprocesses. */

@@ -15,7 +15,7 @@ export interface SubprocessEnginesOptions {
   disabled: ReadonlySet<string>;
   /** Warm workers per type (default 2). */
   poolSize?: number;
-  /** Workers per type at most (default max(4, 2 × CPUs)). */
+  /** Workers per type at most (default max(4, 2 × CPUs) + 1: the + 1 is for a second busy service). */
   maxPoolSize?: number;
   /** Calls of one service allowed to wait per type when it has no worker free (default 64); four times that in all per type. */
   queueLimit?: number;
@@ -26,7 +26,8 @@ export interface SubprocessEnginesOptions {
   /**
    * Workers one service may have busy at once per type, so one busy service
    * cannot starve the others (default maxPoolSize - 1: a service alone keeps
-   * nearly all the throughput, and any other service always finds a worker).
+   * as many workers as the pool had before fair shares, and any other service
+   * always finds a worker).
    */
   workersPerService?: number;
   /** bwrap's path (tests point it elsewhere); otherwise found on PATH. */
