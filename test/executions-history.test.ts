@@ -427,6 +427,7 @@ describe('recording while the database fails', () => {
   const execution = (id: string, status: ExecutionEvent['status']): ExecutionEvent => ({
     id,
     service: 'svc',
+    eventName: null,
     scriptType: 'javascript',
     status,
     trigger: 'service',
