@@ -11,6 +11,7 @@ import { EventBus } from './logs/bus.ts';
 import type { RedisRelay } from './logs/redis-relay.ts';
 import { registerRest } from './rest/router.ts';
 import { createRunQueue } from './queue/run-queue.ts';
+import { loadSecretsKey, SecretStore } from './access/secrets.ts';
 import { createEngines } from './scripting/engines.ts';
 import { parseBodies } from './http/bodies.ts';
 import { coalesceWrites } from './http/coalesced-writes.ts';
@@ -49,13 +50,18 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     // Errors before routing (a malformed URL) in the contract's shape too.
     frameworkErrors: (error, _request, reply) => sendError(reply, toDomainError(error)),
   });
+  // Before the database opens: a missing key on PostgreSQL fails the start with nothing to undo.
+  const { key: secretsKey, warning: secretsWarning } = loadSecretsKey(settings);
+  if (secretsWarning) app.log.warn(secretsWarning);
   const database = await openDatabase(settings.database, (error) => app.log.error({ err: error }, 'database notifications failed'));
   if (database.applied.length) app.log.info({ migrations: database.applied }, 'database migrated');
   const bus = new EventBus();
   let relay: RedisRelay | null;
   let adminKeyLoaded: Awaited<ReturnType<typeof AdminKey.load>>;
+  let secrets: SecretStore;
   try {
     adminKeyLoaded = await AdminKey.load(database.db, settings.adminKey);
+    secrets = await SecretStore.open(database.db, bus, secretsKey);
     if (database.serviceChanges) {
       bus.relayServiceChanges(database.serviceChanges);
       await database.serviceChanges.start((name, kind) => bus.remoteServiceChanged(name, kind));
@@ -82,6 +88,8 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     engines,
     bus,
     queue,
+    adminKey,
+    secrets,
     onRecorderError: (error) => app.log.error({ err: error }, 'writing executions failed'),
     onEngineInternal: (detail, executionId) => app.log.error({ executionId, detail }, 'a script engine failed internally'),
     onQueueError: (error, eventName) => app.log.error({ err: error, eventName }, 'a queued event script could not be stored'),

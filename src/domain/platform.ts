@@ -4,6 +4,13 @@ import type { EventBus } from '../logs/bus.ts';
 import type { ExecutionWriter } from '../db/execution-writer.ts';
 import { ExecutionRecorder } from '../logs/recorder.ts';
 import type { RunQueue } from '../queue/run-queue.ts';
+import { AppCatalog } from '../access/apps.ts';
+import { Authenticator } from '../access/caller-identity.ts';
+import { RoleCatalog } from '../access/roles.ts';
+import type { SecretStore } from '../access/secrets.ts';
+import { AppsComponent } from '../system/apps.ts';
+import { RolesComponent } from '../system/roles.ts';
+import type { AdminKey } from './admin-key.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
 import { SystemService } from '../system/index.ts';
 import { EventScriptsComponent } from '../system/event-scripts.ts';
@@ -28,6 +35,11 @@ export interface Platform {
   executions: ExecutionLog;
   invoker: Invoker;
   queuedRuns: QueuedRuns;
+  roles: RoleCatalog;
+  apps: AppCatalog;
+  secrets: SecretStore;
+  /** Who a request is, from its key: the one `authenticate` every door uses. */
+  authenticator: Authenticator;
   bus: EventBus;
   recorder: ExecutionRecorder;
 }
@@ -39,6 +51,8 @@ export interface PlatformParts {
   engines: EngineRegistry;
   bus: EventBus;
   queue: RunQueue;
+  adminKey: AdminKey;
+  secrets: SecretStore;
   onRecorderError: (error: unknown) => void;
   /** Engine internals behind a failure (never sent to a client). */
   onEngineInternal: (detail: string, executionId: string) => void;
@@ -55,14 +69,19 @@ export function createPlatform(parts: PlatformParts): Platform {
   const eventScripts = new EventScriptCatalog(db, engines, bus, settings.scripting, parts.onEventIndexError);
   const executions = new ExecutionLog(db, bus, recorder);
   const runner = new ScriptRunner(engines, executions, settings.scripting, parts.onEngineInternal);
+  const roles = new RoleCatalog(db, bus, settings.access.guestRole);
+  const apps = new AppCatalog(db, bus);
+  const authenticator = new Authenticator(parts.adminKey, apps, roles, settings.access.guestRole);
   const system = new SystemService();
-  system.register(new ServicesComponent(services));
+  system.register(new ServicesComponent(services, parts.secrets));
   system.register(new ScriptTypesComponent(engines));
   system.register(new ExecutionsComponent(executions));
   system.register(new EventScriptsComponent(eventScripts));
   system.register(new EventsComponent(services, eventScripts, () => system.templateStrings()));
+  system.register(new RolesComponent(roles));
+  system.register(new AppsComponent(apps));
   const stages = new EventStages(runner, parts.queue, parts.onQueueError);
   const invoker = new Invoker(services, eventScripts, system, runner, stages, settings.scripting);
   const queuedRuns = new QueuedRuns(parts.queue, eventScripts, runner, invoker);
-  return { settings, engines, services, eventScripts, executions, invoker, queuedRuns, bus, recorder };
+  return { settings, engines, services, eventScripts, executions, invoker, queuedRuns, roles, apps, secrets: parts.secrets, authenticator, bus, recorder };
 }

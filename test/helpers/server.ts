@@ -7,6 +7,7 @@ import { loadSettings } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 
 export const ADMIN_KEY = 'test-admin-key';
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
 export interface TestServer {
   server: RunningServer;
@@ -36,6 +37,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     DATA_DIR: dataDir,
     ADMIN_KEY,
     LOG_LEVEL: 'silent',
+    // Instances sharing PostgreSQL must share the key their secrets are encrypted with.
+    ...(env.DATABASE_URL?.startsWith('postgres') ? { SECRETS_KEY: TEST_SECRETS_KEY } : {}),
     ...env,
   });
   const server = await startServer(settings);
