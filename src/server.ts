@@ -21,6 +21,7 @@ import { sendError, toDomainError } from './http/error-reply.ts';
 import { answerClientError, refuseConnect } from './http/client-errors.ts';
 import { bodyLimits } from './http/body-limits.ts';
 import { registerCors } from './http/cors.ts';
+import { authenticate, keyOf, withoutApiKey } from './http/credentials.ts';
 
 export interface RunningServer {
   url: string;
@@ -102,7 +103,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     app.addHook('onResponse', (request, reply, done) => {
       const executionId = reply.getHeader('x-execution-id');
       const ms = Math.round(reply.elapsedTime * 10) / 10;
-      request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms, ...(executionId ? { executionId } : {}) }, 'request');
+      request.log.info({ method: request.method, url: withoutApiKey(request.url), status: reply.statusCode, ms, ...(executionId ? { executionId } : {}) }, 'request');
       done();
     });
   }
@@ -117,16 +118,16 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     if (domainError.kind === 'INTERNAL') reply.log.error({ err: error }, 'unhandled error');
     return sendError(reply, domainError);
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, new DomainError('NOT_FOUND', `No route for ${request.method} ${request.url}.`)));
+  app.setNotFoundHandler((request, reply) => sendError(reply, new DomainError('NOT_FOUND', `No route for ${request.method} ${withoutApiKey(request.url)}.`)));
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  const yoga = createGraphQL(platform, database.db, adminKey, (error) => app.log.error({ err: error }, 'unexpected error in a GraphQL operation'));
-  await graphqlRoute(app, yoga, limits.serviceWrite);
+  const yoga = createGraphQL(platform, database.db, (error) => app.log.error({ err: error }, 'unexpected error in a GraphQL operation'));
+  await graphqlRoute(app, yoga, limits.serviceWrite, (request) => authenticate(platform, adminKey, keyOf(request.headers, request.query)));
   await registerRest(app, platform, adminKey, limits);
 
   await app.listen({ host: settings.host, port: settings.port });
   const webSockets = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  const detachWebSocket = attachGraphQLWebSocket(app.server, webSockets, yoga, adminKey);
+  const detachWebSocket = attachGraphQLWebSocket(app.server, webSockets, yoga, (key) => authenticate(platform, adminKey, key));
 
   const pruneTimer = setInterval(() => {
     platform.executions.prune(settings.executions.keepPerService).catch((error: unknown) => app.log.error({ err: error }, 'pruning failed'));

@@ -129,6 +129,11 @@ export class AppCatalog {
     return row;
   }
 
+  /** An app's request-path fields by id (a queued run restoring its caller), or null. */
+  async identityById(id: number): Promise<AppIdentity | null> {
+    return this.db.app.findUnique({ where: { id }, select: identityFields });
+  }
+
   /** Whether every app is in memory, so a wrong key is answered without a read. */
   get holdsEveryApp(): boolean {
     return this.complete;

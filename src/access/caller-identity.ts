@@ -9,6 +9,15 @@ export type Identity = { kind: 'admin' } | { kind: 'app'; app: AppIdentity; role
 
 export const ADMIN_IDENTITY: Identity = Object.freeze({ kind: 'admin' });
 
+/** An identity as a queued run stores it: ids only, resolved again when the run starts. */
+export type SavedIdentity = { kind: 'admin' } | { kind: 'app'; appId: number } | { kind: 'guest'; roleId: number };
+
+export function saveIdentity(identity: Identity): SavedIdentity {
+  if (identity.kind === 'app') return { kind: 'app', appId: identity.app.id };
+  if (identity.kind === 'guest') return { kind: 'guest', roleId: identity.role.id };
+  return { kind: 'admin' };
+}
+
 /**
  * Resolves a key (or none) to an identity: the administrator key, an app's
  * key (its role), or, without a key, the guest role when GUEST_ROLE names an
@@ -33,6 +42,21 @@ export class Authenticator {
     // Apps cannot lose their role (Restrict), but a role deleted between the two reads must not open anything.
     if (!role) throw unauthenticated(`App "${app.name}" has no role.`);
     return { kind: 'app', app, role };
+  }
+
+  /**
+   * A stored identity as it is now (a queued run starts later): null when the
+   * app or role is gone or inactive, so the run's calls get no rights.
+   */
+  async restore(saved: SavedIdentity): Promise<Identity | null> {
+    if (saved.kind === 'admin') return ADMIN_IDENTITY;
+    if (saved.kind === 'guest') {
+      const role = await this.roles.forRequest(saved.roleId);
+      return role && role.isActive ? { kind: 'guest', role } : null;
+    }
+    const app = await this.apps.identityById(saved.appId);
+    const role = app && app.isActive ? await this.roles.forRequest(app.roleId) : null;
+    return app && role ? { kind: 'app', app, role } : null;
   }
 
   private async guest(): Promise<Identity> {

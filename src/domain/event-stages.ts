@@ -2,6 +2,7 @@
 // before the handler, post_process after it, queued behind the response.
 import type { ApiCall, ApiResult, ScriptEvent } from '../scripting/types.ts';
 import type { RunQueue } from '../queue/run-queue.ts';
+import { saveIdentity, type SavedIdentity } from '../access/caller-identity.ts';
 import type { Caller } from './caller.ts';
 import { DomainError } from './errors.ts';
 import { errorBody } from './error-body.ts';
@@ -18,10 +19,11 @@ interface Matched {
   params: Record<string, string>;
 }
 
-/** What a queued run carries: the event as the response left it, and who called. */
+/** What a queued run carries: the event as the response left it, and who called (resolved again when it runs). */
 export interface QueuedPayload {
   event: ScriptEvent;
-  session: Record<string, unknown>;
+  identity: SavedIdentity;
+  requestor: Caller['requestor'];
   depth: number;
 }
 
@@ -118,7 +120,7 @@ export class EventStages {
     const runs = queued.map(({ active, params }) => {
       const event = eventOf(request, params);
       event.response = { status_code: result.statusCode, content: result.content, content_type: result.contentType, headers: result.headers };
-      const payload: QueuedPayload = { event, session: caller.session, depth: caller.depth };
+      const payload: QueuedPayload = { event, identity: saveIdentity(caller.identity), requestor: caller.requestor, depth: caller.depth };
       return { eventName: active.script.name, payload, retries: retriesOf(active.script.config) };
     });
     try {

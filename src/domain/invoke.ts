@@ -1,7 +1,9 @@
 import type { ScriptingSettings } from '../config.ts';
 import type { SystemService } from '../system/index.ts';
 import { MAX_API_CALLS_IN_FLIGHT, type ApiCall, type ApiResult } from '../scripting/types.ts';
-import type { Caller } from './caller.ts';
+import { forbidden, identityAllows } from '../access/caller-identity.ts';
+import { SYSTEM_SERVICE_ID } from '../access/access-rules.ts';
+import { scriptCallerOf, type Caller } from './caller.ts';
 import { DomainError } from './errors.ts';
 import { errorBody } from './error-body.ts';
 import type { EventScriptCatalog } from './event-scripts.ts';
@@ -61,7 +63,7 @@ export class Invoker {
     const endpoint = await this.endpointFor(request.service);
     const name = endpoint.kind === 'system' ? 'system' : endpoint.service.name;
     request = request.service === name ? request : { ...request, service: name };
-    this.authorize(caller, request);
+    this.authorize(caller, endpoint, request);
     const scripts = this.eventScripts.activeFor(name);
     // No event script names this service: the handler alone (the common, hot case).
     if (!scripts) return this.handle(endpoint, request, caller);
@@ -84,7 +86,7 @@ export class Invoker {
   async invokeFromScript(call: ApiCall, caller: Caller): Promise<ApiResult> {
     try {
       const request = requestFromPath(call);
-      const result = await this.invoke(request, { ...caller, requestor: 'SCRIPT', depth: caller.depth + 1 });
+      const result = await this.invoke(request, scriptCallerOf(caller));
       return { status_code: result.statusCode, content: result.content, content_type: result.contentType, headers: result.headers };
     } catch (error) {
       return errorResult(error instanceof DomainError ? error : new DomainError('INTERNAL', (error as Error).message));
@@ -118,8 +120,18 @@ export class Invoker {
     return { kind: 'service', service };
   }
 
-  /** The access stage: every caller that reached the pipeline is the administrator until roles exist. */
-  private authorize(_caller: Caller, _request: InvokeRequest): void {}
+  /**
+   * The access stage: the caller's role must grant this verb on this
+   * component of this service, for its requestor (API, or SCRIPT for
+   * `platform.api` calls). The administrator may do anything.
+   */
+  private authorize(caller: Caller, endpoint: Endpoint, request: InvokeRequest): void {
+    if (caller.identity.kind === 'admin') return;
+    const serviceId = endpoint.kind === 'system' ? SYSTEM_SERVICE_ID : endpoint.service.id;
+    if (!identityAllows(caller.identity, serviceId, request.resource, request.method, caller.requestor)) {
+      throw forbidden(request.method, request.service, request.resource);
+    }
+  }
 
   private handle(endpoint: Endpoint, request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
     return endpoint.kind === 'system' ? this.system.handle(request, caller) : this.runService(endpoint.service, request, caller);

@@ -82,6 +82,6 @@ export function createPlatform(parts: PlatformParts): Platform {
   system.register(new AppsComponent(apps));
   const stages = new EventStages(runner, parts.queue, parts.onQueueError);
   const invoker = new Invoker(services, eventScripts, system, runner, stages, settings.scripting);
-  const queuedRuns = new QueuedRuns(parts.queue, eventScripts, runner, invoker);
+  const queuedRuns = new QueuedRuns(parts.queue, eventScripts, runner, invoker, authenticator);
   return { settings, engines, services, eventScripts, executions, invoker, queuedRuns, roles, apps, secrets: parts.secrets, authenticator, bus, recorder };
 }

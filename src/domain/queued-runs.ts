@@ -1,5 +1,7 @@
 import type { QueuedJob, RunQueue } from '../queue/run-queue.ts';
-import type { Caller } from './caller.ts';
+import type { Authenticator } from '../access/caller-identity.ts';
+import { callerFor, scriptCallerOf, type Caller } from './caller.ts';
+import { DomainError } from './errors.ts';
 import { parseEventName } from './event-names.ts';
 import type { EventScriptCatalog } from './event-scripts.ts';
 import type { QueuedPayload } from './event-stages.ts';
@@ -17,6 +19,7 @@ export class QueuedRuns {
     private readonly eventScripts: EventScriptCatalog,
     private readonly runner: ScriptRunner,
     private readonly invoker: Invoker,
+    private readonly authenticator: Authenticator,
   ) {}
 
   start(): void {
@@ -32,7 +35,11 @@ export class QueuedRuns {
     const script = await this.eventScripts.byName(job.eventName);
     if (!script || !script.isActive) return;
     const payload = job.payload as QueuedPayload;
-    const caller: Caller = { requestor: 'API', depth: payload.depth, trigger: 'queued', session: payload.session };
+    // Who called, as they are now: an app deleted or deactivated since leaves the run without rights.
+    const identity = await this.authenticator.restore(payload.identity);
+    if (!identity) throw new DomainError('FORBIDDEN', `The caller of this queued run (${payload.identity.kind}) no longer exists or is inactive.`);
+    const base = callerFor(identity, 'queued');
+    const caller: Caller = payload.requestor === 'SCRIPT' ? { ...scriptCallerOf(base), depth: payload.depth, trigger: 'queued' } : { ...base, depth: payload.depth };
     const target = { owner: script, service: parseEventName(script.name).service, eventName: script.name };
     const run = await this.runner.run(target, payload.event, caller, this.invoker.apiFor(caller));
     run.succeed(payload.event.response.status_code);

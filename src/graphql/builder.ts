@@ -7,12 +7,15 @@ import { getDatamodel } from '../generated/pothos-types.ts';
 import type { Db } from '../db/client.ts';
 import type { Platform } from '../domain/platform.ts';
 import type { RequestScope } from './request-scope.ts';
+import type { Caller } from '../domain/caller.ts';
 
 export interface GraphQLContext {
   platform: Platform;
   db: Db;
   /** Per operation: data loaded once, and the budget of rows it may return. */
   scope: RequestScope;
+  /** Who runs the operation (the same caller model as REST's). */
+  caller: Caller;
 }
 
 export const builder = new SchemaBuilder<{

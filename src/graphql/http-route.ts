@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Identity } from '../access/caller-identity.ts';
 import type { GraphQLServer } from './yoga.ts';
 import { toDomainError } from '../http/error-reply.ts';
 import { hasProtoKey } from '../http/proto-keys.ts';
@@ -10,7 +11,12 @@ import { hasProtoKey } from '../http/proto-keys.ts';
  * own shape or handed Yoga an already-consumed stream. `bodyLimit` bounds it
  * here, before Yoga reads it.
  */
-export async function graphqlRoute(app: FastifyInstance, yoga: GraphQLServer, bodyLimit: number): Promise<void> {
+export async function graphqlRoute(
+  app: FastifyInstance,
+  yoga: GraphQLServer,
+  bodyLimit: number,
+  identify: (request: FastifyRequest) => Identity | Promise<Identity>,
+): Promise<void> {
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
@@ -34,7 +40,21 @@ export async function graphqlRoute(app: FastifyInstance, yoga: GraphQLServer, bo
             JSON.stringify({ errors: [{ message: 'The request has a "__proto__" key in its JSON, which is not allowed.', extensions: { code: 'BAD_REQUEST', status: 400 } }] }),
           );
         }
-        const response = await yoga.fetch(fetchRequest(yoga, request, reply), { req: request.raw, reply });
+        // The GraphiQL page (a browser asking for HTML) is static; every operation needs a key.
+        const wantsGraphiQL = request.method === 'GET' && (request.headers.accept ?? '').includes('text/html');
+        let identity: Identity | null = null;
+        if (!wantsGraphiQL) {
+          try {
+            identity = await identify(request);
+          } catch (error) {
+            const refused = toDomainError(error);
+            return reply
+              .status(refused.status)
+              .type('application/json; charset=utf-8')
+              .send(JSON.stringify({ errors: [{ message: refused.message, extensions: { code: 'UNAUTHENTICATED', status: refused.status } }] }));
+          }
+        }
+        const response = await yoga.fetch(fetchRequest(yoga, request, reply), { req: request.raw, reply, identity });
         response.headers.forEach((value, key) => {
           // Node owns the connection: Yoga's `Connection: keep-alive` on event streams overrode a client's `Connection: close`.
           const name = key.toLowerCase();

@@ -1,4 +1,3 @@
-import { adminCaller } from '../domain/caller.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { InvokeResult } from '../domain/invoke.ts';
 import { rowsBehind } from '../system/component.ts';
@@ -30,7 +29,7 @@ export async function systemCall(ctx: GraphQLContext, call: SystemCall): Promise
       content: hasPayload ? JSON.stringify(call.payload) : '',
       contentType: hasPayload ? 'application/json' : null,
     },
-    adminCaller('graphql'),
+    ctx.caller,
   );
   if (result.statusCode >= 400) throw errorFromResponse(result);
   return result;

@@ -5,7 +5,8 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { IncomingMessage } from 'node:http';
-import { AdminKey } from '../domain/admin-key.ts';
+import type { Identity } from '../access/caller-identity.ts';
+import { keyOf } from '../http/credentials.ts';
 import { rawErrorResponse } from '../http/client-errors.ts';
 import type { GraphQLContext } from './builder.ts';
 
@@ -16,7 +17,7 @@ function keyFromConnectionParams(params: Record<string, unknown> | undefined): s
   if (!params) return null;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) if (typeof value === 'string') headers[name.toLowerCase()] = value;
-  return headers.apikey ?? headers.api_key ?? AdminKey.fromHeaders(headers);
+  return headers.apikey ?? keyOf(headers, { api_key: headers.api_key });
 }
 
 /**
@@ -28,15 +29,30 @@ export function attachGraphQLWebSocket(
   server: Server,
   webSockets: WebSocketServer,
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>,
-  adminKey: AdminKey,
+  identify: (key: string | null) => Identity | Promise<Identity>,
 ): () => void {
+  /** Each connection's identity, decided once from its connection_init payload. */
+  const identities = new WeakMap<object, Identity>();
   const disposable = useServer(
     {
-      onConnect: (ctx) => adminKey.matches(keyFromConnectionParams(ctx.connectionParams)),
+      onConnect: async (ctx) => {
+        try {
+          identities.set(ctx.extra.socket, await identify(keyFromConnectionParams(ctx.connectionParams)));
+          return true;
+        } catch {
+          return false;
+        }
+      },
       execute: (args) => (args.rootValue as Enveloped).execute(args as ExecutionArgs),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args as ExecutionArgs),
       onSubscribe: async (ctx, _id, payload) => {
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: payload });
+        const enveloped = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          identity: identities.get(ctx.extra.socket) ?? null,
+        });
         // A query that does not parse is that operation's error, not the connection's:
         // thrown, graphql-ws would close the socket (4500) with every subscription on it.
         let document: DocumentNode;

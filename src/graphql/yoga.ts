@@ -1,10 +1,12 @@
 import { createYoga } from 'graphql-yoga';
 import type { Db } from '../db/client.ts';
-import type { AdminKey } from '../domain/admin-key.ts';
+import type { Identity } from '../access/caller-identity.ts';
+import { callerFor } from '../domain/caller.ts';
+import { DomainError } from '../domain/errors.ts';
 import type { Platform } from '../domain/platform.ts';
 import type { GraphQLContext } from './builder.ts';
 import { maskError } from './plugins/domain-errors.ts';
-import { useRequireAdminKey } from './plugins/require-admin-key.ts';
+import { useOperationAccess } from './plugins/operation-access.ts';
 import { useParameterErrors, useRequestLimits } from './plugins/limits.ts';
 import { schema } from './schema.ts';
 import { RequestScope } from './request-scope.ts';
@@ -21,11 +23,16 @@ query Overview {
 `;
 
 /** `onUnexpected`: errors thrown by code rather than by the domain, masked for clients, logged here. */
-export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey, onUnexpected: (error: unknown) => void) {
+export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: unknown) => void) {
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    context: (): GraphQLContext => ({ platform, db, scope: new RequestScope() }),
+    // Every door authenticates before Yoga runs anything (src/graphql/http-route.ts, websocket.ts) and passes who it is.
+    context: (initial): GraphQLContext => {
+      const identity = initial.identity as Identity | null | undefined;
+      if (!identity) throw new DomainError('UNAUTHENTICATED', 'No API key given: send X-DreamFactory-API-Key.');
+      return { platform, db, scope: new RequestScope(), caller: callerFor(identity, 'graphql') };
+    },
     maskedErrors: { maskError: (error, message, isDev) => maskError(error, message, isDev, onUnexpected) },
     logging: false,
     graphiql: {
@@ -38,7 +45,7 @@ export function createGraphQL(platform: Platform, db: Db, adminKey: AdminKey, on
     },
     // CORS is one setting for every route, answered by @fastify/cors (src/server.ts); Yoga's reflects any origin.
     cors: false,
-    plugins: [useRequireAdminKey(adminKey), useParameterErrors(), ...useRequestLimits()],
+    plugins: [useParameterErrors(), ...useRequestLimits(), useOperationAccess()],
   });
 }
 

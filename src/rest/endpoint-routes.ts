@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { adminCaller } from '../domain/caller.ts';
+import { callerFor } from '../domain/caller.ts';
 import type { InvokeRequest } from '../domain/invoke.ts';
 import type { Platform } from '../domain/platform.ts';
 import { notFound } from '../domain/errors.ts';
@@ -10,6 +10,13 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'x-dreamfactory-api-key', '
 const VERBS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
 type EndpointRequest = FastifyRequest<{ Params: { service?: string; '*'?: string } }>;
+
+/** The query string without a key sent in it: credentials never reach scripts. */
+function parametersOf(query: Record<string, unknown>): Record<string, unknown> {
+  if (!('api_key' in query)) return query;
+  const { api_key: _, ...rest } = query;
+  return rest;
+}
 
 /** The HTTP request as the pipeline's request. */
 function invokeRequest(request: EndpointRequest, service: string): InvokeRequest {
@@ -22,7 +29,7 @@ function invokeRequest(request: EndpointRequest, service: string): InvokeRequest
     method: request.method,
     service,
     resource: (request.params['*'] ?? '').replace(/^\/+|\/+$/g, ''),
-    parameters: request.query as Record<string, unknown>,
+    parameters: parametersOf(request.query as Record<string, unknown>),
     headers,
     payload: request.body ?? null,
     content: request.rawBody ?? '',
@@ -36,7 +43,7 @@ function invokeRequest(request: EndpointRequest, service: string): InvokeRequest
  */
 export function endpointRoutes(app: FastifyInstance, platform: Platform, systemBodyLimit: number): void {
   const call = (service: (request: EndpointRequest) => string) => async (request: EndpointRequest, reply: FastifyReply) => {
-    const result = await platform.invoker.invoke(invokeRequest(request, service(request)), adminCaller('service'));
+    const result = await platform.invoker.invoke(invokeRequest(request, service(request)), callerFor(request.identity!, 'service'));
     return sendResult(reply, result);
   };
   const system = call(() => 'system');

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { AdminKey } from '../domain/admin-key.ts';
-import { DomainError } from '../domain/errors.ts';
+import type { Identity } from '../access/caller-identity.ts';
+import type { AdminKey } from '../domain/admin-key.ts';
 import type { Platform } from '../domain/platform.ts';
-import { sendError } from '../http/error-reply.ts';
+import { authenticate, keyOf } from '../http/credentials.ts';
+import { sendError, toDomainError } from '../http/error-reply.ts';
 import type { BodyLimits } from '../http/body-limits.ts';
 import { endpointRoutes } from './endpoint-routes.ts';
 
@@ -10,16 +11,28 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The body as received, for scripts' `event.request.content`. */
     rawBody?: string;
+    /** Who the request is, decided by the key it carries. */
+    identity?: Identity;
   }
 }
 
 /** The DreamFactory-compatible REST layer under /api/v2. */
 export async function registerRest(app: FastifyInstance, platform: Platform, adminKey: AdminKey, limits: BodyLimits): Promise<void> {
   await app.register(async (api) => {
-    // A callback hook, not an async one: it runs on every request.
+    // A callback hook, not an async one: it runs on every request, and the administrator's costs no promise.
     api.addHook('onRequest', (request, reply, done) => {
-      if (adminKey.matches(AdminKey.fromHeaders(request.headers))) return done();
-      sendError(reply, new DomainError('UNAUTHENTICATED', 'An API key is required: send X-DreamFactory-API-Key or Authorization: Bearer.'));
+      const identity = authenticate(platform, adminKey, keyOf(request.headers, request.query));
+      if (!(identity instanceof Promise)) {
+        request.identity = identity;
+        return done();
+      }
+      identity.then(
+        (found) => {
+          request.identity = found;
+          done();
+        },
+        (error: unknown) => sendError(reply, toDomainError(error)),
+      );
     });
     endpointRoutes(api, platform, limits.serviceWrite);
   });

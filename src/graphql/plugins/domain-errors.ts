@@ -42,9 +42,3 @@ export function maskError(error: unknown, message: string, isDev: boolean | unde
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   });
 }
-
-export function unauthenticatedError(): GraphQLError {
-  return new GraphQLError('An administrator key is required: send X-DreamFactory-API-Key or Authorization: Bearer.', {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-  });
-}

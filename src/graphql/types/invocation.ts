@@ -1,4 +1,3 @@
-import { adminCaller } from '../../domain/caller.ts';
 import type { InvokeRequest, InvokeResult } from '../../domain/invoke.ts';
 import { requestHeaders, requestParameters } from '../../domain/script-request.ts';
 import { builder } from '../builder.ts';
@@ -58,14 +57,14 @@ builder.mutationFields((t) => {
       type: Invocation,
       description: 'Runs a service as a REST call to /api/v2/{name}/{resource} would.',
       args: { name: t.arg.string({ required: true }), ...requestArgs },
-      resolve: (_root, args, ctx) => ctx.platform.invoker.invoke({ ...requestFrom(args), service: args.name }, adminCaller('graphql')),
+      resolve: (_root, args, ctx) => ctx.platform.invoker.invoke({ ...requestFrom(args), service: args.name }, ctx.caller),
     }),
     runScript: t.field({
       type: Invocation,
       description:
         'Runs a script without saving it, as it would run saved as a service: for trying a script out. Recorded as an execution of the service name "(inline)", so `executionLogs(service: "(inline)")` follows it live.',
       args: { script: t.arg({ type: RunScriptInput, required: true }), ...requestArgs },
-      resolve: (_root, args, ctx) => ctx.platform.invoker.runInline(args.script, requestFrom(args), adminCaller('inline')),
+      resolve: (_root, args, ctx) => ctx.platform.invoker.runInline(args.script, requestFrom(args), { ...ctx.caller, trigger: 'inline' }),
     }),
   };
 });

@@ -1,0 +1,106 @@
+import { GraphQLError, Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { SYSTEM_SERVICE_ID, type Verb } from '../../access/access-rules.ts';
+import { forbidden, identityAllows } from '../../access/caller-identity.ts';
+import type { GraphQLContext } from '../builder.ts';
+
+/** A root field checked here: the system API component and verb it stands for. */
+type Checked = { component: string; verb: Verb };
+
+/**
+ * Every root field, once: either it is a call through the invocation
+ * pipeline (`systemCall`, `invokeService`), which authorizes it exactly as
+ * the REST call it stands for, or it reads the domain directly and is
+ * checked here as that same system API call. A field missing here is for
+ * the administrator only (a test keeps the map complete).
+ */
+export const OPERATION_ACCESS: Record<string, 'pipeline' | Checked> = {
+  // Query
+  services: 'pipeline',
+  service: 'pipeline',
+  eventScripts: 'pipeline',
+  eventScript: 'pipeline',
+  events: 'pipeline',
+  roles: 'pipeline',
+  role: 'pipeline',
+  apps: 'pipeline',
+  app: 'pipeline',
+  scriptTypes: { component: 'script_type', verb: 'GET' },
+  scriptType: { component: 'script_type', verb: 'GET' },
+  executions: { component: 'execution', verb: 'GET' },
+  execution: { component: 'execution', verb: 'GET' },
+  // Mutation
+  createService: 'pipeline',
+  updateService: 'pipeline',
+  deleteService: 'pipeline',
+  upsertEventScript: 'pipeline',
+  deleteEventScript: 'pipeline',
+  createRole: 'pipeline',
+  updateRole: 'pipeline',
+  deleteRole: 'pipeline',
+  createApp: 'pipeline',
+  updateApp: 'pipeline',
+  deleteApp: 'pipeline',
+  rotateAppKey: 'pipeline',
+  setServiceSecret: 'pipeline',
+  deleteServiceSecret: 'pipeline',
+  invokeService: 'pipeline',
+  // Running any script is what creating a service allows.
+  runScript: { component: 'service', verb: 'POST' },
+  // Subscription
+  executionLogs: { component: 'execution', verb: 'GET' },
+  executionUpdated: { component: 'execution', verb: 'GET' },
+};
+
+/** Refuses, before anything runs, an operation with a root field the caller's role does not grant (a list is refused, not filtered). */
+export function useOperationAccess(): Plugin<GraphQLContext> {
+  const check = (document: DocumentNode, operationName: string | null | undefined, context: GraphQLContext): GraphQLError | null => {
+    const { identity } = context.caller;
+    if (identity.kind === 'admin') return null;
+    for (const field of rootFields(document, operationName)) {
+      if (field.startsWith('__')) continue;
+      const access = OPERATION_ACCESS[field];
+      if (access === 'pipeline') continue;
+      const allowed = access ? identityAllows(identity, SYSTEM_SERVICE_ID, access.component, access.verb, 'API') : false;
+      if (!allowed) {
+        const error = forbidden(access?.verb ?? 'GET', 'system', access?.component ?? field);
+        return new GraphQLError(error.message, { extensions: { code: 'FORBIDDEN', status: 403, field } });
+      }
+    }
+    return null;
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = check(args.document, args.operationName, args.contextValue);
+      if (refused) setResultAndStopExecution({ errors: [refused] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = check(args.document, args.operationName, args.contextValue);
+      if (refused) setResultAndStopExecution({ errors: [refused] });
+    },
+  };
+}
+
+/** The root field names the chosen operation selects, through fragments too. */
+function rootFields(document: DocumentNode, operationName: string | null | undefined): Set<string> {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
+  const fragments = new Map(
+    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
+  );
+  const names = new Set<string>();
+  const seen = new Set<string>();
+  const walk = (selectionSet: SelectionSetNode): void => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) names.add(selection.name.value);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) walk(selection.selectionSet);
+      else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) walk(fragment.selectionSet);
+      }
+    }
+  };
+  if (operation) walk(operation.selectionSet);
+  return names;
+}

@@ -1,0 +1,31 @@
+import type { Identity } from '../access/caller-identity.ts';
+import { ADMIN_IDENTITY } from '../access/caller-identity.ts';
+import { AdminKey } from '../domain/admin-key.ts';
+import type { Platform } from '../domain/platform.ts';
+
+/**
+ * The key a request carries: `X-DreamFactory-API-Key`, `Authorization:
+ * Bearer`, `X-DreamFactory-Session-Token`, or the `api_key` query parameter
+ * (as DreamFactory allows; it never reaches scripts or the request log).
+ */
+export function keyOf(headers: Record<string, string | string[] | undefined>, query?: unknown): string | null {
+  const fromHeaders = AdminKey.fromHeaders(headers);
+  if (fromHeaders) return fromHeaders;
+  const apiKey = (query as { api_key?: unknown } | undefined)?.api_key;
+  return typeof apiKey === 'string' && apiKey ? apiKey : null;
+}
+
+/**
+ * The one `authenticate` of every door (REST, GraphQL over HTTP and
+ * WebSocket): the administrator key is checked synchronously (the common
+ * case costs no promise), anything else through the app keys and guest role.
+ */
+export function authenticate(platform: Platform, adminKey: AdminKey, key: string | null): Identity | Promise<Identity> {
+  if (key && adminKey.matches(key)) return ADMIN_IDENTITY;
+  return platform.authenticator.authenticate(key);
+}
+
+/** `api_key=...` out of a URL, for the request log. */
+export function withoutApiKey(url: string): string {
+  return url.includes('api_key=') ? url.replace(/([?&]api_key=)[^&]*/g, '$1[hidden]') : url;
+}
