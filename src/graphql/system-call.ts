@@ -46,12 +46,15 @@ export async function rowsOf<T>(result: InvokeResult, reload: (content: unknown)
   return rows ? (rows as T[]) : reload(content);
 }
 
-/** Ids listed by a DreamFactory body: `{resource: [{id}, ...]}` or one `{id}` record. */
-export function idsIn(content: unknown): unknown[] {
+/** A key's values in the records of a DreamFactory body: `{resource: [{id}, ...]}` or one `{id}` record. */
+export function valuesIn(content: unknown, key: string): unknown[] {
   if (content === null || typeof content !== 'object') return [];
-  const records = Array.isArray((content as { resource?: unknown }).resource) ? (content as { resource: unknown[] }).resource : [content];
-  return records.flatMap((record) => (record && typeof record === 'object' && 'id' in record ? [(record as { id: unknown }).id] : []));
+  const resource = (content as { resource?: unknown }).resource;
+  const records = Array.isArray(resource) ? resource : [content];
+  return records.flatMap((record) => (record && typeof record === 'object' && key in record ? [(record as Record<string, unknown>)[key]] : []));
 }
+
+export const idsIn = (content: unknown): unknown[] => valuesIn(content, 'id');
 
 function errorFromResponse(result: InvokeResult): DomainError {
   const error = (result.content as { error?: { message?: unknown; context?: unknown } } | null)?.error;

@@ -3,7 +3,8 @@ import type { Caller } from '../domain/caller.ts';
 import { badInput } from '../domain/errors.ts';
 import type { InvokeRequest } from '../domain/invoke.ts';
 import type { SystemAnswer, SystemComponent } from './component.ts';
-import { filter, flag, integerIn, list, mapInTurns, MAX_INT32, methodNotAllowed, order, pickFields, wholeNumber, type Query } from './query.ts';
+import { routeRecords } from './record-routes.ts';
+import { filter, flag, integerIn, list, mapInTurns, MAX_INT32, order, pickFields, wholeNumber, type Query } from './query.ts';
 import { bodyRecords, relatedIn } from './roles.ts';
 
 /** An app in DreamFactory's record shape, without its key: only `api_key_prefix` tells keys apart. */
@@ -50,24 +51,13 @@ export class AppsComponent implements SystemComponent {
   constructor(private readonly apps: AppCatalog) {}
 
   handle(request: InvokeRequest, rest: string[], _caller: Caller): Promise<SystemAnswer> {
-    const query = request.parameters as Query;
-    if (rest.length === 0) {
-      if (request.method === 'GET') return this.list(query);
-      if (request.method === 'POST') return this.create(request.payload);
-      throw methodNotAllowed(request.method, 'system/app');
-    }
-    if (rest.length > 1) throw badInput(`No resource "${request.resource}" in system.`);
-    switch (request.method) {
-      case 'GET':
-        return this.one(rest[0]!, query);
-      case 'PATCH':
-      case 'PUT':
-        return this.update(rest[0]!, request.payload, query);
-      case 'DELETE':
-        return this.delete(rest[0]!);
-      default:
-        throw methodNotAllowed(request.method, 'system/app/{id}');
-    }
+    return routeRecords(request, rest, 'app', {
+      list: (query) => this.list(query),
+      create: (payload) => this.create(payload),
+      one: (key, query) => this.one(key, query),
+      update: (key, payload, query) => this.update(key, payload, query),
+      remove: (key) => this.delete(key),
+    });
   }
 
   private byKey(key: string): Promise<App> {

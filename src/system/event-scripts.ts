@@ -4,7 +4,8 @@ import { parseEventName } from '../domain/event-names.ts';
 import type { EventScript, EventScriptCatalog, EventScriptInput } from '../domain/event-scripts.ts';
 import type { InvokeRequest } from '../domain/invoke.ts';
 import type { SystemAnswer, SystemComponent } from './component.ts';
-import { flag, list, mapInTurns, methodNotAllowed, one, pickFields, wholeNumber, type Query } from './query.ts';
+import { routeRecords } from './record-routes.ts';
+import { flag, list, mapInTurns, one, pickFields, wholeNumber, type Query } from './query.ts';
 
 /** An event script in DreamFactory's record shape. */
 export function eventScriptRecord(script: EventScript) {
@@ -59,30 +60,18 @@ export class EventScriptsComponent implements SystemComponent {
   constructor(private readonly scripts: EventScriptCatalog) {}
 
   handle(request: InvokeRequest, rest: string[], _caller: Caller): Promise<SystemAnswer> {
-    const query = request.parameters as Query;
-    if (rest.length === 0) {
-      if (request.method === 'GET') return this.list(query);
-      if (request.method === 'POST') {
-        throw new DomainError('BAD_INPUT', 'Name the event script in the path: POST system/event_script/{name} with one record.', { field: 'name' }, { status: 405 });
-      }
-      throw methodNotAllowed(request.method, 'system/event_script');
+    if (rest.length === 0 && request.method === 'POST') {
+      throw new DomainError('BAD_INPUT', 'Name the event script in the path: POST system/event_script/{name} with one record.', { field: 'name' }, { status: 405 });
     }
     // Names use "." between their parts: a "/" in one is refused naming the part, as any malformed name is.
     if (rest.length > 1) parseEventName(rest.join('/'));
-    const name = rest[0]!;
-    switch (request.method) {
-      case 'GET':
-        return this.one(name, query);
-      case 'POST':
-        return this.put(name, request.payload, query);
-      case 'PATCH':
-      case 'PUT':
-        return this.update(name, request.payload, query);
-      case 'DELETE':
-        return this.delete(name, query);
-      default:
-        throw methodNotAllowed(request.method, 'system/event_script/{name}');
-    }
+    return routeRecords(request, rest, 'event_script', {
+      list: (query) => this.list(query),
+      one: (name, query) => this.one(name, query),
+      put: (name, payload, query) => this.put(name, payload, query),
+      update: (name, payload, query) => this.update(name, payload, query),
+      remove: (name, query) => this.delete(name, query),
+    });
   }
 
   private async list(query: Query): Promise<SystemAnswer> {

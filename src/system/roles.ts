@@ -3,7 +3,8 @@ import type { Caller } from '../domain/caller.ts';
 import { badInput } from '../domain/errors.ts';
 import type { InvokeRequest } from '../domain/invoke.ts';
 import type { SystemAnswer, SystemComponent } from './component.ts';
-import { filter, flag, integerIn, list, mapInTurns, MAX_INT32, methodNotAllowed, order, pickFields, wholeNumber, type Query } from './query.ts';
+import { routeRecords } from './record-routes.ts';
+import { filter, flag, integerIn, list, mapInTurns, MAX_INT32, order, pickFields, wholeNumber, type Query } from './query.ts';
 
 const ACCESS_RELATION = 'role_service_access_by_role_id';
 
@@ -91,24 +92,13 @@ export class RolesComponent implements SystemComponent {
   constructor(private readonly roles: RoleCatalog) {}
 
   handle(request: InvokeRequest, rest: string[], _caller: Caller): Promise<SystemAnswer> {
-    const query = request.parameters as Query;
-    if (rest.length === 0) {
-      if (request.method === 'GET') return this.list(query);
-      if (request.method === 'POST') return this.create(request.payload, query);
-      throw methodNotAllowed(request.method, 'system/role');
-    }
-    if (rest.length > 1) throw badInput(`No resource "${request.resource}" in system.`);
-    switch (request.method) {
-      case 'GET':
-        return this.one(rest[0]!, query);
-      case 'PATCH':
-      case 'PUT':
-        return this.update(rest[0]!, request.payload, query);
-      case 'DELETE':
-        return this.delete(rest[0]!);
-      default:
-        throw methodNotAllowed(request.method, 'system/role/{id}');
-    }
+    return routeRecords(request, rest, 'role', {
+      list: (query) => this.list(query),
+      create: (payload, query) => this.create(payload, query),
+      one: (key, query) => this.one(key, query),
+      update: (key, payload, query) => this.update(key, payload, query),
+      remove: (key) => this.delete(key),
+    });
   }
 
   private byKey(key: string): Promise<Role> {

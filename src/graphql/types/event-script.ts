@@ -6,7 +6,7 @@ import type { InvokeResult } from '../../domain/invoke.ts';
 import { builder, type GraphQLContext } from '../builder.ts';
 import { completedInTurns, MAX_ROWS_PER_OPERATION } from '../request-scope.ts';
 import { selects } from '../selection.ts';
-import { rowsOf, systemCall } from '../system-call.ts';
+import { rowsOf, systemCall, valuesIn } from '../system-call.ts';
 
 export const EventScriptRef = builder.prismaObject('EventScript', {
   description:
@@ -62,21 +62,10 @@ function resourceOf(name: string): string {
 /** The scripts a system answer lists, in its order (read again only when an event script replaced the answer). */
 function scriptsIn(ctx: GraphQLContext, result: InvokeResult): Promise<EventScript[]> {
   return rowsOf(result, async (content) => {
-    const names = namesIn(content).slice(0, MAX_ROWS_PER_OPERATION + 1);
+    const names = valuesIn(content, 'name').filter((name): name is string => typeof name === 'string').slice(0, MAX_ROWS_PER_OPERATION + 1);
     const rows = await ctx.db.eventScript.findMany({ where: { name: { in: names } } });
     const byName = new Map(rows.map((row) => [row.name, row]));
     return names.flatMap((name) => byName.get(name) ?? []);
-  });
-}
-
-/** Names listed by a DreamFactory body: `{resource: [{name}, ...]}` or one `{name}` record. */
-function namesIn(content: unknown): string[] {
-  if (content === null || typeof content !== 'object') return [];
-  const resource = (content as { resource?: unknown }).resource;
-  const records = Array.isArray(resource) ? resource : [content];
-  return records.flatMap((record) => {
-    const name = record && typeof record === 'object' ? (record as { name?: unknown }).name : undefined;
-    return typeof name === 'string' ? [name] : [];
   });
 }
 
