@@ -31,6 +31,12 @@ describe('authentication', () => {
     expect(bearer.status).toBe(200);
   });
 
+  it('sends a browser at / to GraphiQL', async () => {
+    const response = await fetch(`${t.url}/`, { redirect: 'manual' });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('/graphql');
+  });
+
   it('answers /healthz without a key', async () => {
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
   });

@@ -20,7 +20,7 @@ describe('first start without ADMIN_KEY', () => {
     await first.stop();
 
     const stored = new Database(join(dataDir, 'scriptgate.db'), { readonly: true });
-    const rows = stored.prepare('SELECT key, value FROM Setting').all() as { key: string; value: string }[];
+    const rows = stored.prepare("SELECT key, value FROM Setting WHERE key = 'admin_key_sha256'").all() as { key: string; value: string }[];
     stored.close();
     expect(rows).toHaveLength(1);
     expect(rows[0]!.value).not.toContain(key);
@@ -34,6 +34,32 @@ describe('first start without ADMIN_KEY', () => {
     expect(again.status).toBe(200);
     await second.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+});
+
+describe('a first start that fails before it listens', () => {
+  it('stores no key nobody saw, and the next start generates and shows one', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-key-'));
+    const blocker = await startTestServer();
+    const shown: string[] = [];
+    try {
+      const taken = loadSettings({ PORT: String(blocker.server.port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+      await expect(startServer(taken, { showGeneratedAdminKey: (key) => shown.push(key) })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      expect(shown).toEqual([]);
+      const stored = new Database(join(dataDir, 'scriptgate.db'), { readonly: true });
+      expect(stored.prepare("SELECT COUNT(*) AS n FROM Setting WHERE key = 'admin_key_sha256'").get()).toEqual({ n: 0 });
+      stored.close();
+
+      const settings = loadSettings({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+      const next = await startServer(settings, { showGeneratedAdminKey: (key) => shown.push(key) });
+      expect(shown).toEqual([next.generatedAdminKey]);
+      const ok = await fetch(`${next.url}/api/v2/system/service`, { headers: { 'x-dreamfactory-api-key': shown[0]! } });
+      expect(ok.status).toBe(200);
+      await next.stop();
+    } finally {
+      await blocker.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
