@@ -300,6 +300,8 @@ describe('live executions', () => {
         await eventually(() => feed.ended, 'the refusal');
         expect(feed.items).toEqual([]);
         expect((feed.errors[0] as { code?: number }).code).toBe(4403);
+        // The reason says what was wrong, as REST and GraphQL over HTTP do.
+        expect((feed.errors[0] as { reason?: string }).reason).toMatch(params && Object.keys(params).length ? /Invalid API key/ : /No API key given/);
         expect(bus().logs.subscriberCount).toBe(0);
         await client.dispose();
       }

@@ -39,7 +39,9 @@ export function attachGraphQLWebSocket(
         try {
           identities.set(ctx.extra.socket, await identify(keyFromConnectionParams(ctx.connectionParams)));
           return true;
-        } catch {
+        } catch (error) {
+          // graphql-ws would close with a bare "Forbidden": say why (a close reason holds at most 123 bytes).
+          ctx.extra.socket.close(4403, Buffer.from((error as Error).message).subarray(0, 123).toString());
           return false;
         }
       },
