@@ -21,6 +21,7 @@ import { sendError, toDomainError } from './http/error-reply.ts';
 import { answerClientError, refuseConnect } from './http/client-errors.ts';
 import { bodyLimits } from './http/body-limits.ts';
 import { registerCors } from './http/cors.ts';
+import { parseQueryString } from './http/query-string.ts';
 import { authenticate, keyOf, withoutApiKey } from './http/credentials.ts';
 
 export interface RunningServer {
@@ -55,6 +56,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     // The largest body any route takes; service writes and /graphql set their own, smaller.
     bodyLimit: limits.serviceCall,
     forceCloseConnections: true,
+    // `y[]=3` is an array, as DreamFactory's PHP reads it.
+    routerOptions: { querystringParser: parseQueryString },
     // Requests Node's parser rejects (framing, header bytes, oversized headers): an answer in the contract's shape, not a dropped connection.
     clientErrorHandler: answerClientError,
     // Errors before routing (a malformed URL) in the contract's shape too.

@@ -31,6 +31,22 @@ describe('authentication', () => {
     expect(bearer.status).toBe(200);
   });
 
+  it('reads query strings as DreamFactory does: y[] and repeated keys are arrays, api_key never reaches the script', async () => {
+    await createService(t, 'query-echo', 'javascript', 'return event.request.parameters');
+    const response = await t.rest('GET', `/api/v2/query-echo?y[]=3&y[]=4&x=1&x=2&z=5&__proto__=bad&api_key=${ADMIN_KEY}`, undefined, { 'x-dreamfactory-api-key': '' });
+    expect(response.status, response.text).toBe(200);
+    expect(response.json).toEqual({ y: ['3', '4'], x: ['1', '2'], z: '5' });
+  });
+
+  it('filters executions by service= and picks fields=, as DreamFactory clients send them', async () => {
+    await createService(t, 'exec-filter', 'javascript', 'return 1');
+    await t.rest('GET', '/api/v2/exec-filter');
+    const listed = await t.rest('GET', '/api/v2/system/execution?service=exec-filter&fields=id,service');
+    expect(listed.json.resource.length).toBeGreaterThan(0);
+    for (const record of listed.json.resource) expect(Object.keys(record).sort()).toEqual(['id', 'service']);
+    expect(listed.json.resource.every((record: any) => record.service === 'exec-filter')).toBe(true);
+  });
+
   it('sends a browser at / to GraphiQL', async () => {
     const response = await fetch(`${t.url}/`, { redirect: 'manual' });
     expect(response.status).toBe(302);

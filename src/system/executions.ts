@@ -4,7 +4,7 @@ import type { ExecutionLog, ExecutionStatus } from '../domain/executions.ts';
 import type { InvokeRequest } from '../domain/invoke.ts';
 import type { Execution } from '../generated/prisma-sqlite/client.ts';
 import type { SystemAnswer, SystemComponent } from './component.ts';
-import { filter, flag, methodNotAllowed, wholeNumber, type Query } from './query.ts';
+import { filter, flag, list, methodNotAllowed, one, pickFields, wholeNumber, type Query } from './query.ts';
 
 /** Log lines in one response; `log_after` (a sequence) and `log_limit` page through longer logs. */
 const MAX_LOG_LINES = 10_000;
@@ -47,10 +47,12 @@ export class ExecutionsComponent implements SystemComponent {
   private async list(query: Query): Promise<SystemAnswer> {
     const where = filter(query, ['service', 'status']);
     const { rows, count } = await this.executions.list(
-      { service: where.service, status: where.status as ExecutionStatus | undefined },
+      // `service=` and `status=` as parameters too, as DreamFactory clients send them.
+      { service: where.service ?? one(query, 'service'), status: (where.status ?? one(query, 'status')) as ExecutionStatus | undefined },
       { limit: Math.min(wholeNumber(query, 'limit') || 100, MAX_PAGE), offset: wholeNumber(query, 'offset') ?? 0 },
     );
-    return { content: { resource: rows.map(executionRecord), ...(flag(query, 'include_count') ? { meta: { count } } : {}) }, rows };
+    const fields = list(query, 'fields');
+    return { content: { resource: rows.map((row) => pickFields(executionRecord(row), fields)), ...(flag(query, 'include_count') ? { meta: { count } } : {}) }, rows };
   }
 
   private async one(id: string, query: Query): Promise<SystemAnswer> {
