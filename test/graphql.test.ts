@@ -92,14 +92,21 @@ describe('GraphQL management API', () => {
     expect(codeOf(await t.gql(InvokeServiceDocument, { name: 'nobody' }))).toBe('NOT_FOUND');
   });
 
-  it('reports script failures with their kind and execution', async () => {
+  it('answers a script that failed as an Invocation with its status and error body, as REST shows it', async () => {
     await t.gql(CreateServiceDocument, { input: { name: 'failing', type: 'javascript', content: "\nthrow new Error('nope')" } });
     const failed = await t.gql(InvokeServiceDocument, { name: 'failing' });
-    expect(codeOf(failed)).toBe('SCRIPT_ERROR');
-    expect(failed.errors![0].message).toMatch(/nope.*line 2/);
-    expect(failed.errors![0].extensions).toMatchObject({ status: 500, executionId: expect.any(String), context: { line: 2 } });
+    expect(failed.errors).toBeUndefined();
+    expect(failed.data!.invokeService).toMatchObject({ statusCode: 500, contentType: 'application/json', executionId: expect.any(String) });
+    expect((failed.data!.invokeService.content as any).error).toMatchObject({ code: 500, status_code: 500, context: { line: 2 } });
+    expect((failed.data!.invokeService.content as any).error.message).toMatch(/nope.*line 2/);
     await t.gql(CreateServiceDocument, { input: { name: 'slow', type: 'javascript', content: 'while(true){}', config: { timeout_ms: 100 } } });
-    expect(codeOf(await t.gql(InvokeServiceDocument, { name: 'slow' }))).toBe('TIMEOUT');
+    expect((await t.gql(InvokeServiceDocument, { name: 'slow' })).data!.invokeService.statusCode).toBe(504);
+  });
+
+  it('reports the content type REST sends, for returned values too', async () => {
+    await t.gql(CreateServiceDocument, { input: { name: 'typed', type: 'javascript', content: 'return event.request.parameters.text ? "plain" : { json: true }' } });
+    expect((await t.gql(InvokeServiceDocument, { name: 'typed' })).data!.invokeService.contentType).toBe('application/json');
+    expect((await t.gql(InvokeServiceDocument, { name: 'typed', parameters: { text: 1 } })).data!.invokeService.contentType).toBe('text/plain; charset=utf-8');
   });
 
   it('runs a script inline without saving it, recorded as an execution of (inline)', async () => {
@@ -117,8 +124,7 @@ describe('GraphQL management API', () => {
     const python = await t.gql(RunScriptDocument, { script: { type: 'python3', content: 'return {"method": event.request.method}' }, method: 'post' });
     expect(python.data!.runScript.content).toEqual({ method: 'POST' });
     const broken = await t.gql(RunScriptDocument, { script: { type: 'javascript', content: 'return {' } });
-    expect(codeOf(broken)).toBe('SCRIPT_ERROR');
-    expect(broken.errors![0].extensions).toMatchObject({ executionId: expect.any(String) });
+    expect(broken.data!.runScript).toMatchObject({ statusCode: 500, executionId: expect.any(String) });
     const unknownType = await t.gql(RunScriptDocument, { script: { type: 'cobol', content: '' } });
     expect(codeOf(unknownType)).toBe('BAD_USER_INPUT');
     const tooLong = await t.gql(RunScriptDocument, { script: { type: 'javascript', content: '', config: { timeout_ms: 10_000_000 } } });

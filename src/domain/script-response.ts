@@ -15,7 +15,7 @@ export function responseFrom(outcome: ScriptOutcome): Omit<InvokeResult, 'execut
       throw new DomainError('SCRIPT_ERROR', message, isObject(error) ? error : null);
     }
     if (isObject(returned) && 'content' in returned && 'status_code' in returned) return descriptor(returned);
-    return { statusCode: 200, content: returned, contentType: null, headers: {} };
+    return { statusCode: 200, content: returned, contentType: defaultContentType(returned, null), headers: {} };
   }
   return descriptor(outcome.event.response as unknown as Record<string, unknown>);
 }
@@ -43,7 +43,18 @@ export function descriptor(response: Record<string, unknown>): Omit<InvokeResult
     }
   }
   const contentType = typeof response.content_type === 'string' && response.content_type ? headerValue('content_type', response.content_type) : null;
-  return { statusCode: status, content: response.content ?? null, contentType, headers };
+  const content = response.content ?? null;
+  return { statusCode: status, content, contentType: defaultContentType(content, contentType), headers };
+}
+
+/**
+ * The content type the response is sent with, so every door reports the
+ * same (REST's header, GraphQL's `Invocation.contentType`, `platform.api`):
+ * strings as text, anything else as JSON, unless the script said otherwise.
+ */
+export function defaultContentType(content: unknown, given: string | null): string | null {
+  if (given || content === null || content === undefined) return given;
+  return typeof content === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
 }
 
 /** Bounds on what a script adds to the response head (Node itself sends any number, of any size). */

@@ -1,3 +1,5 @@
+import { DomainError } from '../../domain/errors.ts';
+import { errorResult } from '../../domain/event-stages.ts';
 import type { InvokeRequest, InvokeResult } from '../../domain/invoke.ts';
 import { requestHeaders, requestParameters } from '../../domain/script-request.ts';
 import { builder } from '../builder.ts';
@@ -44,6 +46,20 @@ function requestFrom(args: RequestArgs): Omit<InvokeRequest, 'service'> {
   };
 }
 
+/**
+ * A script that ran answered, even with an error: that is an Invocation with
+ * its status and error body, as REST would show it. GraphQL errors are for
+ * calls that could not be made (not found, bad input, not allowed, overloaded).
+ */
+async function answered(call: Promise<InvokeResult>): Promise<InvokeResult> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof DomainError && error.extra.executionId && error.kind !== 'SERVICE_UNAVAILABLE') return errorResult(error);
+    throw error;
+  }
+}
+
 builder.mutationFields((t) => {
   const requestArgs = {
     method: t.arg.string({ defaultValue: 'GET' }),
@@ -57,14 +73,14 @@ builder.mutationFields((t) => {
       type: Invocation,
       description: 'Runs a service as a REST call to /api/v2/{name}/{resource} would.',
       args: { name: t.arg.string({ required: true }), ...requestArgs },
-      resolve: (_root, args, ctx) => ctx.platform.invoker.invoke({ ...requestFrom(args), service: args.name }, ctx.caller),
+      resolve: (_root, args, ctx) => answered(ctx.platform.invoker.invoke({ ...requestFrom(args), service: args.name }, ctx.caller)),
     }),
     runScript: t.field({
       type: Invocation,
       description:
         'Runs a script without saving it, as it would run saved as a service: for trying a script out. Recorded as an execution of the service name "(inline)", so `executionLogs(service: "(inline)")` follows it live.',
       args: { script: t.arg({ type: RunScriptInput, required: true }), ...requestArgs },
-      resolve: (_root, args, ctx) => ctx.platform.invoker.runInline(args.script, requestFrom(args), { ...ctx.caller, trigger: 'inline' }),
+      resolve: (_root, args, ctx) => answered(ctx.platform.invoker.runInline(args.script, requestFrom(args), { ...ctx.caller, trigger: 'inline' })),
     }),
   };
 });
