@@ -4,6 +4,7 @@ import type { ExecutionEvent, LogLineEvent } from '../src/logs/bus.ts';
 import { ExecutionRecorder } from '../src/logs/recorder.ts';
 import { createService, startTestServer, type TestServer } from './helpers/server.ts';
 import { ExecutionDocument, ExecutionLogPageDocument, ExecutionsPageDocument, type ExecutionStatus } from './generated/graphql.ts';
+import { eventually } from './helpers/eventually.ts';
 
 /**
  * Execution history over GraphQL and REST against a real server: what ran,
@@ -175,11 +176,10 @@ describe('execution history', () => {
     await createService(t, 'sleepy', 'javascript', `console.log('start'); await new Promise((r) => setTimeout(r, 1500)); return 'done';`);
     const pending = call(t, '/api/v2/sleepy');
     let running: { id: string; finishedAt?: string | null; durationMs?: number | null; statusCode?: number | null } | undefined;
-    const deadline = Date.now() + 10_000;
-    while (!running && Date.now() < deadline) {
+    await eventually(async () => {
       running = data(await t.gql(ExecutionsPageDocument, { service: 'sleepy', status: 'RUNNING' })).executions.edges[0]?.node;
-      if (!running) await new Promise((r) => setTimeout(r, 20));
-    }
+      return Boolean(running);
+    }, 'the run listed as running');
     expect(running).toMatchObject({ finishedAt: null, durationMs: null, statusCode: null });
     const run = await pending;
     expect(run.id).toBe(running!.id);
@@ -355,12 +355,10 @@ describe('execution retention', () => {
     for (let i = 0; i < 3; i++) slow.push((await call(t, '/api/v2/keep-slow')).id);
     // One more slow run still going while pruning: it is the oldest's neighbour but must stay.
     const pending = call(t, '/api/v2/keep-slow');
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const running = data(await t.gql(ExecutionsPageDocument, { service: 'keep-slow', status: 'RUNNING' })).executions.edges;
-      if (running.length) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await eventually(
+      async () => data(await t.gql(ExecutionsPageDocument, { service: 'keep-slow', status: 'RUNNING' })).executions.edges.length > 0,
+      'the slow run listed as running',
+    );
 
     const keep = t.server.platform.settings.executions.keepPerService;
     expect(keep).toBe(3);
@@ -481,9 +479,9 @@ describe('recording while the database fails', () => {
     fake.state.down = true;
     recorder.execution(execution('c', 'running'));
     recorder.line(line('c', 1));
-    await eventuallyTrue(() => fake.state.transactions >= 3);
+    await eventually(() => fake.state.transactions >= 3, 'three transactions');
     fake.state.down = false;
-    await eventuallyTrue(() => fake.lines.length === 1);
+    await eventually(() => fake.lines.length === 1, 'one line written');
     expect(fake.executions.get('c')).toMatchObject({ status: 'running' });
   });
 
@@ -521,11 +519,3 @@ describe('recording while the database fails', () => {
     expect(fake.executions.get('bad')).toMatchObject({ status: 'failed' });
   });
 });
-
-async function eventuallyTrue(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -13,6 +13,7 @@ import {
   type ExecutionLogsSubscription,
   type ExecutionUpdatedDetailSubscription,
 } from './generated/graphql.ts';
+import { eventually } from './helpers/eventually.ts';
 
 /**
  * Live execution logs and updates over both subscription transports
@@ -26,13 +27,6 @@ type ExecutionUpdate = ExecutionUpdatedDetailSubscription['executionUpdated'];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function eventually(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** What one subscription received, with arrival times. */
 class Feed<T> {

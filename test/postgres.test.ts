@@ -4,6 +4,7 @@ import { loadMigrations } from '../src/db/migrate.ts';
 import { CreateServiceDocument, ExecutionDocument, InvokeServiceDocument } from './generated/graphql.ts';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.ts';
 import { createService, startTestServer, type TestServer } from './helpers/server.ts';
+import { eventually } from './helpers/eventually.ts';
 
 const available = await postgresAvailable();
 
@@ -58,13 +59,6 @@ describe.skipIf(!available)('PostgreSQL', () => {
   it('runs as several instances on one database: a change made through one reaches the others at once', async () => {
     const other = await startTestServer({ DATABASE_URL: database.url });
     try {
-      const eventually = async (check: () => Promise<boolean>, what: string) => {
-        const deadline = Date.now() + 5000;
-        while (!(await check())) {
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      };
       const answer = async (server: TestServer) => {
         const response = await server.rest('GET', '/api/v2/shared');
         return response.status === 200 ? response.text : response.status;

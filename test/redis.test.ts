@@ -9,6 +9,7 @@ import { ExecutionLogsDocument, ExecutionUpdatedDocument } from './generated/gra
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.ts';
 import { REDIS_URL, redisAvailable } from './helpers/redis.ts';
 import { ADMIN_KEY, createService, startTestServer, type TestServer } from './helpers/server.ts';
+import { eventually } from './helpers/eventually.ts';
 
 const available = (await postgresAvailable()) && (await redisAvailable());
 
@@ -33,16 +34,10 @@ describe.skipIf(!available)('instances sharing Redis', () => {
     return feed;
   }
 
-  async function until(condition: () => boolean, what: string) {
-    const deadline = Date.now() + 10_000;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
+  const until = (condition: () => boolean, what: string) => eventually(condition, what, 10_000);
 
-  /** A new subscriber's instance tells the others at once over Redis; this leaves that message time to arrive. */
-  const othersHear = () => new Promise((resolve) => setTimeout(resolve, 200));
+  /** A new subscriber's instance tells the others over Redis: `a` has none of its own, so it sends once it heard. */
+  const othersHear = () => until(() => a.server.platform.bus.executions.hasSubscribers, 'instance a to hear of the subscribers on b');
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -87,9 +82,10 @@ describe.skipIf(!available)('instances sharing Redis', () => {
     for (const feed of [onA, onB]) expect(feed.values.map((v) => v.executionLogs.message)).toEqual(expected);
     expect(updatesOnB.values.map((v) => v.executionUpdated.status)).toEqual(['RUNNING', 'SUCCEEDED']);
     expect(updatesOnB.values[0].executionUpdated.id).toBe(run.headers.get('x-execution-id'));
-    // Nothing arrives twice on the instance that ran it.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(onA.values).toHaveLength(20);
+    // Nothing arrives twice on the instance that ran it: a second run's lines come after exactly the first's.
+    expect((await a.rest('GET', '/api/v2/chatty')).status).toBe(200);
+    await until(() => onA.values.length >= 40 && onB.values.length >= 40, 'the second run on both instances');
+    for (const feed of [onA, onB]) expect(feed.values.map((v) => v.executionLogs.message)).toEqual([...expected, ...expected]);
   });
 
   it('completes a subscription to one execution on another instance when that execution ends', async () => {

@@ -5,8 +5,10 @@ import { ScriptFailure } from '../src/scripting/failure.ts';
 import { createSubprocessEngines, type SubprocessEngine, type SubprocessType } from '../src/scripting/subprocess/index.ts';
 import { SANDBOX_MAX_PROCESSES } from '../src/scripting/subprocess/sandbox.ts';
 import { MAX_API_CALLS_IN_FLIGHT, type ApiCall, type ApiResult, type LogStream, type ScriptEvent, type ScriptOutcome } from '../src/scripting/types.ts';
+import { typeRunsHere } from './helpers/interpreters.ts';
+import { eventually } from './helpers/eventually.ts';
 
-// Real interpreters, no mocks. A language whose interpreter is missing is skipped with a reason.
+// Real interpreters, no mocks. A language whose interpreter is missing is skipped with a reason (a failure under CI).
 
 function onPath(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
@@ -17,9 +19,7 @@ const INSTALLED: Record<SubprocessType, boolean> = {
   python3: onPath('python3'),
   php: onPath('php'),
 };
-for (const [type, present] of Object.entries(INSTALLED)) {
-  if (!present) console.warn(`[subprocess-engines] skipping ${type}: its interpreter is not installed on this machine`);
-}
+for (const [type, present] of Object.entries(INSTALLED)) typeRunsHere(type, present, 'its interpreter is not installed');
 
 const ALL_TYPES: SubprocessType[] = ['nodejs', 'python', 'python3', 'php'];
 
@@ -166,14 +166,6 @@ function groupMembers(pgid: number): number[] {
   return members;
 }
 
-async function waitFor(condition: () => boolean, ms = 3000): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return condition();
-}
 
 /** Each language's version of the scripts the shared robustness tests run. */
 interface LanguageScripts {
@@ -585,7 +577,7 @@ for (const type of ALL_TYPES) {
       expect(most).toBeGreaterThan(5);
       expect(most).toBeLessThanOrEqual(SANDBOX_MAX_PROCESSES);
       // Every process of the worker's uid died with its namespace.
-      expect(await waitFor(() => processesOfUid(uid!).length === 0)).toBe(true);
+      await eventually(() => processesOfUid(uid!).length === 0, 'the processes to be gone');
       expect((await run(engine, s.ok, { key: 'bomb' })).outcome?.returned).toEqual({ ok: true });
     }, 15_000);
 
@@ -594,7 +586,7 @@ for (const type of ALL_TYPES) {
       expect((r.outcome?.returned as { pid: number }).pid).toBeGreaterThan(0);
       const worker = engine.workers().find((w) => w.scriptKey === 'leaver');
       // The worker was recycled, or lives on alone: either way nothing of the script's is left.
-      if (worker?.uid) expect(await waitFor(() => processesOfUid(worker.uid!).every((pid) => pid === worker.runnerPid))).toBe(true);
+      if (worker?.uid) await eventually(() => processesOfUid(worker.uid!).every((pid) => pid === worker.runnerPid), 'the processes to be gone');
     });
 
     it('exit() mid-script: status 0 ends the script normally, another status is an error; the next call works', async () => {
@@ -690,7 +682,7 @@ for (const type of ALL_TYPES) {
         expect(alive(pid)).toBe(false);
         expect(groupMembers(pid)).toEqual([]);
       }
-      for (const uid of uids) expect(await waitFor(() => processesOfUid(uid).length === 0)).toBe(true);
+      for (const uid of uids) await eventually(() => processesOfUid(uid).length === 0, 'the processes to be gone');
       const after = await run(engine, s.ok);
       expect(after.failure?.kind).toBe('unavailable');
     });
@@ -705,7 +697,7 @@ for (const type of ALL_TYPES) {
       const r = await running;
       expect(r.failure?.kind).toBe('unavailable');
       for (const pid of pids) expect(groupMembers(pid)).toEqual([]);
-      for (const uid of uids) expect(await waitFor(() => processesOfUid(uid).length === 0)).toBe(true);
+      for (const uid of uids) await eventually(() => processesOfUid(uid).length === 0, 'the processes to be gone');
     });
   });
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { typeRunsHere } from './helpers/interpreters.ts';
 import { createService, startTestServer, type TestServer } from './helpers/server.ts';
 
 /** The subprocess engines end to end: REST in, the language runner, platform.api back through the domain. */
@@ -8,7 +9,7 @@ beforeAll(async () => {
   t = await startTestServer();
   const types = (await t.rest('GET', '/api/v2/system/script_type')).json.resource;
   available = Object.fromEntries(types.map((type: any) => [type.name, type.available]));
-  for (const [name, ok] of Object.entries(available)) if (!ok) console.warn(`Skipping ${name} service tests: interpreter unavailable here.`);
+  for (const [name, ok] of Object.entries(available)) typeRunsHere(name, ok);
   await createService(t, 'target', 'javascript', 'return { got: event.request.parameters.v ?? null, method: event.request.method }');
 });
 afterAll(async () => {
