@@ -12,6 +12,7 @@ const benches: Bench[] = [
   { name: 'http-throughput', run: async () => (await import('./http-throughput.ts')).benchHttpThroughput() },
   { name: 'memory', run: async () => (await import('./memory.ts')).benchMemory() },
   { name: 'event-scripts', run: async () => (await import('./event-scripts.ts')).benchEventScripts() },
+  { name: 'access', run: async () => (await import('./access.ts')).benchAccess() },
   { name: 'first-call', run: async () => (await import('./first-call.ts')).benchFirstCall() },
   {
     name: 'subprocess',
