@@ -218,7 +218,14 @@ describe('live executions', () => {
       const first = updates.values.find((u) => u.status === 'RUNNING')!;
       const byId = await open<any, any, LogLine>(transport, ExecutionLogsDocument, { executionId: first.id });
       const byIdAndService = await open<any, any, LogLine>(transport, ExecutionLogsDocument, { executionId: first.id, service: 'waits' });
-      const byIdWrongService = await open<any, any, LogLine>(transport, ExecutionLogsDocument, { executionId: first.id, service: 'svc-a' });
+      // An execution of another service: nothing, and done at once (no registration to wait for).
+      const byIdWrongService = new Feed<LogLine>();
+      feeds.push(byIdWrongService as Feed<unknown>);
+      sharedClient ??= wsClient(adminParams);
+      byIdWrongService.close = sharedClient.subscribe<Record<string, unknown>>(
+        { query: print(ExecutionLogsDocument), variables: { executionId: first.id, service: 'svc-a' } },
+        { next: (result) => byIdWrongService.push(result), error: (error) => byIdWrongService.end(error), complete: () => byIdWrongService.end() },
+      );
       const runs = await Promise.all([one, two]);
       expect(runs.map((r) => r.status)).toEqual([200, 200]);
       const k = runs.find((r) => r.id === first.id) === runs[0] ? '1' : '2';
@@ -282,6 +289,49 @@ describe('live executions', () => {
       // Read when delivered: at the start, whatever the script logged by then; at the end, all of it.
       expect(['1:a1', '2:a2'].slice(0, started!.lines.length)).toEqual(started!.lines);
       expect(ended!.lines).toEqual(['1:a1', '2:a2']);
+    });
+  });
+
+  describe('following one execution', () => {
+    /** A subscription to one execution over WebSocket, not waiting for a bus registration (a replay may end before one). */
+    function followOne(executionId: string): Feed<LogLine> {
+      sharedClient ??= wsClient(adminParams);
+      const feed = new Feed<LogLine>();
+      feeds.push(feed as Feed<unknown>);
+      feed.close = sharedClient.subscribe<Record<string, unknown>>(
+        { query: print(ExecutionLogsDocument), variables: { executionId } },
+        { next: (result) => feed.push(result), error: (error) => feed.end(error), complete: () => feed.end() },
+      );
+      return feed;
+    }
+
+    it('replays an ended execution from its first line, then completes', async () => {
+      const run = await call('/api/v2/svc-a');
+      const feed = followOne(run.id);
+      await eventually(() => feed.ended, 'the replay to complete');
+      expect(feed.errors).toEqual([]);
+      expect(feed.values.map((line) => `${line.sequence}:${line.message}`)).toEqual(['1:a1', '2:a2']);
+    });
+
+    it('joining mid-run gets the lines written before, then the live ones, each once', async () => {
+      const running = call('/api/v2/pausing');
+      let id = '';
+      await eventually(async () => {
+        const listed = await t.rest('GET', '/api/v2/system/execution?service=pausing&status=running');
+        id = listed.json.resource[0]?.id ?? '';
+        return id !== '';
+      }, 'the run to start');
+      const feed = followOne(id);
+      await eventually(() => feed.ended, 'the run to end');
+      expect((await running).status).toBe(200);
+      expect(feed.values.map((line) => `${line.sequence}:${line.message}`)).toEqual(['1:first', '2:second']);
+    });
+
+    it('an unknown execution is NOT_FOUND', async () => {
+      const feed = followOne('00000000-0000-7000-8000-000000000000');
+      await eventually(() => feed.ended, 'the refusal');
+      expect(JSON.stringify(feed.errors)).toContain('NOT_FOUND');
+      expect(feed.values).toEqual([]);
     });
   });
 

@@ -1,7 +1,7 @@
 import type { Execution, LogLine } from '../../generated/prisma-sqlite/client.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { LogLineEvent } from '../../logs/bus.ts';
-import { builder } from '../builder.ts';
+import { builder, type GraphQLContext } from '../builder.ts';
 import { ExecutionRef, LogLineRef } from './execution.ts';
 import { selects } from '../selection.ts';
 
@@ -13,22 +13,57 @@ class FellBehind {
   constructor(readonly dropped: number) {}
 }
 
+/** Stored lines read per page while replaying an execution's log. */
+const REPLAY_PAGE = 1000;
+
+const fellBehind = (filter: { service?: string | null; executionId?: string | null }) => (dropped: number): LogLineEvent => ({
+  executionId: filter.executionId ?? '',
+  service: filter.service ?? '',
+  sequence: 0,
+  stream: 'SYSTEM',
+  message: `Subscription closed: this subscriber fell more than ${dropped} lines behind.`,
+  timestamp: new Date(),
+});
+
+/**
+ * One execution's log from its first line: the stored lines, then live ones
+ * (a line both stored and live is sent once, by sequence), then the end.
+ * An execution that already ended completes after its replay; an unknown id
+ * is NOT_FOUND.
+ */
+async function* followExecution(ctx: GraphQLContext, executionId: string, service: string | null): AsyncGenerator<LogLineEvent | LogLine> {
+  // Live first, so nothing written between the replay and the follow is lost.
+  const live = ctx.platform.bus.logs.subscribe({ executionId, service }, SUBSCRIBER_BUFFER, fellBehind({ executionId, service }));
+  try {
+    const execution = await ctx.platform.executions.get(executionId);
+    // Both filters given: an execution of another service has no lines here.
+    if (service && execution.service !== service) return;
+    let last = 0;
+    for (;;) {
+      const page = await ctx.platform.executions.logs(executionId, { afterSequence: last, limit: REPLAY_PAGE });
+      for (const line of page) {
+        last = line.sequence;
+        yield line;
+      }
+      if (page.length < REPLAY_PAGE) break;
+    }
+    if (execution.status !== 'running') return;
+    for await (const line of live) if (line.sequence > last || line.sequence === 0) yield line;
+  } finally {
+    await live.return();
+  }
+}
+
 builder.subscriptionFields((t) => ({
   executionLogs: t.field({
     type: LogLineRef,
     description:
-      'Log lines as scripts write them; with neither argument, every service. Following one executionId, the subscription completes when that execution ends.',
+      'Log lines as scripts write them; with neither argument, every service. Following one executionId, the lines it already wrote come first, then live ones, and the subscription completes when that execution ends (at once after the replay if it already ended); an unknown id is NOT_FOUND.',
     args: { service: t.arg.string(), executionId: t.arg.id() },
     subscribe: (_root, args, ctx) => {
-      const filter = { service: args.service?.toLowerCase(), executionId: args.executionId ? String(args.executionId) : null };
-      return ctx.platform.bus.logs.subscribe(filter, SUBSCRIBER_BUFFER, (dropped): LogLineEvent => ({
-        executionId: filter.executionId ?? '',
-        service: filter.service ?? '',
-        sequence: 0,
-        stream: 'SYSTEM',
-        message: `Subscription closed: this subscriber fell more than ${dropped} lines behind.`,
-        timestamp: new Date(),
-      }));
+      if (args.executionId) return followExecution(ctx, String(args.executionId), args.service?.toLowerCase() ?? null);
+      const filter = { service: args.service?.toLowerCase(), executionId: null };
+      return ctx.platform.bus.logs.subscribe(filter, SUBSCRIBER_BUFFER, fellBehind(filter));
     },
     // Live lines have no row id yet; no field of LogLine reads it.
     resolve: (line) => line as unknown as LogLine,
