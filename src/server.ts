@@ -23,6 +23,7 @@ import { bodyLimits } from './http/body-limits.ts';
 import { registerCors } from './http/cors.ts';
 import { parseQueryString } from './http/query-string.ts';
 import { authenticate, keyOf, withoutApiKey } from './http/credentials.ts';
+import { createRateLimiter } from './http/rate-limit.ts';
 
 export interface RunningServer {
   url: string;
@@ -136,8 +137,10 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   app.get('/', (_request, reply) => reply.redirect('/graphql', 302));
 
   const yoga = createGraphQL(platform, database.db, (error) => app.log.error({ err: error }, 'unexpected error in a GraphQL operation'));
-  await graphqlRoute(app, yoga, limits.serviceWrite, (request) => authenticate(platform, adminKey, keyOf(request.headers, request.query)));
-  await registerRest(app, platform, adminKey, limits);
+  // Per app and role (rate_limit_per_minute), after each door's authentication; in Redis with REDIS_URL.
+  const rateLimiter = await createRateLimiter(app, settings, (error) => app.log.error({ err: error }, 'rate limit counting failed; requests pass uncounted'));
+  await graphqlRoute(app, yoga, limits.serviceWrite, (request) => authenticate(platform, adminKey, keyOf(request.headers, request.query)), rateLimiter.graphqlHook);
+  await registerRest(app, platform, adminKey, limits, rateLimiter.restHook);
 
   await app.listen({ host: settings.host, port: settings.port });
   if (generated) {
@@ -174,6 +177,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
         await Promise.all([app.close(), platform.queuedRuns.stop(SHUTDOWN_DEADLINE_MS)]);
         await engines.stop(SHUTDOWN_DEADLINE_MS);
         await relay?.stop();
+        await rateLimiter.close();
         await platform.recorder.flush();
         await database.close();
       })();

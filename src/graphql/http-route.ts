@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Identity } from '../access/caller-identity.ts';
 import type { GraphQLServer } from './yoga.ts';
 import { toDomainError } from '../http/error-reply.ts';
@@ -16,6 +16,8 @@ export async function graphqlRoute(
   yoga: GraphQLServer,
   bodyLimit: number,
   identify: (request: FastifyRequest) => Identity | Promise<Identity>,
+  /** Rate limits (src/http/rate-limit.ts), run after authentication. */
+  rateLimit?: onRequestHookHandler,
 ): Promise<void> {
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -34,26 +36,16 @@ export async function graphqlRoute(
       url: '/graphql',
       method: ['GET', 'POST', 'OPTIONS'],
       bodyLimit,
+      // Who asks is decided before the body is read, as on REST, so the rate limit after it sees every operation's identity.
+      onRequest: rateLimit ? [authenticateHook(identify), rateLimit] : [authenticateHook(identify)],
       handler: async (request, reply) => {
         if (typeof request.body === 'string' ? hasProtoKey(request.body) : queryHasProtoKey(request.url)) {
           return reply.status(400).type('application/json; charset=utf-8').send(
             JSON.stringify({ errors: [{ message: 'The request has a "__proto__" key in its JSON, which is not allowed.', extensions: { code: 'BAD_REQUEST', status: 400 } }] }),
           );
         }
-        // The GraphiQL page (a browser asking for HTML) is static; every operation needs a key.
-        const wantsGraphiQL = request.method === 'GET' && (request.headers.accept ?? '').includes('text/html');
-        let identity: Identity | null = null;
-        if (!wantsGraphiQL) {
-          try {
-            identity = await identify(request);
-          } catch (error) {
-            const refused = toDomainError(error);
-            return reply
-              .status(refused.status)
-              .type('application/json; charset=utf-8')
-              .send(JSON.stringify({ errors: [{ message: refused.message, extensions: { code: 'UNAUTHENTICATED', status: refused.status } }] }));
-          }
-        }
+        // Set by authenticateHook; only the GraphiQL page has none.
+        const identity: Identity | null = request.identity ?? null;
         const response = await yoga.fetch(fetchRequest(yoga, request, reply), { req: request.raw, reply, identity });
         response.headers.forEach((value, key) => {
           // Node owns the connection: Yoga's `Connection: keep-alive` on event streams overrode a client's `Connection: close`.
@@ -67,6 +59,44 @@ export async function graphqlRoute(
       },
     });
   });
+}
+
+/** The GraphiQL page (a browser asking for HTML) is static; every operation needs a key. */
+function wantsGraphiQL(request: FastifyRequest): boolean {
+  return request.method === 'GET' && (request.headers.accept ?? '').includes('text/html');
+}
+
+/**
+ * Sets `request.identity`, or answers 401 in GraphQL's shape. A callback hook
+ * that never calls `done` after answering: responses are written at the end
+ * of the event-loop turn (coalesced-writes.ts), so `reply.sent` is still
+ * false and an async hook's return would run the next hook and the handler.
+ */
+function authenticateHook(identify: (request: FastifyRequest) => Identity | Promise<Identity>): onRequestHookHandler {
+  return function graphqlAuthenticate(request, reply, done) {
+    if (wantsGraphiQL(request)) return done();
+    const refuse = (error: unknown) => {
+      const refused = toDomainError(error);
+      reply
+        .status(refused.status)
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify({ errors: [{ message: refused.message, extensions: { code: 'UNAUTHENTICATED', status: refused.status } }] }));
+    };
+    let identity: Identity | Promise<Identity>;
+    try {
+      identity = identify(request);
+    } catch (error) {
+      return refuse(error);
+    }
+    if (!(identity instanceof Promise)) {
+      request.identity = identity;
+      return done();
+    }
+    identity.then((found) => {
+      request.identity = found;
+      done();
+    }, refuse);
+  };
 }
 
 /** GET carries variables as JSON in a query parameter. */

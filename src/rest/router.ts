@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { Identity } from '../access/caller-identity.ts';
 import type { AdminKey } from '../domain/admin-key.ts';
 import type { Platform } from '../domain/platform.ts';
@@ -17,7 +17,14 @@ declare module 'fastify' {
 }
 
 /** The DreamFactory-compatible REST layer under /api/v2. */
-export async function registerRest(app: FastifyInstance, platform: Platform, adminKey: AdminKey, limits: BodyLimits): Promise<void> {
+export async function registerRest(
+  app: FastifyInstance,
+  platform: Platform,
+  adminKey: AdminKey,
+  limits: BodyLimits,
+  /** Rate limits (src/http/rate-limit.ts): runs after the key hook, which it needs. */
+  rateLimit?: onRequestHookHandler,
+): Promise<void> {
   await app.register(async (api) => {
     // A callback hook, not an async one: it runs on every request, and the administrator's costs no promise.
     api.addHook('onRequest', (request, reply, done) => {
@@ -34,6 +41,8 @@ export async function registerRest(app: FastifyInstance, platform: Platform, adm
         (error: unknown) => sendError(reply, toDomainError(error)),
       );
     });
+    // After the key hook (same scope, registration order): a wrong key is 401 and never counted; a 429 comes before the body is parsed.
+    if (rateLimit) api.addHook('onRequest', rateLimit);
     endpointRoutes(api, platform, limits.serviceWrite);
   });
 }
