@@ -396,8 +396,11 @@ describe('the access matrix', () => {
     const script = { type: 'javascript', content: 'return;' };
     for (const name of ['ghooks.get.pre_process', 'ghooks.post.pre_process', 'ghooks.put.pre_process']) await admin(t, 'POST', `/api/v2/system/event_script/${name}`, script);
     const fixtureRole = await admin(t, 'POST', '/api/v2/system/role', { name: 'g-fixture-role' });
-    for (const name of ['g-target-role', 'g-doomed-role-1', 'g-doomed-role-2']) await admin(t, 'POST', '/api/v2/system/role', { name });
-    for (const name of ['g-target-app', 'g-doomed-app-1', 'g-doomed-app-2']) await admin(t, 'POST', '/api/v2/system/app', { name, role_id: fixtureRole.id });
+    // GraphQL names roles and apps; grants name them by id, as REST addresses them.
+    const roleIds: Record<string, number> = {};
+    const appIds: Record<string, number> = {};
+    for (const name of ['g-target-role', 'g-doomed-role-1', 'g-doomed-role-2']) roleIds[name] = (await admin(t, 'POST', '/api/v2/system/role', { name })).id;
+    for (const name of ['g-target-app', 'g-doomed-app-1', 'g-doomed-app-2']) appIds[name] = (await admin(t, 'POST', '/api/v2/system/app', { name, role_id: fixtureRole.id })).id;
     await admin(t, 'PUT', `/api/v2/system/service/${gsvc}/secret/token`, { value: 'v' });
     const call = await restAs(t, ADMIN_KEY, 'GET', '/api/v2/gsvc');
     const executionId = call.headers.get('x-execution-id')!;
@@ -414,13 +417,13 @@ describe('the access matrix', () => {
       { field: 'eventScript', grant: sys('event_script/ghooks.get.pre_process', 'GET'), request: q('{ eventScript(name: "ghooks.get.pre_process") { name } }') },
       { field: 'events', grant: sys('event', 'GET'), request: q('{ events }') },
       { field: 'roles', grant: sys('role', 'GET'), request: q('{ roles { name access { service } } }') },
-      { field: 'role', grant: sys('role/g-target-role', 'GET'), request: q('{ role(name: "g-target-role") { name } }') },
+      { field: 'role', grant: sys(`role/${roleIds['g-target-role']}`, 'GET'), request: q('{ role(name: "g-target-role") { name } }') },
       { field: 'apps', grant: sys('app', 'GET'), request: q('{ apps { name apiKeyPrefix } }') },
-      { field: 'app', grant: sys('app/g-target-app', 'GET'), request: q('{ app(name: "g-target-app") { name } }') },
+      { field: 'app', grant: sys(`app/${appIds['g-target-app']}`, 'GET'), request: q('{ app(name: "g-target-app") { name } }') },
       { field: 'scriptTypes', grant: sys('script_type', 'GET'), request: q('{ scriptTypes { name } }') },
-      { field: 'scriptType', grant: sys('script_type', 'GET'), request: q('{ scriptType(name: "javascript") { name } }') },
+      { field: 'scriptType', grant: sys('script_type/javascript', 'GET'), request: q('{ scriptType(name: "javascript") { name } }') },
       { field: 'executions', grant: sys('execution', 'GET'), request: q('{ executions(first: 1) { edges { node { id } } } }') },
-      { field: 'execution', grant: sys('execution', 'GET'), request: q('query($id: ID!) { execution(id: $id) { id } }', { id: executionId }) },
+      { field: 'execution', grant: sys(`execution/${executionId}`, 'GET'), request: q('query($id: ID!) { execution(id: $id) { id } }', { id: executionId }) },
       // Mutation
       {
         field: 'createService',
@@ -444,10 +447,10 @@ describe('the access matrix', () => {
         request: (who) => ({ query: `mutation { deleteEventScript(name: "ghooks.${who === 'key' ? 'post' : 'put'}.pre_process") }` }),
       },
       { field: 'createRole', grant: sys('role', 'POST'), request: () => ({ query: `mutation { createRole(input: { name: "g-made-role-${++made}" }) { id } }` }) },
-      { field: 'updateRole', grant: sys('role/g-target-role', 'PATCH'), request: q('mutation { updateRole(name: "g-target-role", input: { description: "d" }) { id } }') },
+      { field: 'updateRole', grant: sys(`role/${roleIds['g-target-role']}`, 'PATCH'), request: q('mutation { updateRole(name: "g-target-role", input: { description: "d" }) { id } }') },
       {
         field: 'deleteRole',
-        grant: sys('role/g-doomed-role-1', 'DELETE'),
+        grant: sys(`role/${roleIds['g-doomed-role-1']}`, 'DELETE'),
         request: (who) => ({ query: `mutation { deleteRole(name: "g-doomed-role-${who === 'key' ? 1 : 2}") }` }),
       },
       {
@@ -455,13 +458,13 @@ describe('the access matrix', () => {
         grant: sys('app', 'POST'),
         request: () => ({ query: `mutation { createApp(input: { name: "g-made-app-${++made}", role: "g-fixture-role" }) { apiKey app { name } } }` }),
       },
-      { field: 'updateApp', grant: sys('app/g-target-app', 'PATCH'), request: q('mutation { updateApp(name: "g-target-app", input: { description: "d" }) { id } }') },
+      { field: 'updateApp', grant: sys(`app/${appIds['g-target-app']}`, 'PATCH'), request: q('mutation { updateApp(name: "g-target-app", input: { description: "d" }) { id } }') },
       {
         field: 'deleteApp',
-        grant: sys('app/g-doomed-app-1', 'DELETE'),
+        grant: sys(`app/${appIds['g-doomed-app-1']}`, 'DELETE'),
         request: (who) => ({ query: `mutation { deleteApp(name: "g-doomed-app-${who === 'key' ? 1 : 2}") }` }),
       },
-      { field: 'rotateAppKey', grant: sys('app/g-target-app', 'PATCH'), request: q('mutation { rotateAppKey(name: "g-target-app") { apiKey } }') },
+      { field: 'rotateAppKey', grant: sys(`app/${appIds['g-target-app']}`, 'PATCH'), request: q('mutation { rotateAppKey(name: "g-target-app") { apiKey } }') },
       {
         field: 'setServiceSecret',
         grant: sys(`service/${gsvc}/secret/token`, 'PUT'),

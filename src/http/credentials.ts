@@ -22,7 +22,7 @@ export function keyOf(headers: Record<string, string | string[] | undefined>, qu
  */
 export function authenticate(platform: Platform, adminKey: AdminKey, key: string | null): Identity | Promise<Identity> {
   if (key && adminKey.matches(key)) return ADMIN_IDENTITY;
-  return platform.authenticator.authenticate(key);
+  return platform.authenticator.authenticate(key, true);
 }
 
 /** `api_key=...` out of a URL, for the request log. */

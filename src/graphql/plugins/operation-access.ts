@@ -1,11 +1,20 @@
-import { GraphQLError, Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  valueFromASTUntyped,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { SYSTEM_SERVICE_ID, type Verb } from '../../access/access-rules.ts';
 import { forbidden, identityAllows } from '../../access/caller-identity.ts';
 import type { GraphQLContext } from '../builder.ts';
 
-/** A root field checked here: the system API component and verb it stands for. */
-type Checked = { component: string; verb: Verb };
+/** A root field checked here: the system API component (from its arguments, for one record) and verb it stands for. */
+type Checked = { component: string | ((args: Record<string, unknown>) => string); verb: Verb };
 
 /**
  * Every root field, once: either it is a call through the invocation
@@ -26,9 +35,9 @@ export const OPERATION_ACCESS: Record<string, 'pipeline' | Checked> = {
   apps: 'pipeline',
   app: 'pipeline',
   scriptTypes: { component: 'script_type', verb: 'GET' },
-  scriptType: { component: 'script_type', verb: 'GET' },
+  scriptType: { component: (args) => `script_type/${String(args.name)}`, verb: 'GET' },
   executions: { component: 'execution', verb: 'GET' },
-  execution: { component: 'execution', verb: 'GET' },
+  execution: { component: (args) => `execution/${String(args.id)}`, verb: 'GET' },
   // Mutation
   createService: 'pipeline',
   updateService: 'pipeline',
@@ -54,16 +63,17 @@ export const OPERATION_ACCESS: Record<string, 'pipeline' | Checked> = {
 
 /** Refuses, before anything runs, an operation with a root field the caller's role does not grant (a list is refused, not filtered). */
 export function useOperationAccess(): Plugin<GraphQLContext> {
-  const check = (document: DocumentNode, operationName: string | null | undefined, context: GraphQLContext): GraphQLError | null => {
-    const { identity } = context.caller;
+  const check = (args: { document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null; contextValue: GraphQLContext }): GraphQLError | null => {
+    const { identity } = args.contextValue.caller;
     if (identity.kind === 'admin') return null;
-    for (const field of rootFields(document, operationName)) {
+    for (const node of rootFields(args.document, args.operationName)) {
+      const field = node.name.value;
       if (field.startsWith('__')) continue;
       const access = OPERATION_ACCESS[field];
       if (access === 'pipeline') continue;
-      const allowed = access ? identityAllows(identity, SYSTEM_SERVICE_ID, access.component, access.verb, 'API') : false;
-      if (!allowed) {
-        const error = forbidden(access?.verb ?? 'GET', 'system', access?.component ?? field);
+      const component = typeof access?.component === 'function' ? access.component(argumentsOf(node, args.variableValues ?? {})) : (access?.component ?? field);
+      if (!access || !identityAllows(identity, SYSTEM_SERVICE_ID, component, access.verb, 'API')) {
+        const error = forbidden(access?.verb ?? 'GET', 'system', component);
         return new GraphQLError(error.message, { extensions: { code: 'FORBIDDEN', status: 403, field } });
       }
     }
@@ -71,28 +81,33 @@ export function useOperationAccess(): Plugin<GraphQLContext> {
   };
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const refused = check(args.document, args.operationName, args.contextValue);
+      const refused = check(args);
       if (refused) setResultAndStopExecution({ errors: [refused] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const refused = check(args.document, args.operationName, args.contextValue);
+      const refused = check(args);
       if (refused) setResultAndStopExecution({ errors: [refused] });
     },
   };
 }
 
-/** The root field names the chosen operation selects, through fragments too. */
-function rootFields(document: DocumentNode, operationName: string | null | undefined): Set<string> {
+/** A field's arguments as given, variables filled in. */
+function argumentsOf(node: FieldNode, variables: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries((node.arguments ?? []).map((argument) => [argument.name.value, valueFromASTUntyped(argument.value, variables)]));
+}
+
+/** The root fields the chosen operation selects, through fragments too. */
+function rootFields(document: DocumentNode, operationName: string | null | undefined): FieldNode[] {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
   const fragments = new Map(
     document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
   );
-  const names = new Set<string>();
+  const fields: FieldNode[] = [];
   const seen = new Set<string>();
   const walk = (selectionSet: SelectionSetNode): void => {
     for (const selection of selectionSet.selections) {
-      if (selection.kind === Kind.FIELD) names.add(selection.name.value);
+      if (selection.kind === Kind.FIELD) fields.push(selection);
       else if (selection.kind === Kind.INLINE_FRAGMENT) walk(selection.selectionSet);
       else if (!seen.has(selection.name.value)) {
         seen.add(selection.name.value);
@@ -102,5 +117,5 @@ function rootFields(document: DocumentNode, operationName: string | null | undef
     }
   };
   if (operation) walk(operation.selectionSet);
-  return names;
+  return fields;
 }

@@ -131,8 +131,8 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_root, { name }, ctx) => {
-      if (!isName(name)) return null;
-      const result = await systemCall(ctx, { method: 'GET', resource: `role/${name}`, parameters: RELATED }).catch(nullWhenMissing);
+      const path = await pathOf(ctx, 'role', name).catch(nullWhenMissing);
+      const result = path && (await systemCall(ctx, { method: 'GET', resource: path, parameters: RELATED }).catch(nullWhenMissing));
       return result ? ((await rolesIn(ctx, result))[0] ?? null) : null;
     },
   }),
@@ -152,8 +152,8 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_root, { name }, ctx) => {
-      if (!isName(name)) return null;
-      const result = await systemCall(ctx, { method: 'GET', resource: `app/${name}` }).catch(nullWhenMissing);
+      const path = await pathOf(ctx, 'app', name).catch(nullWhenMissing);
+      const result = path && (await systemCall(ctx, { method: 'GET', resource: path }).catch(nullWhenMissing));
       return result ? ((await appsIn(ctx, result))[0] ?? null) : null;
     },
   }),
@@ -174,7 +174,7 @@ builder.mutationFields((t) => ({
     args: { name: t.arg.string({ required: true }), input: t.arg({ type: UpdateRoleInput, required: true }) },
     resolve: async (_root, { name, input }, ctx) => {
       const payload = await roleRecordOf(ctx, input);
-      const [role] = await rolesIn(ctx, await systemCall(ctx, { method: 'PATCH', resource: `role/${nameArg(name, 'role')}`, payload, parameters: RELATED }));
+      const [role] = await rolesIn(ctx, await systemCall(ctx, { method: 'PATCH', resource: await pathOf(ctx, 'role', name), payload, parameters: RELATED }));
       return role ?? notReturned('role', name);
     },
   }),
@@ -182,7 +182,7 @@ builder.mutationFields((t) => ({
     description: 'Refused (CONFLICT) while apps use the role.',
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_root, { name }, ctx) => {
-      await systemCall(ctx, { method: 'DELETE', resource: `role/${nameArg(name, 'role')}` });
+      await systemCall(ctx, { method: 'DELETE', resource: await pathOf(ctx, 'role', name) });
       return true;
     },
   }),
@@ -199,14 +199,14 @@ builder.mutationFields((t) => ({
     args: { name: t.arg.string({ required: true }), input: t.arg({ type: UpdateAppInput, required: true }) },
     resolve: async (_root, { name, input }, ctx) => {
       const payload = await appRecordOf(ctx, input);
-      const [app] = await appsIn(ctx, await systemCall(ctx, { method: 'PATCH', resource: `app/${nameArg(name, 'app')}`, payload }));
+      const [app] = await appsIn(ctx, await systemCall(ctx, { method: 'PATCH', resource: await pathOf(ctx, 'app', name), payload }));
       return app ?? notReturned('app', name);
     },
   }),
   deleteApp: t.boolean({
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_root, { name }, ctx) => {
-      await systemCall(ctx, { method: 'DELETE', resource: `app/${nameArg(name, 'app')}` });
+      await systemCall(ctx, { method: 'DELETE', resource: await pathOf(ctx, 'app', name) });
       return true;
     },
   }),
@@ -215,7 +215,7 @@ builder.mutationFields((t) => ({
     description: 'A new key for the app; the old one stops working at once, on every instance.',
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_root, { name }, ctx) =>
-      appKeyFrom(ctx, await systemCall(ctx, { method: 'PATCH', resource: `app/${nameArg(name, 'app')}`, parameters: { regenerate: 'true' } }), name),
+      appKeyFrom(ctx, await systemCall(ctx, { method: 'PATCH', resource: await pathOf(ctx, 'app', name), parameters: { regenerate: 'true' } }), name),
   }),
   setServiceSecret: t.boolean({
     description: 'Creates or replaces a secret of the service; scripts read it as platform.secrets.NAME. Values are never returned.',
@@ -374,9 +374,11 @@ function isName(name: string): boolean {
 }
 
 /** A name as a path segment: one that no role or app can have is NOT_FOUND, never read as an id or another path. */
-function nameArg(name: string, what: 'role' | 'app'): string {
+/** A role or app by name, as its `system/{role|app}/{id}` path: roles grant by id, as REST addresses them. */
+async function pathOf(ctx: GraphQLContext, what: 'role' | 'app', name: string): Promise<string> {
   if (!isName(name)) throw new DomainError('NOT_FOUND', `No ${what} named "${name.slice(0, 64)}".`);
-  return name;
+  const { id } = what === 'role' ? await ctx.platform.roles.byName(name) : await ctx.platform.apps.byName(name);
+  return `${what}/${id}`;
 }
 
 function secretSegment(name: string): string {
