@@ -117,7 +117,9 @@ const PRELUDE = new vm.Script(
   const api = { get: verb('GET'), post: verb('POST'), put: verb('PUT'), patch: verb('PATCH'), delete: verb('DELETE') };
   api.call = (method, path, ...args) => verb(String(method).toUpperCase())(path, ...args);
   globalThis.global = globalThis;
-  return { event, platform: { config: parse(host.config), session: parse(host.session), api } };
+  // Secrets: no prototype (a name such as "constructor" is only ever a secret) and frozen.
+  const secrets = Object.freeze(Object.assign(Object.create(null), parse(host.secrets)));
+  return { event, platform: { config: parse(host.config), session: parse(host.session), secrets, api } };
 })`,
   { filename: 'scriptgate-prelude.js' },
 );
@@ -275,6 +277,7 @@ function startJob(frame) {
       event: JSON.stringify(frame.event),
       config: JSON.stringify(frame.platform.config || {}),
       session: JSON.stringify(frame.platform.session || {}),
+      secrets: JSON.stringify(frame.platform.secrets || {}),
       api: (callJson, deliver) => callApi(job, callJson, deliver),
       setReturn: (value) => {
         job.returned = value;
@@ -490,7 +493,7 @@ function warmUp() {
   const job = { id: 0, pending: 0, timers: new Map(), apiCallbacks: new Map(), finished: true };
   const context = vm.createContext(globalsFor(job));
   const { event, platform } = PRELUDE.runInContext(context)({
-    event: '{"request":{},"response":{}}', config: '{}', session: '{}', api: () => {}, setReturn: () => {},
+    event: '{"request":{},"response":{}}', config: '{}', session: '{}', secrets: '{}', api: () => {}, setReturn: () => {},
   });
   const main = new vm.Script(`${HEADER}return { a: [1, 2.5, 'b', null, true] };\n})`, { filename: 'warm-up.js' });
   main.runInContext(context)(event, platform).then((value) => JSON.stringify({ returned: value, event }));

@@ -322,6 +322,8 @@ function sg_run_job(array $job): void
     $platform = [
         'config' => $job['platform']['config'] ?? [],
         'session' => $job['platform']['session'] ?? [],
+        // An array, copied into the script by value: a change the script makes stays in that run.
+        'secrets' => $job['platform']['secrets'] ?? [],
         'api' => new ScriptgateApi($state->id),
     ];
     $script = sg_strip_tags((string) $job['script']);

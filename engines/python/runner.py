@@ -98,6 +98,17 @@ class Munch(dict):
         return unmunchify(self)
 
 
+class ReadOnlyMunch(Munch):
+    """platform.secrets: readable as attributes or keys; a script cannot change it (TypeError)."""
+    __slots__ = ()
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError('platform.secrets is read-only')
+
+    __setitem__ = __delitem__ = __setattr__ = __delattr__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+
 def munchify(value):
     if isinstance(value, dict):
         return Munch((k, munchify(v)) for k, v in value.items())
@@ -273,6 +284,7 @@ def run_job(channel, job, runner_pid):
         code = compile_script(job['script'])
         platform = Munch(config=job['platform'].get('config') or Munch(),
                          session=job['platform'].get('session') or Munch(),
+                         secrets=ReadOnlyMunch(job['platform'].get('secrets') or ()),
                          api=Api(channel, job_id))
         namespace = {'__name__': '__main__', '__builtins__': builtins, 'json': json,
                      'munchify': munchify, 'unmunchify': unmunchify, 'bunchify': munchify, 'Munch': Munch}

@@ -13,6 +13,68 @@ export const EXECUTION_STATUSES: ExecutionStatus[] = ['running', 'succeeded', 'f
 /** Characters of one SYSTEM line (they bypass the byte cap, so they are clipped instead). */
 const SYSTEM_LINE_MAX = 4096;
 
+/** What a secret's value becomes in a log line or an error. */
+export const REDACTED = '[secret]';
+/** Values shorter than this (in characters) are not redacted: "1" or "yes" would blank out ordinary text. */
+export const MIN_REDACTED_LENGTH = 4;
+
+/** Hides secret values in a text; the same string back when it holds none. */
+export type Redact = (text: string) => string;
+
+const redactors = new WeakMap<object, Redact | null>();
+
+/**
+ * The redactor for one service's secret values, made once per values object
+ * (the store hands out the same frozen object until a secret changes); null
+ * when there is nothing to hide, so a run without secrets does no work per line.
+ */
+export function redactorFor(values: Readonly<Record<string, string>>): Redact | null {
+  let redact = redactors.get(values);
+  if (redact === undefined) {
+    redact = buildRedactor(Object.values(values));
+    redactors.set(values, redact);
+  }
+  return redact;
+}
+
+function buildRedactor(values: readonly string[]): Redact | null {
+  const needles = new Set<string>();
+  for (const value of values) {
+    if ([...value].length < MIN_REDACTED_LENGTH) continue;
+    needles.add(value);
+    // As it reads inside JSON text (console.log of an object, an error's context): quotes, newlines escaped.
+    const inJson = JSON.stringify(value).slice(1, -1);
+    if (inJson !== value && inJson.length >= MIN_REDACTED_LENGTH) needles.add(inJson);
+  }
+  if (needles.size === 0) return null;
+  // Longest first; every character inside any occurrence is hidden, so overlapping
+  // values (or one inside another) leave no piece of either behind.
+  const sorted = [...needles].sort((a, b) => b.length - a.length);
+  return (text) => {
+    let ranges: [number, number][] | null = null;
+    for (const needle of sorted) {
+      for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) (ranges ??= []).push([at, at + needle.length]);
+    }
+    if (!ranges) return text;
+    ranges.sort((a, b) => a[0] - b[0]);
+    // Merged into spans; each span becomes one marker.
+    let out = '';
+    let copied = 0;
+    let [spanStart, spanEnd] = ranges[0]!;
+    for (let i = 1; i < ranges.length; i++) {
+      const [start, stop] = ranges[i]!;
+      if (start < spanEnd) {
+        spanEnd = Math.max(spanEnd, stop);
+        continue;
+      }
+      out += text.slice(copied, spanStart) + REDACTED;
+      copied = spanEnd;
+      [spanStart, spanEnd] = [start, stop];
+    }
+    return out + text.slice(copied, spanStart) + REDACTED + text.slice(spanEnd);
+  };
+}
+
 /**
  * One run of a script as it happens: numbers its log lines, enforces the log
  * byte cap (marking truncation once), and publishes every change on the bus,
@@ -28,6 +90,8 @@ export class ExecutionRun {
     private readonly recorder: ExecutionRecorder,
     init: RunInit,
     private readonly maxLogBytes: number,
+    /** Hides the service's secret values in lines and the error before they are stored or streamed; null when it has none. */
+    private readonly redact: Redact | null = null,
   ) {
     const startedAt = new Date();
     this.state = {
@@ -53,6 +117,8 @@ export class ExecutionRun {
 
   readonly log = (stream: LogStream, message: string): void => {
     if (this.state.finishedAt) return;
+    // Before the cap and the clipping: what is counted and kept is what is shown.
+    if (this.redact) message = this.redact(message);
     // The platform's own notices (why a run failed or timed out) are few; they
     // are always kept, past the cap too, clipped, and do not count toward it.
     if (stream === 'SYSTEM') {
@@ -74,7 +140,8 @@ export class ExecutionRun {
     if (this.state.finishedAt) return;
     this.state.status = outcome.status;
     this.state.statusCode = outcome.statusCode;
-    this.state.error = outcome.error ?? null;
+    const error = outcome.error ?? null;
+    this.state.error = error && this.redact ? { ...error, message: this.redact(error.message) } : error;
     this.state.finishedAt = new Date();
     this.state.durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
     this.publish();
@@ -124,8 +191,8 @@ export class ExecutionLog {
     private readonly recorder: ExecutionRecorder,
   ) {}
 
-  start(init: RunInit, maxLogBytes: number): ExecutionRun {
-    return new ExecutionRun(this.bus, this.recorder, init, maxLogBytes);
+  start(init: RunInit, maxLogBytes: number, redact: Redact | null = null): ExecutionRun {
+    return new ExecutionRun(this.bus, this.recorder, init, maxLogBytes, redact);
   }
 
   /** Waits until everything recorded so far is queryable. */

@@ -68,7 +68,7 @@ export function createPlatform(parts: PlatformParts): Platform {
   const services = new ServiceCatalog(db, engines, bus, settings.scripting);
   const eventScripts = new EventScriptCatalog(db, engines, bus, settings.scripting, parts.onEventIndexError);
   const executions = new ExecutionLog(db, bus, recorder);
-  const runner = new ScriptRunner(engines, executions, settings.scripting, parts.onEngineInternal);
+  const runner = new ScriptRunner(engines, executions, settings.scripting, parts.onEngineInternal, parts.secrets, services);
   const roles = new RoleCatalog(db, bus, settings.access.guestRole);
   const apps = new AppCatalog(db, bus);
   const authenticator = new Authenticator(parts.adminKey, apps, roles, settings.access.guestRole);

@@ -1,10 +1,12 @@
+import type { SecretStore, SecretValues } from '../access/secrets.ts';
 import type { ScriptingSettings } from '../config.ts';
 import { ScriptFailure, type ScriptFailureKind } from '../scripting/failure.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
-import type { ApiCall, ApiResult, ScriptEvent, ScriptLimits, ScriptOutcome } from '../scripting/types.ts';
+import type { ApiCall, ApiResult, ScriptEvent, ScriptJob, ScriptLimits, ScriptOutcome } from '../scripting/types.ts';
 import type { Caller } from './caller.ts';
 import { DomainError, type ErrorKind } from './errors.ts';
-import type { ExecutionLog, FinishedStatus } from './executions.ts';
+import { type ExecutionLog, type FinishedStatus, type Redact, redactorFor } from './executions.ts';
+import { INLINE_SCRIPT, type ServiceCatalog } from './services.ts';
 
 /** What runs: a service's script or an event script (both records have these fields). */
 export interface ScriptOwner {
@@ -41,14 +43,23 @@ const failureKinds: Record<ScriptFailureKind, { kind: ErrorKind; status: Finishe
   overloaded: { kind: 'SERVICE_UNAVAILABLE', status: 'failed' },
 };
 
+type PlatformObject = ScriptJob['platform'] & { secrets: SecretValues };
+
+/** What a run without a service of its own (inline, `system.*` event scripts) sees as `platform.secrets`. */
+const NO_SECRETS: SecretValues = Object.freeze(Object.create(null) as Record<string, string>);
+
 /**
  * Runs one script as one execution, for services and event scripts alike:
- * its limits, its `platform` object, the engine, and the record of how it
- * ended. A failure comes back as a DomainError carrying the execution id.
+ * its limits, its `platform` object (secrets included), the engine, and the
+ * record of how it ended, with the secrets' values hidden in its logs and
+ * error. A failure comes back as a DomainError carrying the execution id.
  */
 export class ScriptRunner {
-  /** Per script record and session, the same object each call: engines skip re-sending what they already hold. */
-  private readonly platforms = new WeakMap<ScriptOwner, WeakMap<object, { config: Record<string, unknown>; session: Record<string, unknown> }>>();
+  /**
+   * Per script record and session, the same object each call while the
+   * service's secrets stay the same object: engines skip re-sending what they already hold.
+   */
+  private readonly platforms = new WeakMap<ScriptOwner, WeakMap<object, PlatformObject>>();
   private readonly ownerLimits = new WeakMap<ScriptOwner, ScriptLimits>();
 
   constructor(
@@ -57,6 +68,9 @@ export class ScriptRunner {
     private readonly settings: ScriptingSettings,
     /** Engine internals behind a failure (never sent to a client) go to the server log through this. */
     private readonly onEngineInternal: (detail: string, executionId: string) => void,
+    private readonly secrets: SecretStore,
+    /** Finds the service an event script's name hooks, whose secrets it gets. */
+    private readonly services: ServiceCatalog,
   ) {}
 
   async run(
@@ -74,9 +88,14 @@ export class ScriptRunner {
       throw new DomainError('SERVICE_UNAVAILABLE', (error as Error).message);
     }
     const limits = this.limitsFor(owner);
+    // Awaited only when not cached: the hot path stays synchronous.
+    let secrets = this.secretsFor(target);
+    if (secrets instanceof Promise) secrets = await secrets;
+    const redact = redactorFor(secrets);
     const run = this.executions.start(
       { service: target.service, eventName: target.eventName, scriptType: owner.type, trigger: caller.trigger },
       limits.maxLogBytes,
+      redact,
     );
     let outcome: ScriptOutcome;
     try {
@@ -85,7 +104,7 @@ export class ScriptRunner {
         scriptKey: owner.name,
         script: owner.content,
         event,
-        platform: this.platformFor(owner, caller.session),
+        platform: this.platformFor(owner, caller.session, secrets),
         limits,
         api,
         log: run.log,
@@ -93,28 +112,30 @@ export class ScriptRunner {
         depth: caller.depth,
       });
     } catch (error) {
-      throw this.failed(run, error);
+      throw this.failed(run, error, redact);
     }
     return {
       outcome,
       executionId: run.id,
       succeed: (statusCode) => run.finish({ status: 'succeeded', statusCode }),
-      fail: (error) => this.failed(run, error),
+      fail: (error) => this.failed(run, error, redact),
     };
   }
 
-  private failed(run: ReturnType<ExecutionLog['start']>, error: unknown): DomainError {
+  /** The run hides secrets in what it logs and stores; the error the caller gets is hidden here. */
+  private failed(run: ReturnType<ExecutionLog['start']>, error: unknown, redact: Redact | null): DomainError {
     const domainError = asDomainError(error, run.id);
     if (error instanceof ScriptFailure) {
       run.log('SYSTEM', domainError.message);
-      if (error.details.internal) this.onEngineInternal(error.details.internal, run.id);
+      const internal = error.details.internal;
+      if (internal) this.onEngineInternal(redact ? redact(internal) : internal, run.id);
     }
     run.finish({
       status: error instanceof ScriptFailure ? failureKinds[error.kind].status : 'failed',
       statusCode: domainError.status,
       error: { message: domainError.message, kind: error instanceof ScriptFailure ? error.kind : domainError.kind, line: (error as ScriptFailure).details?.line },
     });
-    return domainError;
+    return redact ? redacted(domainError, redact) : domainError;
   }
 
   /** A script's limits: its config where given, the platform defaults otherwise (cached per record). */
@@ -134,15 +155,34 @@ export class ScriptRunner {
     return limits;
   }
 
-  private platformFor(owner: ScriptOwner, session: Record<string, unknown>) {
+  private platformFor(owner: ScriptOwner, session: Record<string, unknown>, secrets: SecretValues): PlatformObject {
     let bySession = this.platforms.get(owner);
     if (!bySession) this.platforms.set(owner, (bySession = new WeakMap()));
     let platform = bySession.get(session);
-    if (!platform) {
-      platform = { config: { ...(owner.config as Record<string, unknown>), name: owner.name }, session };
+    if (!platform || platform.secrets !== secrets) {
+      platform = { config: { ...(owner.config as Record<string, unknown>), name: owner.name }, session, secrets };
       bySession.set(session, platform);
     }
     return platform;
+  }
+
+  /**
+   * The secrets a run sees: its service's for a service script, those of the
+   * service its name hooks for an event script; none for an inline run, a
+   * `system.*` event script, or a hooked service that does not exist.
+   */
+  private secretsFor(target: RunTarget): SecretValues | Promise<SecretValues> {
+    if (target.eventName === null) return this.valuesOf((target.owner as { id?: unknown }).id);
+    if (target.service === 'system' || target.service === INLINE_SCRIPT) return NO_SECRETS;
+    const service = this.services.cached(target.service);
+    if (service) return this.valuesOf(service.id);
+    return this.services.byNameOrNull(target.service).then((found) => (found ? this.valuesOf(found.id) : NO_SECRETS));
+  }
+
+  private valuesOf(serviceId: unknown): SecretValues | Promise<SecretValues> {
+    // An inline run's draft service has id 0: it has no stored secrets.
+    if (typeof serviceId !== 'number' || serviceId <= 0) return NO_SECRETS;
+    return this.secrets.cachedValuesFor(serviceId) ?? this.secrets.valuesFor(serviceId);
   }
 }
 
@@ -158,6 +198,26 @@ function asDomainError(error: unknown, executionId: string): DomainError {
     return new DomainError(failureKinds[error.kind].kind, message, context, { executionId, headers });
   }
   return new DomainError('INTERNAL', `Internal error while running the script: ${(error as Error).message}`, null, { executionId });
+}
+
+/** The error with secret values hidden in its message and context (the context is JSON from the script). */
+function redacted(error: DomainError, redact: Redact): DomainError {
+  const message = redact(error.message);
+  let context = error.context;
+  if (context) {
+    const json = JSON.stringify(context);
+    const clean = redact(json);
+    if (clean !== json) {
+      try {
+        context = JSON.parse(clean) as Record<string, unknown>;
+      } catch {
+        // A value that spanned JSON syntax: nothing of it may stay.
+        context = { redacted: true };
+      }
+    }
+  }
+  if (message === error.message && context === error.context) return error;
+  return new DomainError(error.kind, message, context, error.extra);
 }
 
 function numberOr(value: unknown, fallback: number): number {

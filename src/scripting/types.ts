@@ -76,8 +76,12 @@ export interface ScriptJob {
   scriptKey: string;
   script: string;
   event: ScriptEvent;
-  /** `platform.config` and `platform.session`, already safe to expose. */
-  platform: { config: Record<string, unknown>; session: Record<string, unknown> };
+  /**
+   * `platform.config` and `platform.session`, already safe to expose, and
+   * `platform.secrets`: the owning service's secret values, for the script
+   * only (engines must never log or persist them; absent means none).
+   */
+  platform: { config: Record<string, unknown>; session: Record<string, unknown>; secrets?: Readonly<Record<string, string>> };
   limits: ScriptLimits;
   /** Dispatches `platform.api` calls in-process (never over HTTP). Never rejects for HTTP error statuses. */
   api: (call: ApiCall) => Promise<ApiResult>;

@@ -242,7 +242,9 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
     // The host sends platform only when it changed; the shared copy is frozen so no call can alter it for the next.
     if (platformJson !== undefined) {
       const given = parseJson(platformJson);
-      lastPlatform = freeze({ api: api, config: given.config, session: given.session });
+      // Secrets without a prototype: a name such as "constructor" is only ever a secret.
+      const secrets = assign(createObject(null), given.secrets);
+      lastPlatform = freeze({ api: api, config: given.config, session: given.session, secrets: secrets });
     }
     const returned = script(event, lastPlatform);
     function finishLater(value) { settle(event, value, wantRequest); }

@@ -18,7 +18,8 @@ export interface JobFrame {
   id: number;
   script: string;
   event: unknown;
-  platform: { config: Record<string, unknown>; session: Record<string, unknown> };
+  /** `secrets`: the service's secret values (this pipe is the only way they reach the runner: never argv or environment). */
+  platform: { config: Record<string, unknown>; session: Record<string, unknown>; secrets: Record<string, string> };
   limits: {
     timeoutMs: number;
     memoryLimitMb: number;

@@ -222,7 +222,7 @@ export class Worker {
         id: active.id,
         script: job.script,
         event: job.event,
-        platform: { config: job.platform.config ?? {}, session: job.platform.session ?? {} },
+        platform: { config: job.platform.config ?? {}, session: job.platform.session ?? {}, secrets: job.platform.secrets ?? {} },
         limits: { timeoutMs, memoryLimitMb, maxResponseBytes },
       };
       let encoded: string;
