@@ -19,7 +19,7 @@ export async function registerCors(app: FastifyInstance, settings: HttpSettings)
     origin: anyOrigin ? '*' : [...settings.corsOrigins],
     credentials: !anyOrigin,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    exposedHeaders: ['X-Execution-Id', 'Retry-After'],
+    exposedHeaders: ['X-Execution-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
     maxAge: 600,
   };
   const notPreflight: FastifyCorsOptions = { origin: false };
