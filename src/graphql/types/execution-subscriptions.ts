@@ -25,6 +25,22 @@ const fellBehind = (filter: { service?: string | null; executionId?: string | nu
   timestamp: new Date(),
 });
 
+/** How long an execution another instance started may take to reach the shared database (its recorder writes every 50 ms). */
+const ANOTHER_INSTANCE_GRACE_MS = 1000;
+
+/** The execution, waiting briefly for one another instance has announced but not yet written; then NOT_FOUND. */
+async function executionSoon(ctx: GraphQLContext, executionId: string) {
+  const deadline = Date.now() + ANOTHER_INSTANCE_GRACE_MS;
+  for (;;) {
+    try {
+      return await ctx.platform.executions.get(executionId);
+    } catch (error) {
+      if (!(error instanceof DomainError && error.kind === 'NOT_FOUND') || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
 /**
  * One execution's log from its first line: the stored lines, then live ones
  * (a line both stored and live is sent once, by sequence), then the end.
@@ -35,7 +51,7 @@ async function* followExecution(ctx: GraphQLContext, executionId: string, servic
   // Live first, so nothing written between the replay and the follow is lost.
   const live = ctx.platform.bus.logs.subscribe({ executionId, service }, SUBSCRIBER_BUFFER, fellBehind({ executionId, service }));
   try {
-    const execution = await ctx.platform.executions.get(executionId);
+    const execution = await executionSoon(ctx, executionId);
     // Both filters given: an execution of another service has no lines here.
     if (service && execution.service !== service) return;
     let last = 0;
