@@ -88,7 +88,11 @@ for (const [type, script] of Object.entries(scripts)) {
       if (!available[type]) skip();
       const spin = { nodejs: 'while (true) {}', python3: 'while True:\n    pass', php: '<?php while (true) {}' }[type]!;
       await createService(t, `spin-${type}`, type, spin, { timeout_ms: 500 });
-      expect((await t.rest('GET', `/api/v2/spin-${type}`)).status).toBe(504);
+      const timedOut = await t.rest('GET', `/api/v2/spin-${type}`);
+      expect(timedOut.status).toBe(504);
+      // Said once in the log, not by the worker and the domain both.
+      const execution = await t.rest('GET', `/api/v2/system/execution/${timedOut.headers.get('x-execution-id')}`);
+      expect(execution.json.logs.filter((l: any) => l.stream === 'SYSTEM')).toHaveLength(1);
       expect((await t.rest('GET', `/api/v2/svc-${type}?q=again`)).status).toBe(201);
     });
   });

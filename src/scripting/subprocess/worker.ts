@@ -425,8 +425,8 @@ export class Worker {
   /** Stops a job that broke a limit: the caller hears at once, the process is killed. */
   private abort(active: ActiveJob, failure: ScriptFailure): void {
     if (active.settled || this.active !== active) return;
+    // The failure's SYSTEM line is the domain's to write (once, for every engine).
     this.settle(active, failure);
-    active.log.system(failure.message);
     this.clearJobTimers(active);
     this.kill(); // the exit handler ends the job; the pool starts a replacement
   }
@@ -477,7 +477,6 @@ export class Worker {
         } else {
           outcome = new ScriptFailure('crashed', `The ${language.type} worker process died while running the script (${how}).`);
         }
-        if (outcome instanceof ScriptFailure) active.log.system(outcome.message);
         this.settle(active, outcome);
       }
       this.active = null;
