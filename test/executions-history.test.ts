@@ -245,6 +245,28 @@ describe('execution history', () => {
     expect(execution!.logs.edges.every((e) => e.node.stream !== 'SYSTEM')).toBe(true);
   });
 
+  it('links the runs a script\'s platform.api calls make to it: the call tree, over GraphQL and REST', async () => {
+    await createService(t, 'tree-leaf', 'javascript', "console.log('leaf'); return 1");
+    await createService(t, 'tree-mid', 'javascript', "await platform.api.get('tree-leaf'); return 2");
+    await createService(t, 'tree-root', 'javascript', "await platform.api.get('tree-mid'); await platform.api.get('tree-leaf'); return 3");
+    const root = await call(t, '/api/v2/tree-root');
+    const tree = await t.gql<any, any>(
+      'query($id: ID!) { execution(id: $id) { service parentExecutionId children { service parentExecutionId children { service } } } }',
+      { id: root.id },
+    );
+    expect(tree.errors).toBeUndefined();
+    expect(tree.data.execution).toEqual({
+      service: 'tree-root',
+      parentExecutionId: null,
+      children: [
+        { service: 'tree-mid', parentExecutionId: root.id, children: [{ service: 'tree-leaf' }] },
+        { service: 'tree-leaf', parentExecutionId: root.id, children: [] },
+      ],
+    });
+    const leaves = await t.rest('GET', '/api/v2/system/execution?service=tree-leaf&fields=parent_execution_id');
+    expect(leaves.json.resource.map((r: any) => r.parent_execution_id)).toContain(root.id);
+  });
+
   it('keeps each of many concurrent runs complete and numbered', async () => {
     await createService(t, 'burst', 'javascript', `for (let i = 1; i <= 20; i++) { console.log('n' + i); if (i % 5 === 0) await new Promise((r) => setTimeout(r, 1)); } return 1;`);
     const runs = await Promise.all(Array.from({ length: 20 }, () => call(t, '/api/v2/burst')));
@@ -426,6 +448,7 @@ describe('recording while the database fails', () => {
     id,
     service: 'svc',
     eventName: null,
+    parentExecutionId: null,
     scriptType: 'javascript',
     status,
     trigger: 'service',

@@ -21,8 +21,9 @@ export const EXECUTION_COLUMNS = [
   'logBytes',
   'logsTruncated',
   'eventName',
+  'parentExecutionId',
 ] as const;
-export const UPDATED_ON_CONFLICT = EXECUTION_COLUMNS.filter((c) => !['id', 'service', 'scriptType', 'trigger', 'startedAt', 'eventName'].includes(c));
+export const UPDATED_ON_CONFLICT = EXECUTION_COLUMNS.filter((c) => !['id', 'service', 'scriptType', 'trigger', 'startedAt', 'eventName', 'parentExecutionId'].includes(c));
 export const LINE_COLUMNS = ['executionId', 'sequence', 'stream', 'message', 'timestamp'] as const;
 /** Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_STATEMENT = 500;
@@ -61,6 +62,7 @@ export class PostgresExecutionWriter implements ExecutionWriter {
         e.logBytes,
         e.logsTruncated,
         e.eventName,
+        e.parentExecutionId,
       ];
       return this.placeholders(params, row, { 9: 'jsonb', 5: 'timestamp', 6: 'timestamp' });
     });

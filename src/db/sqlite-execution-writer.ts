@@ -48,6 +48,7 @@ export class SqliteExecutionWriter implements ExecutionWriter {
           e.logBytes,
           e.logsTruncated ? 1 : 0,
           e.eventName,
+          e.parentExecutionId,
         );
       }
       for (const l of lines) append.run(l.executionId, l.sequence, l.stream, l.message, sqliteTime(l.timestamp));

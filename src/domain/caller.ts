@@ -11,6 +11,8 @@ export interface Caller {
   trigger: string;
   /** What scripts see as `platform.session`: never keys or tokens. */
   session: Record<string, unknown>;
+  /** The run whose `platform.api` call this is (its execution id); absent for a call from outside. */
+  parentExecutionId?: string | null;
 }
 
 type Session = Readonly<Record<string, unknown>>;

@@ -75,12 +75,11 @@ export class EventStages {
     const verb = request.method.toLowerCase();
     const resource = request.resource.split('/').filter(Boolean);
     const scriptCaller: Caller = { ...caller, trigger: 'event' };
-    const api = apiFor(caller);
 
     let answer: Answer | null = null;
     for (const { active, params } of matching(scripts, 'pre_process', verb, resource, templates)) {
       // A throw aborts the request with that error (post_process does not see it).
-      const run = await this.runner.run(this.target(active), eventOf(request, params), scriptCaller, api, true);
+      const run = await this.runner.run(this.target(active), eventOf(request, params), scriptCaller, apiFor, true);
       run.succeed(200);
       if (!active.script.allowEventModification) continue;
       request = requestFromEvent(run.outcome.event.request, request);
@@ -97,7 +96,7 @@ export class EventStages {
       event.response = { status_code: answer.result.statusCode, content: answer.result.content, content_type: answer.result.contentType, headers: answer.result.headers };
       let run;
       try {
-        run = await this.runner.run(this.target(active), event, scriptCaller, api, false);
+        run = await this.runner.run(this.target(active), event, scriptCaller, apiFor, false);
       } catch (error) {
         answer = { result: errorResult(error as DomainError), error: error as DomainError };
         continue;

@@ -98,6 +98,7 @@ export class ExecutionRun {
       // Ids sort by start time (lists are newest first by id): same clock reading.
       id: uuidv7(startedAt.getTime()),
       eventName: null,
+      parentExecutionId: null,
       ...init,
       status: 'running',
       startedAt,
@@ -172,6 +173,7 @@ export class ExecutionRun {
 export interface RunInit {
   service: string;
   eventName?: string | null;
+  parentExecutionId?: string | null;
   scriptType: string;
   trigger: string;
 }

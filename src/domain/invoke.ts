@@ -152,7 +152,7 @@ export class Invoker {
   }
 
   private async runService(service: Service, request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
-    const run = await this.runner.run({ owner: service, service: service.name, eventName: null }, eventFor(request), caller, this.apiFor(caller));
+    const run = await this.runner.run({ owner: service, service: service.name, eventName: null }, eventFor(request), caller, (c) => this.apiFor(c));
     let result: InvokeResult;
     try {
       result = { ...responseFrom(run.outcome), executionId: run.executionId };

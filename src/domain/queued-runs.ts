@@ -41,7 +41,7 @@ export class QueuedRuns {
     const base = callerFor(identity, 'queued');
     const caller: Caller = payload.requestor === 'SCRIPT' ? { ...scriptCallerOf(base), depth: payload.depth, trigger: 'queued' } : { ...base, depth: payload.depth };
     const target = { owner: script, service: parseEventName(script.name).service, eventName: script.name };
-    const run = await this.runner.run(target, payload.event, caller, this.invoker.apiFor(caller));
+    const run = await this.runner.run(target, payload.event, caller, (c) => this.invoker.apiFor(c));
     run.succeed(payload.event.response.status_code);
   }
 }

@@ -77,7 +77,8 @@ export class ScriptRunner {
     target: RunTarget,
     event: ScriptEvent,
     caller: Caller,
-    api: (call: ApiCall) => Promise<ApiResult>,
+    /** `platform.api` for this run: its calls are made as the caller, linked to this run's execution. */
+    apiFor: (caller: Caller) => (call: ApiCall) => Promise<ApiResult>,
     wantRequest = false,
   ): Promise<ScriptRun> {
     const { owner } = target;
@@ -93,7 +94,7 @@ export class ScriptRunner {
     if (secrets instanceof Promise) secrets = await secrets;
     const redact = redactorFor(secrets);
     const run = this.executions.start(
-      { service: target.service, eventName: target.eventName, scriptType: owner.type, trigger: caller.trigger },
+      { service: target.service, eventName: target.eventName, parentExecutionId: caller.parentExecutionId ?? null, scriptType: owner.type, trigger: caller.trigger },
       limits.maxLogBytes,
       redact,
     );
@@ -106,7 +107,7 @@ export class ScriptRunner {
         event,
         platform: this.platformFor(owner, caller.session, secrets),
         limits,
-        api,
+        api: apiFor({ ...caller, parentExecutionId: run.id }),
         log: run.log,
         wantRequest,
         depth: caller.depth,

@@ -20,6 +20,8 @@ export interface ExecutionEvent {
   service: string;
   /** The event script's name; null for a service's own run. */
   eventName: string | null;
+  /** The run whose platform.api call made this one; null for a call from outside. */
+  parentExecutionId: string | null;
   scriptType: string;
   status: 'running' | 'succeeded' | 'failed' | 'timed_out';
   trigger: string;

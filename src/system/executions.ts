@@ -16,6 +16,7 @@ function executionRecord(e: Execution) {
     id: e.id,
     service: e.service,
     event_name: e.eventName,
+    parent_execution_id: e.parentExecutionId,
     script_type: e.scriptType,
     status: e.status,
     trigger: e.trigger,

@@ -55,12 +55,16 @@ export const LogLineRef = builder.prismaObject('LogLine', {
   }),
 });
 
+/** Children read per run: a script has at most 64 platform.api calls in flight, but may make many in turn. */
+const MAX_CHILDREN = 1000;
+
 export const ExecutionRef = builder.prismaObject('Execution', {
   description: 'One run of a script, with its log.',
   fields: (t) => ({
     id: t.exposeID('id'),
     service: t.exposeString('service', { description: 'The service the run belongs to (for an event script, the service its name hooks).' }),
     eventName: t.exposeString('eventName', { nullable: true, description: "The event script's name; null for a service's own run." }),
+    parentExecutionId: t.exposeID('parentExecutionId', { nullable: true, description: 'The run whose platform.api call made this one; null for a call from outside.' }),
     scriptType: t.exposeString('scriptType'),
     status: t.field({ type: ExecutionStatusEnum, resolve: (e) => e.status as ExecutionStatus }),
     trigger: t.exposeString('trigger'),
@@ -74,6 +78,19 @@ export const ExecutionRef = builder.prismaObject('Execution', {
     logs: t.relatedConnection('logs', { cursor: 'id', maxSize: pageSize, defaultSize: DEFAULT_PAGE_SIZE, query: () => ({ orderBy: { sequence: 'asc' } }) }),
   }),
 });
+
+builder.prismaObjectField(ExecutionRef, 'children', (t) =>
+  t.field({
+    type: [ExecutionRef],
+    description: "The runs made by this run's platform.api calls (and their event scripts), oldest first: with theirs, the call tree.",
+    resolve: async (execution, _args, ctx, info) => {
+      await ctx.platform.executions.ready();
+      const children = await ctx.db.execution.findMany({ where: { parentExecutionId: execution.id }, orderBy: { id: 'asc' }, take: MAX_CHILDREN });
+      ctx.scope.charge(info.path.key.toString(), children.length);
+      return children;
+    },
+  }),
+);
 
 builder.queryFields((t) => ({
   executions: t.prismaConnection({
