@@ -12,7 +12,7 @@ import { OPERATION_ACCESS } from '../src/graphql/plugins/operation-access.ts';
 import { eventually } from './helpers/eventually.ts';
 import { expectErrorShape, HEALTHZ_BUDGET_MS, whileProbingHealth } from './helpers/hostile.ts';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.ts';
-import { ADMIN_KEY, createService, startTestServer, type RestResponse, type TestServer } from './helpers/server.ts';
+import { ADMIN_KEY, asAdmin, createService, restAs, startTestServer, type RestResponse, type TestServer } from './helpers/server.ts';
 import { subscribeSse } from './helpers/sse.ts';
 
 const VERB_BITS = { GET: 1, POST: 2, PUT: 4, PATCH: 8, DELETE: 16 } as const;
@@ -26,21 +26,6 @@ const WRONG_KEY = `sga_${'x'.repeat(32)}`;
 
 // ---------------------------------------------------------------- clients
 
-/** A REST call sending exactly `key` (null: no key at all). */
-async function restAs(t: TestServer, key: string | null, method: string, path: string, body?: unknown): Promise<RestResponse> {
-  const headers: Record<string, string> = {};
-  if (key !== null) headers['x-dreamfactory-api-key'] = key;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${t.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json };
-}
 
 interface GqlResponse {
   status: number;
@@ -56,11 +41,6 @@ async function gqlAs(t: TestServer, key: string | null, query: string, variables
   return { status: response.status, ...((await response.json()) as object) };
 }
 
-async function admin(t: TestServer, method: string, path: string, body?: unknown): Promise<any> {
-  const response = await restAs(t, ADMIN_KEY, method, path, body);
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${response.text}`);
-  return response.json;
-}
 
 // ---------------------------------------------------------------- roles and apps
 
@@ -120,9 +100,9 @@ async function keysFor(t: TestServer, roles: AccessRow[][]): Promise<string[]> {
 /** One role with `rows` and its app: `{key, roleId, appId, appName, roleName}`. */
 async function appWith(t: TestServer, rows: AccessRow[]) {
   const roleName = `r${++roleCounter}`;
-  const role = await admin(t, 'POST', '/api/v2/system/role', { name: roleName, role_service_access_by_role_id: rows });
+  const role = await asAdmin(t, 'POST', '/api/v2/system/role', { name: roleName, role_service_access_by_role_id: rows });
   const appName = `a-${roleName}`;
-  const app = await admin(t, 'POST', '/api/v2/system/app', { name: appName, role_id: role.id });
+  const app = await asAdmin(t, 'POST', '/api/v2/system/app', { name: appName, role_id: role.id });
   return { key: app.api_key as string, roleId: role.id as number, appId: app.id as number, appName, roleName };
 }
 
@@ -192,10 +172,10 @@ describe('the access matrix', () => {
   it('system/service and its secrets: every verb', async () => {
     const svc = await createService(t, 'svc', 'javascript', 'return 1');
     const [doomedKey, doomedAdmin] = [await createService(t, 'doomed1', 'javascript', 'return 1'), await createService(t, 'doomed2', 'javascript', 'return 1')];
-    await admin(t, 'PUT', `/api/v2/system/service/${svc}/secret/token`, { value: 'v' });
+    await asAdmin(t, 'PUT', `/api/v2/system/service/${svc}/secret/token`, { value: 'v' });
     const sys = (component: string, verb: Verb): Grant => ({ serviceId: SYSTEM, serviceName: 'system', component, verb });
     let made = 0;
-    const setGone = async () => void (await admin(t, 'PUT', `/api/v2/system/service/${svc}/secret/gone`, { value: 'v' }));
+    const setGone = async () => void (await asAdmin(t, 'PUT', `/api/v2/system/service/${svc}/secret/gone`, { value: 'v' }));
     await runRestCases([
       { label: 'system root', grant: sys('', 'GET'), request: () => ({ method: 'GET', path: '/api/v2/system' }), ok: [200] },
       { label: 'list services', grant: sys('service', 'GET'), request: () => ({ method: 'GET', path: '/api/v2/system/service' }), ok: [200] },
@@ -261,7 +241,7 @@ describe('the access matrix', () => {
     await createService(t, 'hooks', 'javascript', 'return 1');
     const script = { type: 'javascript', content: 'return;' };
     for (const name of ['hooks.get.pre_process', 'hooks.post.pre_process', 'hooks.put.pre_process']) {
-      await admin(t, 'POST', `/api/v2/system/event_script/${name}`, script);
+      await asAdmin(t, 'POST', `/api/v2/system/event_script/${name}`, script);
     }
     const sys = (component: string, verb: Verb): Grant => ({ serviceId: SYSTEM, serviceName: 'system', component, verb });
     const one = 'event_script/hooks.get.pre_process';
@@ -281,16 +261,16 @@ describe('the access matrix', () => {
   });
 
   it('system/role and system/app: every verb, and regenerating a key', async () => {
-    const fixtureRole = await admin(t, 'POST', '/api/v2/system/role', { name: 'fixture-role' });
+    const fixtureRole = await asAdmin(t, 'POST', '/api/v2/system/role', { name: 'fixture-role' });
     const [target, doomedKey, doomedAdmin] = [
-      await admin(t, 'POST', '/api/v2/system/role', { name: 'target-role' }),
-      await admin(t, 'POST', '/api/v2/system/role', { name: 'doomed-role-1' }),
-      await admin(t, 'POST', '/api/v2/system/role', { name: 'doomed-role-2' }),
+      await asAdmin(t, 'POST', '/api/v2/system/role', { name: 'target-role' }),
+      await asAdmin(t, 'POST', '/api/v2/system/role', { name: 'doomed-role-1' }),
+      await asAdmin(t, 'POST', '/api/v2/system/role', { name: 'doomed-role-2' }),
     ];
     const [app, appDoomedKey, appDoomedAdmin] = [
-      await admin(t, 'POST', '/api/v2/system/app', { name: 'target-app', role_id: fixtureRole.id }),
-      await admin(t, 'POST', '/api/v2/system/app', { name: 'doomed-app-1', role_id: fixtureRole.id }),
-      await admin(t, 'POST', '/api/v2/system/app', { name: 'doomed-app-2', role_id: fixtureRole.id }),
+      await asAdmin(t, 'POST', '/api/v2/system/app', { name: 'target-app', role_id: fixtureRole.id }),
+      await asAdmin(t, 'POST', '/api/v2/system/app', { name: 'doomed-app-1', role_id: fixtureRole.id }),
+      await asAdmin(t, 'POST', '/api/v2/system/app', { name: 'doomed-app-2', role_id: fixtureRole.id }),
     ];
     const sys = (component: string, verb: Verb): Grant => ({ serviceId: SYSTEM, serviceName: 'system', component, verb });
     let made = 0;
@@ -394,14 +374,14 @@ describe('the access matrix', () => {
     const [doomedKey, doomedAdmin] = [await createService(t, 'gdoomed1', 'javascript', 'return 1'), await createService(t, 'gdoomed2', 'javascript', 'return 1')];
     await createService(t, 'ghooks', 'javascript', 'return 1');
     const script = { type: 'javascript', content: 'return;' };
-    for (const name of ['ghooks.get.pre_process', 'ghooks.post.pre_process', 'ghooks.put.pre_process']) await admin(t, 'POST', `/api/v2/system/event_script/${name}`, script);
-    const fixtureRole = await admin(t, 'POST', '/api/v2/system/role', { name: 'g-fixture-role' });
+    for (const name of ['ghooks.get.pre_process', 'ghooks.post.pre_process', 'ghooks.put.pre_process']) await asAdmin(t, 'POST', `/api/v2/system/event_script/${name}`, script);
+    const fixtureRole = await asAdmin(t, 'POST', '/api/v2/system/role', { name: 'g-fixture-role' });
     // GraphQL names roles and apps; grants name them by id, as REST addresses them.
     const roleIds: Record<string, number> = {};
     const appIds: Record<string, number> = {};
-    for (const name of ['g-target-role', 'g-doomed-role-1', 'g-doomed-role-2']) roleIds[name] = (await admin(t, 'POST', '/api/v2/system/role', { name })).id;
-    for (const name of ['g-target-app', 'g-doomed-app-1', 'g-doomed-app-2']) appIds[name] = (await admin(t, 'POST', '/api/v2/system/app', { name, role_id: fixtureRole.id })).id;
-    await admin(t, 'PUT', `/api/v2/system/service/${gsvc}/secret/token`, { value: 'v' });
+    for (const name of ['g-target-role', 'g-doomed-role-1', 'g-doomed-role-2']) roleIds[name] = (await asAdmin(t, 'POST', '/api/v2/system/role', { name })).id;
+    for (const name of ['g-target-app', 'g-doomed-app-1', 'g-doomed-app-2']) appIds[name] = (await asAdmin(t, 'POST', '/api/v2/system/app', { name, role_id: fixtureRole.id })).id;
+    await asAdmin(t, 'PUT', `/api/v2/system/service/${gsvc}/secret/token`, { value: 'v' });
     const call = await restAs(t, ADMIN_KEY, 'GET', '/api/v2/gsvc');
     const executionId = call.headers.get('x-execution-id')!;
     await eventually(async () => (await restAs(t, ADMIN_KEY, 'GET', `/api/v2/system/execution/${executionId}`)).status === 200, 'the execution to be recorded');
@@ -474,7 +454,7 @@ describe('the access matrix', () => {
         field: 'deleteServiceSecret',
         grant: sys(`service/${gsvc}/secret/gone`, 'DELETE'),
         request: q('mutation { deleteServiceSecret(service: "gsvc", name: "gone") }'),
-        before: async () => void (await admin(t, 'PUT', `/api/v2/system/service/${gsvc}/secret/gone`, { value: 'v' })),
+        before: async () => void (await asAdmin(t, 'PUT', `/api/v2/system/service/${gsvc}/secret/gone`, { value: 'v' })),
       },
       {
         field: 'invokeService',
@@ -487,7 +467,7 @@ describe('the access matrix', () => {
       { field: 'executionUpdated', grant: sys('execution', 'GET'), request: q('subscription { executionUpdated(service: "gsvc") { id } }'), subscription: 'executions' },
     ];
     expect(cases.map((c) => c.field).sort()).toEqual([...rootFields].sort());
-    await runGqlCases(cases, async () => void (await admin(t, 'GET', '/api/v2/gsvc')));
+    await runGqlCases(cases, async () => void (await asAdmin(t, 'GET', '/api/v2/gsvc')));
   });
 
   it('a scripted service: every verb, on its root and on a resource', async () => {
@@ -625,26 +605,26 @@ describe('scripts, keys, the api_key parameter and the guest role', () => {
     expect(await works(restKey)).toBe(401);
     expect(await works(graphqlKey)).toBe(200);
 
-    await admin(t, 'PATCH', `/api/v2/system/app/${caller.appId}`, { is_active: false });
+    await asAdmin(t, 'PATCH', `/api/v2/system/app/${caller.appId}`, { is_active: false });
     const off = await restAs(t, graphqlKey, 'GET', '/api/v2/guarded');
     expectErrorShape(off, [401]);
     expect((await gqlAs(t, graphqlKey, '{ scriptTypes { name } }')).status).toBe(401);
-    await admin(t, 'PATCH', `/api/v2/system/app/${caller.appId}`, { is_active: true });
+    await asAdmin(t, 'PATCH', `/api/v2/system/app/${caller.appId}`, { is_active: true });
     expect(await works(graphqlKey)).toBe(200);
 
     // A role made inactive allows nothing: 403, the key itself still being valid.
-    await admin(t, 'PATCH', `/api/v2/system/role/${caller.roleId}`, { is_active: false });
+    await asAdmin(t, 'PATCH', `/api/v2/system/role/${caller.roleId}`, { is_active: false });
     expect(await works(graphqlKey)).toBe(403);
-    await admin(t, 'PATCH', `/api/v2/system/role/${caller.roleId}`, { is_active: true });
+    await asAdmin(t, 'PATCH', `/api/v2/system/role/${caller.roleId}`, { is_active: true });
 
-    await admin(t, 'DELETE', `/api/v2/system/app/${caller.appId}`);
+    await asAdmin(t, 'DELETE', `/api/v2/system/app/${caller.appId}`);
     expect(await works(graphqlKey)).toBe(401);
   });
 
   it('an app key cannot read or change the secrets of a service it was not granted', async () => {
     const mine = await createService(t, 'mine', 'javascript', 'return 1');
     const theirs = await createService(t, 'theirs', 'javascript', 'return 1');
-    await admin(t, 'PUT', `/api/v2/system/service/${theirs}/secret/token`, { value: 'their-secret-value' });
+    await asAdmin(t, 'PUT', `/api/v2/system/service/${theirs}/secret/token`, { value: 'their-secret-value' });
     const caller = await appWith(t, [
       { service_id: SYSTEM, component: `service/${mine}/secret/*`, verb_mask: ALL_VERBS, requestor_mask: API },
       { service_id: mine, component: '*', verb_mask: ALL_VERBS, requestor_mask: API },
@@ -675,7 +655,7 @@ describe('scripts, keys, the api_key parameter and the guest role', () => {
   it('privilege: write access to system/role or system/app is administrator-equivalent, as in DreamFactory', async () => {
     // A role that may only PATCH itself rewrites its own grants to everything: the model allows it.
     const self = await appWith(t, []);
-    await admin(t, 'PATCH', `/api/v2/system/role/${self.roleId}`, {
+    await asAdmin(t, 'PATCH', `/api/v2/system/role/${self.roleId}`, {
       role_service_access_by_role_id: [{ service_id: SYSTEM, component: `role/${self.roleId}`, verb_mask: VERB_BITS.PATCH, requestor_mask: API }],
     });
     expect((await restAs(t, self.key, 'GET', '/api/v2/system/service')).status).toBe(403);
@@ -711,7 +691,7 @@ describe('the guest role', () => {
     expectErrorShape(await restAs(t, null, 'GET', '/api/v2/open'), [401]);
     expect((await gqlAs(t, null, '{ scriptTypes { name } }')).status).toBe(401);
 
-    const role = await admin(t, 'POST', '/api/v2/system/role', {
+    const role = await asAdmin(t, 'POST', '/api/v2/system/role', {
       name: 'public',
       role_service_access_by_role_id: [{ service_id: id, component: '', verb_mask: VERB_BITS.GET, requestor_mask: API }],
     });
@@ -725,7 +705,7 @@ describe('the guest role', () => {
     expectErrorShape(await restAs(t, WRONG_KEY, 'GET', '/api/v2/open'), [401]);
 
     // Deactivated, the guest role is off again; it cannot be deleted while configured.
-    await admin(t, 'PATCH', `/api/v2/system/role/${role.id}`, { is_active: false });
+    await asAdmin(t, 'PATCH', `/api/v2/system/role/${role.id}`, { is_active: false });
     expectErrorShape(await restAs(t, null, 'GET', '/api/v2/open'), [401]);
     expectErrorShape(await restAs(t, ADMIN_KEY, 'DELETE', `/api/v2/system/role/${role.id}`), [409]);
   });
@@ -802,9 +782,9 @@ describe.skipIf(!(await postgresAvailable()) && process.env.CI !== 'true')('two 
     await eventually(async () => (await statusOn(b, caller.key)) === 401, 'the other instance to refuse the old key');
     await eventually(async () => (await statusOn(b, newKey)) === 200, 'the other instance to accept the new key');
 
-    await admin(a, 'PATCH', `/api/v2/system/app/${caller.appId}`, { is_active: false });
+    await asAdmin(a, 'PATCH', `/api/v2/system/app/${caller.appId}`, { is_active: false });
     await eventually(async () => (await statusOn(b, newKey)) === 401, 'the other instance to refuse a deactivated app');
-    await admin(a, 'DELETE', `/api/v2/system/app/${caller.appId}`);
+    await asAdmin(a, 'DELETE', `/api/v2/system/app/${caller.appId}`);
     expect(await statusOn(b, newKey)).toBe(401);
   });
 });

@@ -16,7 +16,7 @@ import { eventually } from './helpers/eventually.ts';
 import { expectErrorShape, HEALTHZ_BUDGET_MS, whileProbingHealth } from './helpers/hostile.ts';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.ts';
 import { REDIS_URL, redisAvailable } from './helpers/redis.ts';
-import { ADMIN_KEY, createService, startTestServer, type RestResponse, type TestServer } from './helpers/server.ts';
+import { ADMIN_KEY, asAdmin, createService, restAs, startTestServer, type RestResponse, type TestServer } from './helpers/server.ts';
 
 const WRONG_KEY = `sga_${'x'.repeat(32)}`;
 /** Everything, on every service and the system API: these tests are about counting, not rights. */
@@ -26,20 +26,6 @@ const EVERYTHING = [
 ];
 const SCRIPT_TYPES = '{ scriptTypes { name } }';
 
-async function restAs(t: TestServer, key: string | null, method: string, path: string, body?: unknown): Promise<RestResponse> {
-  const headers: Record<string, string> = {};
-  if (key !== null) headers['x-dreamfactory-api-key'] = key;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${t.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json };
-}
 
 async function gqlAs(t: TestServer, key: string | null, query: string, variables: Record<string, unknown> = {}) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -48,19 +34,14 @@ async function gqlAs(t: TestServer, key: string | null, query: string, variables
   return { status: response.status, headers: response.headers, body: (await response.json()) as any };
 }
 
-async function admin(t: TestServer, method: string, path: string, body?: unknown): Promise<any> {
-  const response = await restAs(t, ADMIN_KEY, method, path, body);
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${response.text}`);
-  return response.json;
-}
 
 async function createRole(t: TestServer, name: string, rateLimit: number | null, access: unknown[] = EVERYTHING): Promise<number> {
-  const created = await admin(t, 'POST', '/api/v2/system/role', { resource: [{ name, role_service_access_by_role_id: access, rate_limit_per_minute: rateLimit }] });
+  const created = await asAdmin(t, 'POST', '/api/v2/system/role', { resource: [{ name, role_service_access_by_role_id: access, rate_limit_per_minute: rateLimit }] });
   return created.resource[0].id;
 }
 
 async function createApp(t: TestServer, name: string, roleId: number, rateLimit: number | null): Promise<{ id: number; key: string }> {
-  const created = await admin(t, 'POST', '/api/v2/system/app', { resource: [{ name, role_id: roleId, rate_limit_per_minute: rateLimit }] });
+  const created = await asAdmin(t, 'POST', '/api/v2/system/app', { resource: [{ name, role_id: roleId, rate_limit_per_minute: rateLimit }] });
   return { id: created.resource[0].id, key: created.resource[0].api_key };
 }
 
@@ -177,7 +158,7 @@ describe('rate limits on one instance', () => {
     const app = await createApp(t, 'changing', roleId, 2);
     expect((await callsInRow(t, app.key, 3)).map((r) => r.status)).toEqual([200, 200, 429]);
     // Raised: the same minute's count, a higher ceiling.
-    const raised = await admin(t, 'PATCH', `/api/v2/system/app/${app.id}`, { rate_limit_per_minute: 4 });
+    const raised = await asAdmin(t, 'PATCH', `/api/v2/system/app/${app.id}`, { rate_limit_per_minute: 4 });
     expect(raised.rate_limit_per_minute).toBe(4);
     const afterRaise = await restAs(t, app.key, 'GET', '/api/v2/echo');
     expect(afterRaise.status).toBe(200);
@@ -187,7 +168,7 @@ describe('rate limits on one instance', () => {
     expect(lowered.body.data.updateApp.rateLimitPerMinute).toBe(1);
     expectRateLimited(await restAs(t, app.key, 'GET', '/api/v2/echo'), 1);
     // Removed (null): no limit, and the role has none.
-    await admin(t, 'PATCH', `/api/v2/system/app/${app.id}`, { rate_limit_per_minute: null });
+    await asAdmin(t, 'PATCH', `/api/v2/system/app/${app.id}`, { rate_limit_per_minute: null });
     expect((await callsInRow(t, app.key, 5)).every((r) => r.status === 200)).toBe(true);
     // A role's limit, changed through GraphQL, reaches its apps on the next request too.
     const role = await gqlAs(t, ADMIN_KEY, 'mutation { updateRole(name: "clients", input: { rateLimitPerMinute: 1 }) { rateLimitPerMinute } }');
@@ -198,7 +179,7 @@ describe('rate limits on one instance', () => {
   });
 
   it('shows and validates rate_limit_per_minute on system/app, system/role and GraphQL', async () => {
-    const role = await admin(t, 'GET', `/api/v2/system/role/${roleId}`);
+    const role = await asAdmin(t, 'GET', `/api/v2/system/role/${roleId}`);
     expect(role).toHaveProperty('rate_limit_per_minute', null);
     const read = await gqlAs(t, ADMIN_KEY, '{ app(name: "five-rest") { rateLimitPerMinute } role(name: "three-a-minute") { rateLimitPerMinute } }');
     expect(read.body.data).toEqual({ app: { rateLimitPerMinute: 5 }, role: { rateLimitPerMinute: 3 } });

@@ -43,25 +43,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   });
   const server = await startServer(settings);
   const url = server.url;
-  const rest: TestServer['rest'] = async (method, path, body, headers = {}) => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        'x-dreamfactory-api-key': ADMIN_KEY,
-        ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await response.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: response.status, headers: response.headers, text, json };
-  };
+  const rest: TestServer['rest'] = (method, path, body, headers = {}) => restTo(url, method, path, body, { 'x-dreamfactory-api-key': ADMIN_KEY, ...headers });
   const gql: TestServer['gql'] = async (document, variables, headers = {}) => {
     const response = await fetch(`${url}/graphql`, {
       method: 'POST',
@@ -81,6 +63,35 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A REST call with exactly these headers (a JSON body gets its content type). */
+export async function restTo(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RestResponse> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+/** A REST call sending exactly `key` (null: no key at all). */
+export function restAs(t: TestServer, key: string | null, method: string, path: string, body?: unknown): Promise<RestResponse> {
+  return restTo(t.url, method, path, body, key === null ? {} : { 'x-dreamfactory-api-key': key });
+}
+
+/** A REST call as the administrator that must succeed: its JSON. */
+export async function asAdmin(t: TestServer, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await restAs(t, ADMIN_KEY, method, path, body);
+  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${response.text}`);
+  return response.json;
 }
 
 /** Creates a scripted service over REST and returns its id. */
