@@ -7,6 +7,7 @@ import { createPlatform, type Platform } from './domain/platform.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';
 import { graphqlRoute } from './graphql/http-route.ts';
 import { createGraphQL } from './graphql/yoga.ts';
+import { graphiqlAssetsRoute } from './graphql/graphiql.ts';
 import { EventBus } from './logs/bus.ts';
 import type { RedisRelay } from './logs/redis-relay.ts';
 import { registerRest } from './rest/router.ts';
@@ -135,6 +136,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   app.get('/healthz', async () => ({ status: 'ok' }));
   // The front door of a browser: GraphiQL (the console, once there is one).
   app.get('/', (_request, reply) => reply.redirect('/graphql', 302));
+  graphiqlAssetsRoute(app);
 
   const yoga = createGraphQL(platform, database.db, (error) => app.log.error({ err: error }, 'unexpected error in a GraphQL operation'));
   // Per app and role (rate_limit_per_minute), after each door's authentication; in Redis with REDIS_URL.

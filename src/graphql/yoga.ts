@@ -10,6 +10,7 @@ import { useOperationAccess } from './plugins/operation-access.ts';
 import { useParameterErrors, useRequestLimits } from './plugins/limits.ts';
 import { schema } from './schema.ts';
 import { RequestScope } from './request-scope.ts';
+import { renderGraphiQL } from './graphiql.ts';
 
 const GRAPHIQL_START = `# Scriptgate: paste the administrator key into the header below, then run.
 query Overview {
@@ -41,8 +42,12 @@ export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: 
       subscriptionsProtocol: 'SSE',
       // Every operation needs the key: the header is there to fill in.
       headers: JSON.stringify({ 'X-DreamFactory-API-Key': '' }, null, 2),
+      // The administrator key stays out of localStorage (it would outlive the tab); the settings dialog can opt in.
+      shouldPersistHeaders: false,
       defaultQuery: GRAPHIQL_START,
     },
+    // Assets from @graphql-yoga/graphiql served by us, not a CDN (src/graphql/graphiql.ts); `query` fills the first tab.
+    renderGraphiQL: (options) => renderGraphiQL({ ...options, query: GRAPHIQL_START }),
     // CORS is one setting for every route, answered by @fastify/cors (src/server.ts); Yoga's reflects any origin.
     cors: false,
     plugins: [useParameterErrors(), ...useRequestLimits(), useOperationAccess()],
