@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts';
+import type { Prisma } from '../generated/prisma-sqlite/client.ts';
 import type { EventBus, ExecutionEvent, LogLineEvent } from '../logs/bus.ts';
 import type { ExecutionRecorder } from '../logs/recorder.ts';
 import type { LogStream } from '../scripting/types.ts';
@@ -214,8 +215,9 @@ export class ExecutionLog {
     };
   }
 
-  async list(filter: ExecutionFilter, page: { limit: number; offset: number }) {
-    const where = await this.whereOf(filter);
+  /** A page of executions matching `where` (from whereOf and a parsed `filter=`), newest first. */
+  async list(where: Prisma.ExecutionWhereInput, page: { limit: number; offset: number }) {
+    await this.ready();
     const [rows, count] = await Promise.all([
       this.db.execution.findMany({ where, orderBy: NEWEST_FIRST, take: page.limit, skip: page.offset }),
       this.db.execution.count({ where }),

@@ -20,8 +20,8 @@ export interface ServiceInput {
 
 export interface ServiceQuery {
   ids?: number[];
-  name?: string;
-  type?: string;
+  /** Further conditions (a parsed `filter=`), ANDed with `ids`. */
+  where?: Prisma.ServiceWhereInput;
   limit?: number;
   offset?: number;
   order?: { field: keyof Service; direction: 'asc' | 'desc' };
@@ -70,10 +70,9 @@ export class ServiceCatalog {
   }
 
   async list(query: ServiceQuery = {}): Promise<{ services: Service[]; count: number }> {
-    const where = {
+    const where: Prisma.ServiceWhereInput = {
       ...(query.ids ? { id: { in: query.ids } } : {}),
-      ...(query.name !== undefined ? { name: query.name.toLowerCase() } : {}),
-      ...(query.type !== undefined ? { type: query.type.toLowerCase() } : {}),
+      ...(query.where ? { AND: [query.where] } : {}),
     };
     const [services, count] = await Promise.all([
       this.db.service.findMany({

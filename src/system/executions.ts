@@ -1,15 +1,33 @@
 import type { Caller } from '../domain/caller.ts';
 import { notFound } from '../domain/errors.ts';
-import type { ExecutionLog, ExecutionStatus } from '../domain/executions.ts';
+import { EXECUTION_STATUSES, type ExecutionLog, type ExecutionStatus } from '../domain/executions.ts';
 import type { InvokeRequest } from '../domain/invoke.ts';
-import type { Execution } from '../generated/prisma-sqlite/client.ts';
+import type { Execution, Prisma } from '../generated/prisma-sqlite/client.ts';
 import type { SystemAnswer, SystemComponent } from './component.ts';
-import { filter, flag, list, methodNotAllowed, one, pickFields, wholeNumber, type Query } from './query.ts';
+import type { FilterFields } from './filter/to-where.ts';
+import { filterWhere, flag, list, methodNotAllowed, one, pickFields, wholeNumber, type Query } from './query.ts';
 
 /** Log lines in one response; `log_after` (a sequence) and `log_limit` page through longer logs. */
 const MAX_LOG_LINES = 10_000;
 /** Executions in one page; a larger limit gets this many, as DreamFactory caps its records per request. */
 const MAX_PAGE = 1000;
+
+/** What `filter=` may test, by record field. Service names are stored lowercased, so they match in any case. */
+const filterable: FilterFields<keyof Prisma.ExecutionWhereInput> = {
+  id: { column: 'id', kind: 'string' },
+  service: { column: 'service', kind: 'string', lowercase: true },
+  event_name: { column: 'eventName', kind: 'string', nullable: true },
+  parent_execution_id: { column: 'parentExecutionId', kind: 'string', nullable: true },
+  script_type: { column: 'scriptType', kind: 'string' },
+  status: { column: 'status', kind: 'enum', values: EXECUTION_STATUSES },
+  trigger: { column: 'trigger', kind: 'string' },
+  started_at: { column: 'startedAt', kind: 'datetime' },
+  finished_at: { column: 'finishedAt', kind: 'datetime', nullable: true },
+  duration_ms: { column: 'durationMs', kind: 'number', nullable: true },
+  status_code: { column: 'statusCode', kind: 'int', nullable: true },
+  log_bytes: { column: 'logBytes', kind: 'int' },
+  logs_truncated: { column: 'logsTruncated', kind: 'boolean' },
+};
 
 function executionRecord(e: Execution) {
   return {
@@ -46,12 +64,13 @@ export class ExecutionsComponent implements SystemComponent {
   }
 
   private async list(query: Query): Promise<SystemAnswer> {
-    const where = filter(query, ['service', 'status']);
-    const { rows, count } = await this.executions.list(
-      // `service=` and `status=` as parameters too, as DreamFactory clients send them.
-      { service: where.service ?? one(query, 'service'), status: (where.status ?? one(query, 'status')) as ExecutionStatus | undefined },
-      { limit: Math.min(wholeNumber(query, 'limit') || 100, MAX_PAGE), offset: wholeNumber(query, 'offset') ?? 0 },
-    );
+    const filtered = filterWhere<Prisma.ExecutionWhereInput>(query, filterable);
+    // `service=` and `status=` as parameters too, as DreamFactory clients send them.
+    const parameters = await this.executions.whereOf({ service: one(query, 'service'), status: one(query, 'status') as ExecutionStatus | undefined });
+    const { rows, count } = await this.executions.list(filtered ? { AND: [parameters, filtered] } : parameters, {
+      limit: Math.min(wholeNumber(query, 'limit') || 100, MAX_PAGE),
+      offset: wholeNumber(query, 'offset') ?? 0,
+    });
     const fields = list(query, 'fields');
     return { content: { resource: rows.map((row) => pickFields(executionRecord(row), fields)), ...(flag(query, 'include_count') ? { meta: { count } } : {}) }, rows };
   }

@@ -1,4 +1,6 @@
 import { badInput, DomainError } from '../domain/errors.ts';
+import { parseFilter } from './filter/syntax.ts';
+import { toWhere, type FilterFields } from './filter/to-where.ts';
 
 /** DreamFactory list parameters: fields, ids, limit, offset, order, include_count. */
 export type Query = Record<string, string | string[] | undefined>;
@@ -59,17 +61,31 @@ export function order<F extends string>(query: Query, allowed: Record<string, F>
   return { field, direction: (match[2]?.toLowerCase() ?? 'asc') as 'asc' | 'desc' };
 }
 
-/** The simple DreamFactory filters: `field=value`, `field = 'value'`, optionally in parentheses, joined by AND. */
+/**
+ * `filter=` in DreamFactory's grammar (src/system/filter/filter.peggy) as a
+ * Prisma `where` over `fields`; undefined when there is no filter.
+ */
+export function filterWhere<W>(query: Query, fields: FilterFields): W | undefined {
+  const raw = one(query, 'filter');
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return toWhere<W>(parseFilter(raw), fields);
+}
+
+/**
+ * The equality-only form some resources still take: `field=value` on
+ * `allowed` fields, joined by AND. Parsed by the full grammar, so quoted
+ * values may hold spaces and "and".
+ */
 export function filter(query: Query, allowed: readonly string[]): Record<string, string> {
   const raw = one(query, 'filter');
   if (!raw) return {};
+  const refuse = () => badInput(`Parameter "filter" supports field=value on ${allowed.join(', ')}, joined by AND; got "${clip(raw)}".`, 'filter');
+  const tree = parseFilter(raw);
   const result: Record<string, string> = {};
-  for (const part of raw.split(/\s+and\s+/i)) {
-    const match = /^\s*\(?\s*([A-Za-z_]+)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^\s)]+))\s*\)?\s*$/.exec(part);
-    if (!match || !allowed.includes(match[1]!.toLowerCase())) {
-      throw badInput(`Parameter "filter" supports field=value on ${allowed.join(', ')}, joined by AND; got "${clip(raw)}".`, 'filter');
-    }
-    result[match[1]!.toLowerCase()] = match[2] ?? match[3] ?? match[4]!;
+  for (const term of tree.type === 'and' ? tree.items : [tree]) {
+    const field = 'field' in term ? term.field.toLowerCase() : '';
+    if (term.type !== 'compare' || term.operator !== '=' || term.value.kind === 'null' || !allowed.includes(field)) throw refuse();
+    result[field] = term.value.text;
   }
   return result;
 }

@@ -6,7 +6,9 @@ import type { SecretStore } from '../access/secrets.ts';
 import type { SystemAnswer, SystemComponent } from './component.ts';
 import { routeRecords } from './record-routes.ts';
 import { serviceSecretRequest } from './service-secrets.ts';
-import { filter, flag, integerIn, list, mapInTurns, MAX_INT32, order, pickFields, wholeNumber, type Query } from './query.ts';
+import type { Prisma } from '../generated/prisma-sqlite/client.ts';
+import type { FilterFields } from './filter/to-where.ts';
+import { filterWhere, flag, integerIn, list, mapInTurns, MAX_INT32, order, pickFields, wholeNumber, type Query } from './query.ts';
 
 /** Records in one batch create. They are validated and written in one statement that holds the event loop throughout: 1,000 took 170 ms, 500 about 85. */
 export const MAX_BATCH_RECORDS = 500;
@@ -45,6 +47,18 @@ function serviceInput(body: unknown): ServiceInput {
   };
 }
 
+/** What `filter=` may test, by record field. Names and types are stored lowercased, so they match in any case. */
+const filterable: FilterFields<keyof Prisma.ServiceWhereInput> = {
+  id: { column: 'id', kind: 'int' },
+  name: { column: 'name', kind: 'string', lowercase: true },
+  label: { column: 'label', kind: 'string' },
+  description: { column: 'description', kind: 'string' },
+  type: { column: 'type', kind: 'string', lowercase: true },
+  is_active: { column: 'isActive', kind: 'boolean' },
+  created_date: { column: 'createdAt', kind: 'datetime' },
+  last_modified_date: { column: 'updatedAt', kind: 'datetime' },
+};
+
 const sortable = { id: 'id', name: 'name', label: 'label', type: 'type', created_date: 'createdAt', last_modified_date: 'updatedAt' } as const;
 
 /** A service id is the database's 32-bit INTEGER. */
@@ -75,11 +89,9 @@ export class ServicesComponent implements SystemComponent {
 
   private async list(query: Query): Promise<SystemAnswer> {
     const ids = list(query, 'ids')?.map(idParam);
-    const where = filter(query, ['name', 'type', 'id']);
     const { services: rows, count } = await this.services.list({
-      ids: where.id ? [idParam(where.id), ...(ids ?? [])] : ids,
-      name: where.name,
-      type: where.type,
+      ids,
+      where: filterWhere<Prisma.ServiceWhereInput>(query, filterable),
       limit: wholeNumber(query, 'limit') || undefined,
       offset: wholeNumber(query, 'offset'),
       order: order(query, sortable),
