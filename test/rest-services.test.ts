@@ -47,6 +47,15 @@ describe('authentication', () => {
     expect(listed.json.resource.every((record: any) => record.service === 'exec-filter')).toBe(true);
   });
 
+  it('lists the built-in system service first, as DreamFactory does, and never changes or deletes it', async () => {
+    const listed = await t.rest('GET', '/api/v2/system/service');
+    expect(listed.json.resource[0]).toMatchObject({ id: 0, name: 'system', type: 'system', mutable: false, deletable: false });
+    expect((await t.rest('GET', '/api/v2/system/service/0')).json).toMatchObject({ id: 0, name: 'system' });
+    expect((await t.rest('PATCH', '/api/v2/system/service/0', { label: 'mine' })).status).toBe(403);
+    expect((await t.rest('DELETE', '/api/v2/system/service/0')).status).toBe(403);
+    expect((await t.rest('GET', '/api/v2/system/service?filter=name=system')).json.resource).toEqual([]);
+  });
+
   it('sends a browser at / to GraphiQL', async () => {
     const response = await fetch(`${t.url}/`, { redirect: 'manual' });
     expect(response.status).toBe(302);

@@ -1,8 +1,9 @@
 import type { Caller } from '../domain/caller.ts';
-import { badInput } from '../domain/errors.ts';
+import { badInput, DomainError } from '../domain/errors.ts';
 import type { InvokeRequest } from '../domain/invoke.ts';
 import type { Service, ServiceCatalog, ServiceInput } from '../domain/services.ts';
 import type { SecretStore } from '../access/secrets.ts';
+import { SYSTEM_SERVICE_ID } from '../access/access-rules.ts';
 import type { SystemAnswer, SystemComponent } from './component.ts';
 import { routeRecords } from './record-routes.ts';
 import { serviceSecretRequest } from './service-secrets.ts';
@@ -66,6 +67,32 @@ function idParam(raw: string): number {
   return integerIn(raw, 'id', 1, MAX_INT32, 'Service id');
 }
 
+/**
+ * The built-in `system` service, as DreamFactory lists it: the first record
+ * of an unfiltered list and `system/service/0`, never editable or deletable.
+ */
+const SYSTEM_RECORD = Object.freeze({
+  id: SYSTEM_SERVICE_ID,
+  name: 'system',
+  label: 'System Management',
+  description: 'Service for managing system resources.',
+  is_active: true,
+  type: 'system',
+  mutable: false,
+  deletable: false,
+  created_date: null,
+  last_modified_date: null,
+  created_by_id: null,
+  last_modified_by_id: null,
+  config: {},
+});
+
+const isSystem = (key: string) => key === String(SYSTEM_SERVICE_ID);
+
+function builtIn(): never {
+  throw new DomainError('FORBIDDEN', 'The system service is built in: it cannot be changed or deleted.');
+}
+
 /** `system/service`: DreamFactory's service records, addressed by id. */
 export class ServicesComponent implements SystemComponent {
   readonly name = 'service';
@@ -81,9 +108,9 @@ export class ServicesComponent implements SystemComponent {
     return routeRecords(request, rest, 'service', {
       list: (query) => this.list(query),
       create: (payload, query) => this.create(payload, query),
-      one: (key, query) => this.one(key, query),
-      update: (key, payload) => this.update(key, payload),
-      remove: (key) => this.delete(key),
+      one: (key, query) => (isSystem(key) ? Promise.resolve({ content: pickFields(SYSTEM_RECORD, list(query, 'fields')) }) : this.one(key, query)),
+      update: (key, payload) => (isSystem(key) ? builtIn() : this.update(key, payload)),
+      remove: (key) => (isSystem(key) ? builtIn() : this.delete(key)),
     });
   }
 
@@ -97,8 +124,15 @@ export class ServicesComponent implements SystemComponent {
       order: order(query, sortable),
     });
     const fields = list(query, 'fields');
-    const records = await mapInTurns(rows, (s) => pickFields(serviceRecord(s), fields));
-    return { content: { resource: records, ...(flag(query, 'include_count') ? { meta: { count } } : {}) }, rows };
+    const records: Record<string, unknown>[] = await mapInTurns(rows, (s) => pickFields(serviceRecord(s), fields));
+    // The built-in service heads the first page of an unfiltered, unordered list, as in DreamFactory.
+    const withSystem = !ids && !query.filter && !query.order && !wholeNumber(query, 'offset');
+    if (withSystem) {
+      records.unshift(pickFields(SYSTEM_RECORD, fields));
+      const limit = wholeNumber(query, 'limit');
+      if (limit && records.length > limit) records.length = limit;
+    }
+    return { content: { resource: records, ...(flag(query, 'include_count') ? { meta: { count: count + (withSystem ? 1 : 0) } } : {}) }, rows };
   }
 
   /** `{resource: [...]}` (or an array) is a batch, all or none; one unwrapped record answers for itself, as in DreamFactory. */
