@@ -204,7 +204,7 @@ async function core(database: Parameters<typeof openDatabase>[0], key: Buffer, g
   const apps = new AppCatalog(open.db, bus);
   const secrets = await SecretStore.open(open.db, bus, key);
   const { adminKey } = await AdminKey.load(open.db, 'the-admin-key');
-  return { open, bus, roles, apps, secrets, auth: new Authenticator(adminKey, apps, roles, guestRole) };
+  return { open, bus, roles, apps, secrets, auth: new Authenticator(adminKey, apps, roles, guestRole, bus) };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<DomainError> {
@@ -334,7 +334,7 @@ describe('on SQLite (a real file)', () => {
     expect((await refusal(c.auth.authenticate('sga_wrong'))).message).toBe('Invalid API key.');
 
     await c.roles.createMany([{ name: 'public', access: [{ serviceId: otherServiceId, component: '', verbMask: GET }] }]);
-    const guestAuth = new Authenticator((await AdminKey.load(c.open.db, 'the-admin-key')).adminKey, c.apps, c.roles, 'public');
+    const guestAuth = new Authenticator((await AdminKey.load(c.open.db, 'the-admin-key')).adminKey, c.apps, c.roles, 'public', c.bus);
     const guest = await guestAuth.authenticate(null);
     expect(guest).toMatchObject({ kind: 'guest', role: { name: 'public' } });
     expect(identityAllows(guest, otherServiceId, '', 'GET', 'API')).toBe(true);

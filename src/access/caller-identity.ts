@@ -1,4 +1,5 @@
 import type { AdminKey } from '../domain/admin-key.ts';
+import type { EventBus } from '../logs/bus.ts';
 import { DomainError } from '../domain/errors.ts';
 import { allows, type Requestor } from './access-rules.ts';
 import type { AppCatalog, AppIdentity } from './apps.ts';
@@ -24,13 +25,32 @@ export function saveIdentity(identity: Identity): SavedIdentity {
  * existing, active role. A wrong key is 401 even with a guest role: a client
  * that sends a key wants that key checked.
  */
+/** App keys whose identity is kept for the request path; past it, keys are resolved each time. */
+const MAX_KNOWN_KEYS = 10_000;
+
 export class Authenticator {
+  /**
+   * Valid app keys and who they are, so a known key costs one map lookup and
+   * no promise. Dropped whole on any app or role change (on every instance,
+   * through the change notices), so rotation and deactivation cut off at once.
+   * Wrong keys are never kept.
+   */
+  private readonly known = new Map<string, Identity>();
+
   constructor(
     private readonly adminKey: AdminKey,
     private readonly apps: AppCatalog,
     private readonly roles: RoleCatalog,
     private readonly guestRoleName: string | null,
-  ) {}
+    bus: EventBus,
+  ) {
+    bus.onAccessChanged(() => this.known.clear());
+  }
+
+  /** A key's identity when it is known: the request path's synchronous case. */
+  knownIdentity(key: string): Identity | undefined {
+    return this.known.get(key);
+  }
 
   /** `adminChecked`: the caller already compared the key with the administrator's (spares a second hash). */
   async authenticate(key: string | null, adminChecked = false): Promise<Identity> {
@@ -42,7 +62,9 @@ export class Authenticator {
     const role = await this.roles.forRequest(app.roleId);
     // Apps cannot lose their role (Restrict), but a role deleted between the two reads must not open anything.
     if (!role) throw unauthenticated(`App "${app.name}" has no role.`);
-    return { kind: 'app', app, role };
+    const identity: Identity = { kind: 'app', app, role };
+    if (this.known.size < MAX_KNOWN_KEYS) this.known.set(key, identity);
+    return identity;
   }
 
   /**

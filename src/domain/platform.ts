@@ -71,7 +71,7 @@ export function createPlatform(parts: PlatformParts): Platform {
   const runner = new ScriptRunner(engines, executions, settings.scripting, parts.onEngineInternal, parts.secrets, services);
   const roles = new RoleCatalog(db, bus, settings.access.guestRole);
   const apps = new AppCatalog(db, bus);
-  const authenticator = new Authenticator(parts.adminKey, apps, roles, settings.access.guestRole);
+  const authenticator = new Authenticator(parts.adminKey, apps, roles, settings.access.guestRole, bus);
   const system = new SystemService();
   system.register(new ServicesComponent(services, parts.secrets));
   system.register(new ScriptTypesComponent(engines));
