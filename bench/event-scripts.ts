@@ -9,7 +9,7 @@ import { ADMIN_KEY, API_KEY_HEADER, note, printTable, record, rest, section, sta
 const BENCH = 'event-scripts';
 const CONNECTIONS = 16;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const LATENCY_CALLS = 600;
 const HEADERS = { [API_KEY_HEADER]: ADMIN_KEY };
 
@@ -21,17 +21,24 @@ async function throughput(url: string): Promise<number> {
   return result.requests.average;
 }
 
-/** Sequential calls over keep-alive: the latency one client sees. */
-async function latencies(url: string): Promise<number[]> {
-  const timings: number[] = [];
+async function timedCall(url: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(url, { headers: HEADERS });
+  await response.text();
+  if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
+  return performance.now() - started;
+}
+
+/** Sequential calls over keep-alive, the two URLs interleaved (the same moments for both): the latency one client sees. */
+async function latencies(first: string, second: string): Promise<[number[], number[]]> {
+  const a: number[] = [];
+  const b: number[] = [];
   for (let i = 0; i < LATENCY_CALLS; i++) {
-    const started = performance.now();
-    const response = await fetch(url, { headers: HEADERS });
-    await response.text();
-    if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
-    timings.push(performance.now() - started);
+    a.push(await timedCall(first));
+    b.push(await timedCall(second));
   }
-  return timings.slice(LATENCY_CALLS / 6);
+  const warm = LATENCY_CALLS / 6;
+  return [a.slice(warm), b.slice(warm)];
 }
 
 async function put(base: string, method: string, path: string, body?: unknown): Promise<void> {
@@ -53,15 +60,30 @@ export async function benchEventScripts(): Promise<void> {
 
     const alone: number[] = [];
     const beside: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      alone.push(await throughput(`${server.url}/api/v2/plain`));
+    const attach = async () => {
       for (const name of OTHERS) await put(server.url, 'POST', `/api/v2/system/event_script/${name}`, script);
-      beside.push(await throughput(`${server.url}/api/v2/plain`));
+    };
+    const detach = async () => {
       for (const name of OTHERS) await put(server.url, 'DELETE', `/api/v2/system/event_script/${name}`);
+    };
+    // The order alternates: whichever runs second in a round meets the first one's garbage.
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round % 2 === 0) {
+        alone.push(await throughput(`${server.url}/api/v2/plain`));
+        await attach();
+        beside.push(await throughput(`${server.url}/api/v2/plain`));
+        await detach();
+      } else {
+        await attach();
+        beside.push(await throughput(`${server.url}/api/v2/plain`));
+        await detach();
+        alone.push(await throughput(`${server.url}/api/v2/plain`));
+      }
     }
 
-    const plain = median(await latencies(`${server.url}/api/v2/plain`));
-    const hooked = median(await latencies(`${server.url}/api/v2/hooked`));
+    const [plainCalls, hookedCalls] = await latencies(`${server.url}/api/v2/plain`, `${server.url}/api/v2/hooked`);
+    const plain = median(plainCalls);
+    const hooked = median(hookedCalls);
     const ratio = median(beside) / median(alone);
     note('req/s are medians of the rounds; the added latency is the difference of medians over one keep-alive connection');
     printTable([
