@@ -4,7 +4,7 @@ import { KEEP_WARM_MAX_GROWTH_BYTES } from '../../src/scripting/quickjs/context-
 import { INITIAL_INSTANCE_BYTES } from '../../src/scripting/quickjs/memory-budget.ts';
 import type { ScriptJob } from '../../src/scripting/types.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { expectErrorShape, HEALTHZ_BUDGET_MS, healthzLatency, loopDelayDuring } from '../helpers/hostile.ts';
+import { expectErrorShape, HEALTHZ_BUDGET_MS, healthzLatency, loopDelayDuring, scaled } from '../helpers/hostile.ts';
 import { createService, startTestServer, type RestResponse, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -18,7 +18,7 @@ import { createService, startTestServer, type RestResponse, type TestServer } fr
  */
 const LIMIT_MS = 300;
 /** A busy script may hold the loop for its limit, plus this (interrupt granularity, a loaded CI machine). */
-const SLACK_MS = 250;
+const SLACK_MS = scaled(250);
 const MB = 1024 * 1024;
 const INTERNALS = /Aborted|Assertion|JS_FreeRuntime|wasm|RuntimeError|quickjs/i;
 

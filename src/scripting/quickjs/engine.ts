@@ -1,4 +1,4 @@
-import { overloaded, ScriptFailure } from '../failure.ts';
+import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
 import { CappedModules } from './capped-modules.ts';
 import { ContextPool, type Lease } from './context-pool.ts';
@@ -96,10 +96,8 @@ export class QuickJsEngine implements ScriptEngine {
     // Slot and warm context are taken without an await: most runs then finish in the same tick.
     if (this.gate.tryEnter(bytes)) return this.admitted(job, bytes);
     if (bytes > this.budget.totalBytes) return Promise.reject(this.neverFits(job, bytes));
-    if ((job.depth ?? 0) > 0) {
-      if (this.gate.enterNested(bytes)) return this.admitted(job, bytes);
-      return Promise.reject(overloaded('No JavaScript memory is left for a nested platform.api call: the scripts waiting for it hold the budget.', 1));
-    }
+    // A nested platform.api run takes a slot past the count when its memory fits (its callers hold slots); else it waits like any run.
+    if ((job.depth ?? 0) > 0 && this.gate.enterNested(bytes)) return this.admitted(job, bytes);
     return this.gate.enter(bytes, job.limits.timeoutMs).then(() => this.admitted(job, bytes));
   }
 

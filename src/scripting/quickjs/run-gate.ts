@@ -43,7 +43,7 @@ export class RunGate {
    * A nested `platform.api` run: its callers hold slots while they wait for
    * it, so it never queues behind them (that would deadlock). It takes a slot
    * past `maxRunning` when its memory fits (the call-depth limit bounds how
-   * many each admitted run can add); else it is refused at once.
+   * many each admitted run can add); else it waits for memory like any run.
    */
   enterNested(bytes: number): boolean {
     if (!this.budget.makeRoom(bytes)) return false;
