@@ -215,6 +215,9 @@ describe('finding 4: memory is bounded and given back', () => {
     await serverStillServes();
   });
 
+  // Long enough for all eight calls to arrive while the first two hold their slots, on a slow machine too.
+  const HOLD_MS = Math.min(scaled(1000), 2500);
+
   it('past QUICKJS_TOTAL_MEMORY_MB calls wait, past the queue 503; the budget holds and comes back down', async () => {
     const small = await startTestServer({ QUICKJS_TOTAL_MEMORY_MB: '256', QUICKJS_QUEUE_LIMIT: '3' });
     try {
@@ -224,7 +227,7 @@ describe('finding 4: memory is bounded and given back', () => {
         small,
         'holder',
         'javascript',
-        "const held = 'x'.repeat(40 * 1024 * 1024); await new Promise((resolve) => setTimeout(resolve, 1000)); return { length: held.length }",
+        `const held = 'x'.repeat(40 * 1024 * 1024); await new Promise((resolve) => setTimeout(resolve, ${HOLD_MS})); return { length: held.length }`,
         { memory_limit_mb: 100 },
       );
       const engine = engineOf(small);
