@@ -96,8 +96,6 @@ export class QuickJsEngine implements ScriptEngine {
     // Slot and warm context are taken without an await: most runs then finish in the same tick.
     if (this.gate.tryEnter(bytes)) return this.admitted(job, bytes);
     if (bytes > this.budget.totalBytes) return Promise.reject(this.neverFits(job, bytes));
-    // A nested platform.api run takes a slot past the count when its memory fits (its callers hold slots); else it waits like any run.
-    if ((job.depth ?? 0) > 0 && this.gate.enterNested(bytes)) return this.admitted(job, bytes);
     return this.gate.enter(bytes, job.limits.timeoutMs).then(() => this.admitted(job, bytes));
   }
 

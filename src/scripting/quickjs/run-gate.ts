@@ -39,19 +39,6 @@ export class RunGate {
     return true;
   }
 
-  /**
-   * A nested `platform.api` run: its callers hold slots while they wait for
-   * it, so it never queues behind them (that would deadlock). It takes a slot
-   * past `maxRunning` when its memory fits (the call-depth limit bounds how
-   * many each admitted run can add); else it waits for memory like any run.
-   */
-  enterNested(bytes: number): boolean {
-    if (!this.budget.makeRoom(bytes)) return false;
-    this.running++;
-    this.budget.reserve(bytes);
-    return true;
-  }
-
   /** Resolves when a slot and `bytes` are taken for this call; rejects as overloaded. `bytes` must fit the budget when nothing else runs. */
   enter(bytes: number, maxWaitMs: number): Promise<void> {
     if (this.tryEnter(bytes)) return Promise.resolve();
