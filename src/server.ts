@@ -8,6 +8,7 @@ import { attachGraphQLWebSocket } from './graphql/websocket.ts';
 import { graphqlRoute } from './graphql/http-route.ts';
 import { createGraphQL } from './graphql/yoga.ts';
 import { graphiqlAssetsRoute } from './graphql/graphiql.ts';
+import { apiDocsPageRoutes } from './api-docs/page.ts';
 import { EventBus } from './logs/bus.ts';
 import type { RedisRelay } from './logs/redis-relay.ts';
 import { registerRest } from './rest/router.ts';
@@ -137,6 +138,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   // The front door of a browser: GraphiQL (the console, once there is one).
   app.get('/', (_request, reply) => reply.redirect('/graphql', 302));
   graphiqlAssetsRoute(app);
+  // The browsable API docs (Swagger UI, offline): public, the documents behind them need a key.
+  apiDocsPageRoutes(app);
 
   const yoga = createGraphQL(platform, database.db, (error) => app.log.error({ err: error }, 'unexpected error in a GraphQL operation'));
   // Per app and role (rate_limit_per_minute), after each door's authentication; in Redis with REDIS_URL.

@@ -96,3 +96,36 @@ export function validateConfigJson(config: Record<string, unknown>): void {
 function isWholeIn(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
+
+/**
+ * `config.openapi`, a service's own OpenAPI document (served at
+ * /api/v2/api_docs/{service}): an object naming OpenAPI 3.x with `paths`.
+ * Its `$ref`s must stay inside it and its paths under the service: a viewer's
+ * browser follows both with the viewer's key.
+ */
+export function validateOpenApi(config: Record<string, unknown>): void {
+  const doc = config.openapi;
+  if (doc === undefined || doc === null) return;
+  const refuse = (why: string) => badInput(`Field "config.openapi" ${why}`, 'config.openapi');
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw refuse('must be an OpenAPI document (an object).');
+  const { openapi, paths } = doc as Record<string, unknown>;
+  if (typeof openapi !== 'string' || !openapi.startsWith('3.')) throw refuse('must name its version in "openapi", a string starting with "3.".');
+  if (paths === null || typeof paths !== 'object' || Array.isArray(paths)) throw refuse('must have "paths", an object.');
+  for (const path of Object.keys(paths)) {
+    if (!/^\/[^?#\\]*$/.test(path) || path.split('/').some((segment) => segment === '.' || segment === '..')) {
+      throw refuse(`path "${path.slice(0, 60)}" must start with "/" and stay under the service (no "." or ".." segments, "?", "#" or "\\").`);
+    }
+  }
+  // Iterative: a deep document must not overflow the stack.
+  const pending: unknown[] = [doc];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (value === null || typeof value !== 'object') continue;
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === '$ref' && (typeof inner !== 'string' || !inner.startsWith('#'))) {
+        throw refuse(`may only use "$ref"s inside the document ("#/..."), got ${JSON.stringify(inner).slice(0, 60)}.`);
+      }
+      pending.push(inner);
+    }
+  }
+}

@@ -4,7 +4,7 @@ import type { EventBus } from '../logs/bus.ts';
 import type { ScriptingSettings } from '../config.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
 import { badInput, DomainError, notFound } from './errors.ts';
-import { configObject, mergeConfig, validateConfigJson, validateContent, validateLimits, validateType } from './script-fields.ts';
+import { configObject, mergeConfig, validateConfigJson, validateContent, validateLimits, validateOpenApi, validateType } from './script-fields.ts';
 
 export type { Service };
 
@@ -251,6 +251,7 @@ export class ServiceCatalog {
       const merged = mergeConfig(given, existing ? (existing.config as Record<string, unknown>) : null);
       validateLimits(merged, this.limits);
       validateConfigJson(merged);
+      validateOpenApi(merged);
       data.config = merged as Prisma.InputJsonObject;
       if (content !== undefined && input.content === undefined) data.content = validateContent(content, this.limits);
     } else if (!existing) data.config = {};

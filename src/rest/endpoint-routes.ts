@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerFor } from '../domain/caller.ts';
 import type { InvokeRequest } from '../domain/invoke.ts';
 import type { Platform } from '../domain/platform.ts';
-import { notFound } from '../domain/errors.ts';
+import { apiDocsHandler } from '../api-docs/route.ts';
 import { sendResult } from './send.ts';
 
 /** Credentials stay at the edge: scripts (and their logs) never see them. */
@@ -47,11 +47,11 @@ export function endpointRoutes(app: FastifyInstance, platform: Platform, systemB
     return sendResult(reply, result);
   };
   const system = call(() => 'system');
-  const scripted = call((request) => {
-    const service = request.params.service!.toLowerCase();
-    if (service === 'api_docs') throw notFound(`Resource "${request.params['*'] ?? ''}" not found in ${service}.`);
-    return service;
-  });
+  const service = call((request) => request.params.service!.toLowerCase());
+  const apiDocs = apiDocsHandler(platform);
+  // `api_docs` is a reserved name: no service can take it.
+  const scripted = (request: EndpointRequest, reply: FastifyReply) =>
+    request.params.service!.toLowerCase() === 'api_docs' ? apiDocs(request, reply) : service(request, reply);
   // System writes carry records, not payloads: their own, smaller body limit.
   app.route({ method: [...VERBS], url: '/api/v2/system', handler: system, bodyLimit: systemBodyLimit });
   app.route({ method: [...VERBS], url: '/api/v2/system/*', handler: system, bodyLimit: systemBodyLimit });
