@@ -49,6 +49,8 @@ export interface QueueSettings {
 export interface HttpSettings {
   /** Origins allowed cross-origin (REST and GraphQL alike); empty: CORS is off. `*` allows any, without credentials. */
   corsOrigins: readonly string[];
+  /** METRICS_PUBLIC=true: /metrics answers without the administrator key (for a scraper on a private network). */
+  metricsPublic: boolean;
 }
 
 export interface ScriptingSettings {
@@ -178,6 +180,7 @@ export function loadSettings(env: Env = process.env): Settings {
     },
     http: {
       corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+      metricsPublic: choice(env, 'METRICS_PUBLIC', ['true', 'false'], 'false') === 'true',
     },
     queue: {
       concurrency: integer(env, 'QUEUE_CONCURRENCY', 2, 0, 10_000),

@@ -26,6 +26,8 @@ import { registerCors } from './http/cors.ts';
 import { parseQueryString } from './http/query-string.ts';
 import { authenticate, keyOf, withoutApiKey } from './http/credentials.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
+import { createMetrics } from './metrics/registry.ts';
+import { metricsRoute } from './metrics/route.ts';
 
 export interface RunningServer {
   url: string;
@@ -112,7 +114,10 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     onEventIndexError: (error) => app.log.error({ err: error }, 'reloading event scripts failed'),
   });
   await platform.eventScripts.load();
+  const metrics = createMetrics({ platform, queue, onError: (error) => app.log.error({ err: error }, 'reading a metric failed') });
 
+  // Requests by service and status for /metrics: one hook, before every route.
+  app.addHook('onResponse', metrics.requests.onResponse);
   // Registered only when it will log: even an empty hook costs every request.
   if (['trace', 'debug', 'info'].includes(settings.logLevel)) {
     app.addHook('onResponse', (request, reply, done) => {
@@ -135,6 +140,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, new DomainError('NOT_FOUND', `No route for ${request.method} ${withoutApiKey(request.url)}.`)));
   app.get('/healthz', async () => ({ status: 'ok' }));
+  metricsRoute(app, metrics, { platform, adminKey, public: settings.http.metricsPublic });
   // The front door of a browser: GraphiQL (the console, once there is one).
   app.get('/', (_request, reply) => reply.redirect('/graphql', 302));
   graphiqlAssetsRoute(app);

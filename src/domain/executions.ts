@@ -77,6 +77,25 @@ function buildRedactor(values: readonly string[]): Redact | null {
 }
 
 /**
+ * Runs started and finished since start, per script type and status: plain
+ * counts in memory, read by /metrics when scraped (two map lookups a run).
+ */
+export class ExecutionCounts {
+  private readonly byType = new Map<string, Record<ExecutionStatus, number>>();
+
+  count(scriptType: string, status: ExecutionStatus): void {
+    let counts = this.byType.get(scriptType);
+    if (!counts) this.byType.set(scriptType, (counts = { running: 0, succeeded: 0, failed: 0, timed_out: 0 }));
+    counts[status]++;
+  }
+
+  /** Per script type: `running` counts runs started, the other statuses runs finished so. */
+  snapshot(): Map<string, Readonly<Record<ExecutionStatus, number>>> {
+    return new Map([...this.byType].map(([type, counts]) => [type, { ...counts }]));
+  }
+}
+
+/**
  * One run of a script as it happens: numbers its log lines, enforces the log
  * byte cap (marking truncation once), and publishes every change on the bus,
  * which the recorder and live subscribers read.
@@ -93,6 +112,7 @@ export class ExecutionRun {
     private readonly maxLogBytes: number,
     /** Hides the service's secret values in lines and the error before they are stored or streamed; null when it has none. */
     private readonly redact: Redact | null = null,
+    private readonly counts: ExecutionCounts | null = null,
   ) {
     const startedAt = new Date();
     this.state = {
@@ -110,6 +130,7 @@ export class ExecutionRun {
       logBytes: 0,
       logsTruncated: false,
     };
+    this.counts?.count(this.state.scriptType, 'running');
     this.publish();
   }
 
@@ -146,6 +167,7 @@ export class ExecutionRun {
     this.state.error = error && this.redact ? { ...error, message: this.redact(error.message) } : error;
     this.state.finishedAt = new Date();
     this.state.durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
+    this.counts?.count(this.state.scriptType, outcome.status);
     this.publish();
     this.bus.logs.endExecution(this.state.id);
   }
@@ -188,6 +210,9 @@ export interface ExecutionFilter {
 
 /** Starting runs, and reading back what ran (newest first). */
 export class ExecutionLog {
+  /** This instance's runs by script type and status, since start. */
+  readonly counts = new ExecutionCounts();
+
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
@@ -195,7 +220,7 @@ export class ExecutionLog {
   ) {}
 
   start(init: RunInit, maxLogBytes: number, redact: Redact | null = null): ExecutionRun {
-    return new ExecutionRun(this.bus, this.recorder, init, maxLogBytes, redact);
+    return new ExecutionRun(this.bus, this.recorder, init, maxLogBytes, redact, this.counts);
   }
 
   /** Waits until everything recorded so far is queryable. */

@@ -32,6 +32,15 @@ export interface QueueStore {
   retryLater(id: string, token: string, delayMs: number): Promise<boolean>;
   /** Frees rows claimed but never started (claimed while stopping), as if never claimed. */
   release(tokens: string[]): Promise<void>;
+  /** Rows by state now, over every instance sharing the table. */
+  depth(): Promise<QueueDepth>;
+}
+
+/** Stored runs by state: due (waiting for a slot), delayed (a retry not yet due), claimed (running somewhere, under a live lease). */
+export interface QueueDepth {
+  due: number;
+  delayed: number;
+  claimed: number;
 }
 
 interface Dialect {
@@ -124,6 +133,19 @@ export abstract class SqlQueueStore implements QueueStore {
       `UPDATE "QueuedRun" SET "leaseToken" = NULL, "leaseUntil" = NULL, "claims" = "claims" - 1 WHERE "leaseToken" IN (${tokens.map((t) => sql.param(t)).join(', ')})`,
       sql.params,
     );
+  }
+
+  async depth(): Promise<QueueDepth> {
+    const { now } = this.dialect;
+    const free = `("leaseUntil" IS NULL OR "leaseUntil" < ${now})`;
+    const [row] = await this.db.query<Record<keyof QueueDepth, number | bigint | string | null>>(
+      `SELECT SUM(CASE WHEN ${free} AND "runAfter" <= ${now} THEN 1 ELSE 0 END) AS "due", ` +
+        `SUM(CASE WHEN ${free} AND "runAfter" > ${now} THEN 1 ELSE 0 END) AS "delayed", ` +
+        `SUM(CASE WHEN ${free} THEN 0 ELSE 1 END) AS "claimed" FROM "QueuedRun"`,
+      [],
+    );
+    // SUM over no rows is NULL; PostgreSQL's sums come back as bigint or text.
+    return { due: Number(row?.due ?? 0), delayed: Number(row?.delayed ?? 0), claimed: Number(row?.claimed ?? 0) };
   }
 
   /** Collects parameters in order, answering each with its placeholder. */

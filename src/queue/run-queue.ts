@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { QueueSettings } from '../config.ts';
 import type { OpenDatabase } from '../db/client.ts';
 import { PostgresQueueStore } from './postgres-queue-store.ts';
+import type { QueueDepth } from './queue-store.ts';
 import { PrismaExecutor, SqliteConnectionExecutor } from './sql-executor.ts';
 import { SqliteQueueStore } from './sqlite-queue-store.ts';
 import { TableRunQueue } from './table-run-queue.ts';
@@ -43,7 +44,21 @@ export interface RunQueue {
   start(run: (job: QueuedJob) => Promise<void>): void;
   /** Stops claiming; waits for running jobs up to deadlineMs. */
   stop(deadlineMs?: number): Promise<void>;
+  /** This instance's runs in progress and what became of its attempts since start. */
+  readonly stats: RunQueueStats;
+  /** Stored runs by state, over every instance sharing the database (one query). */
+  depth(): Promise<QueueDepth>;
 }
+
+/** What became of the attempts this instance ran. */
+export interface RunQueueStats {
+  running: number;
+  concurrency: number;
+  /** Attempts by outcome: succeeded; failed with a retry to come (retried); failed with none left (failed); never run, e.g. a run that keeps killing its instances (dropped). */
+  attempts: Record<AttemptOutcome, number>;
+}
+
+export type AttemptOutcome = 'succeeded' | 'retried' | 'failed' | 'dropped';
 
 export interface QueueDatabase extends Pick<OpenDatabase, 'db' | 'provider'> {
   /** SQLite: the connection Prisma uses, for prepared statements on it; without it the queue goes through Prisma's raw SQL. */

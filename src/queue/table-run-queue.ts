@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { QueueSettings } from '../config.ts';
-import type { ClaimedRun, QueueStore } from './queue-store.ts';
-import type { QueuedJob, QueuedRunInput, RunQueue } from './run-queue.ts';
+import type { ClaimedRun, QueueDepth, QueueStore } from './queue-store.ts';
+import type { AttemptOutcome, QueuedJob, QueuedRunInput, RunQueue, RunQueueStats } from './run-queue.ts';
 import { toStoredRun } from './stored-run.ts';
 
 /** Backoff never waits longer than this between attempts. */
@@ -35,6 +35,7 @@ export class TableRunQueue implements RunQueue {
   private pollTimer: NodeJS.Timeout | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private idleWaiters: (() => void)[] = [];
+  private readonly attempts: Record<AttemptOutcome, number> = { succeeded: 0, retried: 0, failed: 0, dropped: 0 };
 
   constructor(
     private readonly store: QueueStore,
@@ -48,6 +49,14 @@ export class TableRunQueue implements RunQueue {
     if (stored.length === 0) return;
     await this.store.insert(stored);
     this.claim();
+  }
+
+  get stats(): RunQueueStats {
+    return { running: this.running.size, concurrency: this.settings.concurrency, attempts: { ...this.attempts } };
+  }
+
+  depth(): Promise<QueueDepth> {
+    return this.store.depth();
   }
 
   start(run: (job: QueuedJob) => Promise<void>): void {
@@ -141,6 +150,7 @@ export class TableRunQueue implements RunQueue {
     const { row } = entry;
     const outcome = await this.settle(job);
     this.running.delete(entry);
+    this.attempts[!outcome.failed ? 'succeeded' : job.willRetry ? 'retried' : 'failed']++;
     try {
       // Stopped meanwhile: the database may be closing; the row's lease expires and another instance takes it.
       if (this.stopped) return;
@@ -208,6 +218,7 @@ export class TableRunQueue implements RunQueue {
   }
 
   private drop(row: ClaimedRun, reason: string): void {
+    this.attempts.dropped++;
     this.store.remove(row.id, row.token).catch((error: unknown) => this.onError(error));
     this.onError(new Error(`queued run ${row.id} (${row.eventName}) was dropped: ${reason}`));
   }

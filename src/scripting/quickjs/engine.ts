@@ -31,6 +31,8 @@ export interface QuickJsStats {
   spares: number;
   running: number;
   waiting: number;
+  /** Calls refused as overloaded (503) since start. */
+  refused: number;
   totalBytes: number;
   /** Worst case of the runs in progress (each its instance's maximum). */
   reservedBytes: number;
@@ -156,7 +158,7 @@ export class QuickJsEngine implements ScriptEngine {
 
   get stats(): QuickJsStats {
     const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, abandoned: 0 };
-    return { ...pool, ...this.budget.stats, running: this.gate.inProgress, waiting: this.gate.waitingCount };
+    return { ...pool, ...this.budget.stats, running: this.gate.inProgress, waiting: this.gate.waitingCount, refused: this.gate.refusedCount };
   }
 
   async stop(deadlineMs = 5000): Promise<void> {

@@ -24,6 +24,8 @@ export class RunGate {
   /** Insertion order is arrival order; a waiter that times out deletes itself. */
   private readonly waiting = new Set<Waiter>();
   private averageMs = 50;
+  /** Calls refused as overloaded (queue full, or no slot within their timeout) since start. */
+  private refused = 0;
 
   constructor(
     private readonly maxRunning: number,
@@ -99,6 +101,10 @@ export class RunGate {
     return this.waiting.size;
   }
 
+  get refusedCount(): number {
+    return this.refused;
+  }
+
   private admitWaiting(): void {
     for (const waiter of this.waiting) {
       if (this.running >= this.maxRunning || !this.budget.makeRoom(waiter.bytes)) return;
@@ -111,6 +117,7 @@ export class RunGate {
   }
 
   private overloaded(message: string): ScriptFailure {
+    this.refused++;
     return overloaded(message, ((this.waiting.size + 1) * this.averageMs) / Math.max(1, this.maxRunning));
   }
 }

@@ -6,7 +6,7 @@ import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
 import { sandboxedEnvironment, scrubbedEnvironment } from './environment.ts';
 import type { DetectedInterpreter, LanguageSpec } from './languages/language.ts';
-import { WorkerPool, type WorkerDescription } from './pool.ts';
+import { WorkerPool, type PoolStats, type WorkerDescription } from './pool.ts';
 import { interpreterPaths, type WorkerLauncher } from './sandbox.ts';
 import { Worker } from './worker.ts';
 
@@ -133,6 +133,11 @@ export class SubprocessEngine implements ScriptEngine {
   /** Each live worker's host pids and uid, with the service it serves (diagnostics and tests). */
   workers(): WorkerDescription[] {
     return this.pool?.describe() ?? [];
+  }
+
+  /** The pool's workers by state, queue and refusals; null while the type is not running. */
+  get poolStats(): PoolStats | null {
+    return this.pool?.stats ?? null;
   }
 
   private createPool(found: DetectedInterpreter, launcher: WorkerLauncher): WorkerPool {

@@ -1,7 +1,7 @@
 import { overloaded, ScriptFailure } from '../failure.ts';
 import type { ScriptJob, ScriptOutcome } from '../types.ts';
 import type { LanguageSpec } from './languages/language.ts';
-import { Worker, type WorkerEvents } from './worker.ts';
+import { Worker, type WorkerEvents, type WorkerState } from './worker.ts';
 
 export interface PoolOptions {
   language: LanguageSpec;
@@ -32,6 +32,16 @@ export interface WorkerDescription {
   state: string;
   /** From spawn until it could take a job, in ms. */
   startMs: number | null;
+}
+
+/** What the pool holds now, for operators (/metrics). */
+export interface PoolStats {
+  /** Live workers by state. */
+  workers: Record<WorkerState, number>;
+  /** Calls waiting for a worker. */
+  queued: number;
+  /** Calls refused as overloaded (503) since start. */
+  rejected: number;
 }
 
 interface Waiting {
@@ -76,6 +86,7 @@ export class WorkerPool {
   private stopping = false;
   private readonly reaper: NodeJS.Timeout;
   private averageMs = 50;
+  private rejected = 0;
   private startFailures = 0;
   private lastStartError: string | null = null;
   private lastStartFailureAt = 0;
@@ -165,6 +176,12 @@ export class WorkerPool {
 
   get size(): number {
     return this.liveCount();
+  }
+
+  get stats(): PoolStats {
+    const workers: Record<WorkerState, number> = { starting: 0, idle: 0, busy: 0, closing: 0, dead: 0 };
+    for (const worker of this.workers) workers[worker.state]++;
+    return { workers, queued: this.queue.length, rejected: this.rejected };
   }
 
   /** Refuses new calls, lets running ones finish until the deadline, then ends every worker. */
@@ -373,6 +390,7 @@ export class WorkerPool {
   }
 
   private overloaded(message: string): ScriptFailure {
+    this.rejected++;
     return overloaded(message, ((this.queue.length + 1) * this.averageMs) / Math.max(1, this.options.maxSize));
   }
 }
