@@ -14,6 +14,7 @@ const benches: Bench[] = [
   { name: 'event-scripts', run: async () => (await import('./event-scripts.ts')).benchEventScripts() },
   { name: 'access', run: async () => (await import('./access.ts')).benchAccess() },
   { name: 'first-call', run: async () => (await import('./first-call.ts')).benchFirstCall() },
+  { name: 'many-services', run: async () => (await import('./many-services.ts')).benchManyServices() },
   {
     name: 'subprocess',
     run: async () => {

@@ -326,6 +326,32 @@ describe('isolation', () => {
     expect(after.json.n).toBeLessThanOrEqual(2);
   });
 
+  it('gives a recycled instance to the next service with nothing of the last one left in it', async () => {
+    // Two warm contexts and no spares: every other service's first call reuses a warm one's instance.
+    const small = await startTestServer({ QUICKJS_WARM_CONTEXTS: '2', QUICKJS_SPARE_CONTEXTS: '0' });
+    try {
+      const planter =
+        "globalThis.stolen = platform.secrets; globalThis.theirs = 'secret'; Object.prototype.leak = 'x'; " +
+        "Array.prototype.push = function () { return 'owned'; }; JSON.stringify = function () { return '\"owned\"'; }; return { planted: true }";
+      const victim =
+        "const seen = []; seen.push(1); return { theirs: typeof globalThis.theirs, stolen: typeof globalThis.stolen, leak: ({}).leak === undefined, pushed: seen.length }";
+      for (let i = 0; i < 4; i++) await createService(small, `planter${i}`, 'javascript', planter);
+      for (let i = 0; i < 4; i++) await createService(small, `victim${i}`, 'javascript', victim);
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 4; i++) expect((await small.rest('GET', `/api/v2/planter${i}`)).json).toEqual({ planted: true });
+        for (let i = 0; i < 4; i++) {
+          expect((await small.rest('GET', `/api/v2/victim${i}`)).json).toEqual({ theirs: 'undefined', stolen: 'undefined', leak: true, pushed: 1 });
+        }
+      }
+      const quickjs = small.server.platform.engines.find('javascript') as unknown as { stats: { instances: number; recycled: number } };
+      // Sixteen calls over eight services: all but the first few reused a warm instance.
+      expect(quickjs.stats.recycled).toBeGreaterThanOrEqual(12);
+      expect(quickjs.stats.instances).toBeLessThanOrEqual(3);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('uses the new script as soon as a service is updated', async () => {
     const id = await createService(t, 'versioned', 'javascript', 'return { v: 1 }');
     expect((await t.rest('GET', '/api/v2/versioned')).json).toEqual({ v: 1 });

@@ -45,6 +45,8 @@ export class ContextPool {
   private live = 0;
   /** Instances dropped without a clean dispose (an aborted instance). */
   private abandoned = 0;
+  /** Contexts made in the instance of an idle one (see recycleColdest). */
+  private recycledCount = 0;
 
   constructor(
     private readonly modules: CappedModules,
@@ -78,7 +80,7 @@ export class ContextPool {
     const spare = usesSpares ? this.ready.pop() : undefined;
     if (spare) this.uncount(spare);
     if (usesSpares) this.prepareSpares();
-    const context = spare ?? (await this.newContext(memoryLimitMb));
+    const context = spare ?? this.recycleColdest(memoryLimitMb) ?? (await this.newContext(memoryLimitMb));
     try {
       context.load(job);
     } catch (error) {
@@ -128,7 +130,7 @@ export class ContextPool {
   }
 
   get stats() {
-    return { instances: this.live, idle: this.idleCount, spares: this.ready.length, abandoned: this.abandoned };
+    return { instances: this.live, idle: this.idleCount, spares: this.ready.length, abandoned: this.abandoned, recycled: this.recycledCount };
   }
 
   /**
@@ -178,6 +180,13 @@ export class ContextPool {
     this.preparing = true;
     setTimeout(() => {
       let made = false;
+      const recycled = this.recycleColdest(this.spares.memoryLimitMb);
+      if (recycled) {
+        this.ready.push(recycled);
+        this.count(recycled);
+        this.preparing = false;
+        return this.prepareSpares();
+      }
       // A spare never pushes warm contexts or runs out of the budget.
       if (!this.budget.hasRoom(INITIAL_INSTANCE_BYTES)) {
         this.preparing = false;
@@ -210,6 +219,38 @@ export class ContextPool {
       freed += this.counted.get(spare) ?? 0;
       this.discard(spare);
     }
+  }
+
+  /**
+   * Once there are as many instances as warm contexts may be kept, a new
+   * context reuses the instance of the coldest idle one with the same memory
+   * limit (its maximum is fixed when made) instead of making another: traffic
+   * spread over more services than the warm set holds would otherwise pay
+   * for a new instance on nearly every call.
+   */
+  private recycleColdest(memoryLimitMb: number): WarmContext | null {
+    if (this.live < this.capacity || this.closed) return null;
+    for (const [key, list] of this.idle) {
+      const index = list.findIndex((context) => context.memoryLimitMb === memoryLimitMb);
+      if (index === -1) continue;
+      const [context] = list.splice(index, 1) as [WarmContext];
+      this.idleCount--;
+      if (list.length === 0) this.idle.delete(key);
+      this.uncount(context);
+      let fresh: WarmContext | null = null;
+      try {
+        fresh = context.recycled();
+      } catch {
+        // the prelude failed in the fresh runtime: a new instance is made instead
+      }
+      if (fresh) this.recycledCount++;
+      else {
+        if (context.disposeError) this.abandoned++;
+        this.live--;
+      }
+      return fresh;
+    }
+    return null;
   }
 
   /** Drops the least recently used idle context; returns the bytes it was counted at. */

@@ -1,0 +1,96 @@
+// Many services with spread traffic (issue #12): a call to a service outside
+// the warm set, round-robin throughput over all of them beside traffic to one
+// service (same server, same run), and the server's resident memory once each
+// has been called. BENCH_SERVICES sets how many (default 10,000).
+import autocannon from 'autocannon';
+import { ADMIN_KEY, API_KEY_HEADER, mb, note, printTable, record, rest, rssOf, section, startScriptgate, type ServerProcess } from './lib.ts';
+
+const SERVICES = Number(process.env.BENCH_SERVICES) || 10_000;
+/** Services called one after another, twice, for the cold-call latency (the warm set holds 64). */
+const LATENCY_SERVICES = Math.min(SERVICES, 2_000);
+const CREATE_BATCH = 500;
+const CONNECTIONS = 32;
+const DURATION_S = Number(process.env.BENCH_DURATION_S) || 3;
+const BENCH = 'many-services';
+const SCRIPT = "return {hello: 'world', at: event.resource}";
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+export async function createServices(base: string, count: number, prefix = 'svc'): Promise<void> {
+  for (let start = 0; start < count; start += CREATE_BATCH) {
+    const resource = [];
+    for (let i = start; i < Math.min(count, start + CREATE_BATCH); i++) resource.push({ name: `${prefix}${i}`, type: 'javascript', config: { content: SCRIPT } });
+    const created = await rest(base, 'POST', '/api/v2/system/service', { resource });
+    if (created.status !== 201) throw new Error(`creating services failed: ${created.status} ${created.text.slice(0, 300)}`);
+  }
+}
+
+async function call(base: string, name: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${base}/api/v2/${name}/x`, { headers: { [API_KEY_HEADER]: ADMIN_KEY } });
+  await response.text();
+  if (response.status !== 200) throw new Error(`GET /api/v2/${name}/x answered ${response.status}`);
+  return performance.now() - started;
+}
+
+/** Requests per second over `paths`, each connection taking the next path in turn. */
+async function throughput(server: ServerProcess, paths: string[]): Promise<number> {
+  let next = 0;
+  const result = await autocannon({
+    url: server.url,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    headers: { [API_KEY_HEADER]: ADMIN_KEY },
+    requests: [{ setupRequest: (request: { path: string }) => ({ ...request, path: paths[next++ % paths.length]! }) }],
+  });
+  if (result.non2xx || result.errors) throw new Error(`throughput run had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return result.requests.average;
+}
+
+export async function benchManyServices(): Promise<void> {
+  section(`Many services: ${SERVICES} javascript services`);
+  const server = await startScriptgate({}, { ipc: true });
+  try {
+    await createServices(server.url, SERVICES);
+    // Cold calls: every call meets a service whose context is not warm (2,000 in turn, twice; the warm set is 64).
+    const latencies: number[] = [];
+    for (let pass = 0; pass < 2; pass++) for (let i = 0; i < LATENCY_SERVICES; i++) latencies.push(await call(server.url, `svc${i}`));
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const warm: number[] = [];
+    for (let i = 0; i < 200; i++) warm.push(await call(server.url, 'svc0'));
+    warm.sort((a, b) => a - b);
+    const p50 = percentile(sorted, 0.5);
+    const p99 = percentile(sorted, 0.99);
+
+    const paths = Array.from({ length: SERVICES }, (_, i) => `/api/v2/svc${i}/x`);
+    const one = [paths[0]!];
+    // Alternating, so load from elsewhere on the machine falls on both sides.
+    const single: number[] = [];
+    const spread: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      single.push(await throughput(server, one));
+      spread.push(await throughput(server, paths));
+    }
+    const oneRps = Math.max(...single);
+    const spreadRps = Math.max(...spread);
+    // Every service has been called at least once by now (round-robin passes over all of them).
+    const rss = rssOf(server.pid);
+
+    note(`latency seen by the client (fetch, keep-alive); cold: ${LATENCY_SERVICES} services in turn, twice (${latencies.length} calls)`);
+    note(`cold p90 ${percentile(sorted, 0.9).toFixed(2)} ms, p95 ${percentile(sorted, 0.95).toFixed(2)} ms, max ${sorted.at(-1)!.toFixed(2)} ms`);
+    printTable([
+      record({ bench: BENCH, metric: 'cold call median', value: `${p50.toFixed(2)} ms (warm ${percentile(warm, 0.5).toFixed(2)} ms)`, target: '< 2 ms', pass: p50 < 2 }),
+      record({ bench: BENCH, metric: 'cold call p99', value: `${p99.toFixed(2)} ms (warm ${percentile(warm, 0.99).toFixed(2)} ms)`, target: '< 10 ms', pass: p99 < 10 }),
+      record({
+        bench: BENCH,
+        metric: `round-robin over ${SERVICES} / one service`,
+        value: `${(spreadRps / oneRps).toFixed(2)} (${spreadRps.toFixed(0)} / ${oneRps.toFixed(0)} req/s)`,
+        target: '>= 0.50',
+        pass: spreadRps / oneRps >= 0.5,
+      }),
+      record({ bench: BENCH, metric: `server RSS, ${SERVICES} services each called`, value: mb(rss.rss), target: '< 200 MB', pass: rss.rss < 200 * 1024 * 1024 }),
+    ]);
+  } finally {
+    await server.stop();
+  }
+}
