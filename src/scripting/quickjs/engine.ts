@@ -29,6 +29,8 @@ export interface QuickJsStats {
   instances: number;
   idle: number;
   spares: number;
+  /** Contexts made by reusing an idle instance, since start. */
+  recycled: number;
   running: number;
   waiting: number;
   /** Calls refused as overloaded (503) since start. */
@@ -157,7 +159,7 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   get stats(): QuickJsStats {
-    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, abandoned: 0 };
+    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, abandoned: 0, recycled: 0 };
     return { ...pool, ...this.budget.stats, running: this.gate.inProgress, waiting: this.gate.waitingCount, refused: this.gate.refusedCount };
   }
 
