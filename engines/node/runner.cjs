@@ -58,7 +58,13 @@ class ScriptExit {
 }
 const realExit = process.exit.bind(process);
 process.exit = function exit(code) {
-  throw new ScriptExit(code === undefined ? Number(process.exitCode) || 0 : Number(code) || 0);
+  const status = code === undefined ? Number(process.exitCode) || 0 : Number(code) || 0;
+  // Marked here too: a script that catches the throw still ends as exited, with this status.
+  if (current && !current.finished && !current.exited) {
+    current.exited = true;
+    current.exitCode = status;
+  }
+  throw new ScriptExit(status);
 };
 
 // ---- the per-job world ------------------------------------------------------------
@@ -71,6 +77,7 @@ const PRELUDE = new vm.Script(
   const stringify = JSON.stringify;
   const event = parse(host.event);
   const define = (name, fn) => Object.defineProperty(event, name, { value: fn, writable: true, configurable: true, enumerable: false });
+  // DreamFactory's: a missing (or falsy) status is 200, a missing content type JSON.
   define('setResponse', function setResponse(content, statusCode, contentType) {
     if (!event.response || typeof event.response !== 'object') event.response = {};
     event.response.content = content;
@@ -83,32 +90,20 @@ const PRELUDE = new vm.Script(
   define('setReturn', function setReturn(content) {
     host.setReturn(content);
   });
-  const optionKeys = ['headers', 'parameters'];
-  const looksLikeOptions = (value) =>
-    value === null || value === undefined ||
-    (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0 &&
-      Object.keys(value).every((key) => optionKeys.includes(key)));
-  // platform.api.<verb>(path, payload, options[, callback]) returns a Promise;
-  // DreamFactory's get(path, options, callback) and callback(body, response) work too.
+  // The body a DreamFactory callback gets: the response body as the REST door sends it
+  // (a string as it is, anything else as JSON text, nothing as '').
+  const bodyText = (content) => (content === null || content === undefined ? '' : typeof content === 'string' ? content : stringify(content));
+  // platform.api.<verb>(path, ...args[, callback]) returns a Promise. The arguments go to the
+  // host as they are: it decides which is the payload and which the options (engines/PROTOCOL.md).
   const verb = (method) => function (path, ...args) {
     const callback = typeof args[args.length - 1] === 'function' ? args.pop() : null;
-    let payload = null;
-    let options = null;
-    if (method === 'GET' && args.length === 1 && looksLikeOptions(args[0])) options = args[0] ?? null;
-    else {
-      payload = args[0] ?? null;
-      options = args[1] ?? null;
-    }
-    const call = stringify({ method, path: String(path), payload, options });
+    const call = stringify({ method, path: String(path), args });
     return new Promise((resolve) => {
       host.api(call, (resultJson) => {
         const result = parse(resultJson);
         if (callback) {
-          const content = result.content;
-          const body = content === null || content === undefined ? ''
-            : typeof content === 'string' && !/json/i.test(result.content_type || '') ? content : stringify(content);
-          callback(body, { statusCode: result.status_code, status_code: result.status_code, headers: result.headers,
-            content, content_type: result.content_type });
+          callback(bodyText(result.content), { statusCode: result.status_code, status_code: result.status_code, content: result.content,
+            content_type: result.content_type, headers: result.headers });
         }
         resolve(result);
       });
@@ -271,6 +266,7 @@ function startJob(frame) {
   job.limits = frame.limits || {};
   job.maxResultChars = job.limits.maxResponseBytes ? 2 * job.limits.maxResponseBytes + frame.size + RESULT_SLACK_BYTES : Infinity;
   current = job;
+  process.exitCode = undefined; // a status an earlier script left is not this one's
   try {
     const context = job.context;
     const { event, platform } = PRELUDE.runInContext(context)({
@@ -337,7 +333,7 @@ function checkFinished(job) {
 function finish(job) {
   job.finished = true;
   clearJobTimers(job);
-  const returned = job.returned === undefined ? null : job.returned;
+  const returned = job.returned === undefined || job.exited ? null : job.returned;
   let line;
   try {
     const message = { t: 'result', job: job.id, returned, event: job.event };
@@ -358,9 +354,10 @@ function finish(job) {
 function fail(job, error) {
   if (job.finished) return;
   if (error instanceof ScriptExit) {
-    job.exited = true;
-    job.exitCode = error.code;
-    job.returned = undefined;
+    if (!job.exited) {
+      job.exited = true;
+      job.exitCode = error.code;
+    }
     finish(job);
     return;
   }
@@ -499,6 +496,22 @@ function warmUp() {
   main.runInContext(context)(event, platform).then((value) => JSON.stringify({ returned: value, event }));
 }
 
+/**
+ * If the server dies, so do we. In the sandbox bwrap's --die-with-parent ends the whole PID
+ * namespace (there our parent is its init, pid 1). Unsandboxed, Node has no prctl(PR_SET_PDEATHSIG):
+ * a watchdog thread, which runs while a script keeps the main thread busy, notices that we were
+ * handed to another parent and kills the process.
+ */
+function dieWithParent() {
+  const parent = process.ppid;
+  if (parent === 1) return;
+  const { Worker } = require('node:worker_threads');
+  const source = `const parent = require('node:worker_threads').workerData;
+setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL'); }, 500);`;
+  new Worker(source, { eval: true, workerData: parent, resourceLimits: { maxOldGenerationSizeMb: 8 } }).unref();
+}
+
+dieWithParent();
 warmUp();
 prepareSpare();
 fdLimit = (lowestFreeFd() ?? 0) + FD_BUDGET;

@@ -5,9 +5,10 @@
  * A long-lived process that runs one job at a time, the script being the body
  * of a fresh closure, so its variables never reach the next job. The server
  * gives a runner to one script owner only and replaces it when a job dies of a
- * fatal error, exits, times out or leaves processes behind. A script that
- * declares named functions, classes, interfaces, traits or enums runs in a
- * forked child instead, as PHP cannot declare them twice in one process.
+ * fatal error, times out or leaves processes behind. A script that declares
+ * named functions, classes, interfaces, traits or enums runs in a forked child
+ * instead, as PHP cannot declare them twice in one process; so does one that
+ * may call exit() (or eval), which would otherwise end this process.
  * Forking every job was measured and not chosen: about 3 ms of CPU a call on
  * these machines, against well under 0.1 ms in a warm process.
  *
@@ -33,8 +34,45 @@ $sgOut = fopen('php://fd/4', 'wb');
 function sg_send(array $message): void
 {
     global $sgOut;
-    $data = json_encode($message, SG_JSON_OUT) . "\n";
-    sg_write_all($sgOut, $data);
+    sg_write_all($sgOut, sg_json($message) . "\n");
+}
+
+/** JSON text; NaN and infinities become null, as JavaScript's JSON writes them (every runner does). */
+function sg_json($value): string
+{
+    try {
+        return json_encode($value, SG_JSON_OUT);
+    } catch (JsonException $error) {
+        if ($error->getCode() !== JSON_ERROR_INF_OR_NAN) {
+            throw $error;
+        }
+        // Only a value that has them pays for the walk.
+        return json_encode(sg_without_non_finite($value), SG_JSON_OUT);
+    }
+}
+
+function sg_without_non_finite($value, int $depth = 0)
+{
+    if (is_float($value) && !is_finite($value)) {
+        return null;
+    }
+    if ($depth > 512) {
+        return $value; // json_encode then says it is nested too deeply
+    }
+    if (is_array($value)) {
+        foreach ($value as $key => $item) {
+            $value[$key] = sg_without_non_finite($item, $depth + 1);
+        }
+        return $value;
+    }
+    if ($value instanceof stdClass) {
+        $copy = new stdClass();
+        foreach (get_object_vars($value) as $key => $item) {
+            $copy->$key = sg_without_non_finite($item, $depth + 1);
+        }
+        return $copy;
+    }
+    return $value;
 }
 
 function sg_write_all($stream, string $data): void
@@ -80,8 +118,10 @@ final class ScriptgateApi
     public function __construct(int $jobId)
     {
         foreach (['get', 'post', 'put', 'patch', 'delete'] as $verb) {
-            $this->$verb = static function ($path, $payload = null, $options = []) use ($jobId, $verb) {
-                return sg_api_call($jobId, strtoupper($verb), $path, $payload, $options);
+            // The arguments after the path go to the host as given: it decides which is the payload
+            // and which the options, the same way for every language (engines/PROTOCOL.md).
+            $this->$verb = static function ($path, ...$args) use ($jobId, $verb) {
+                return sg_api_call($jobId, strtoupper($verb), $path, $args);
             };
         }
     }
@@ -97,16 +137,13 @@ final class ScriptgateApi
 }
 
 /** Returns ['status_code' => ..., 'content' => ..., 'content_type' => ..., 'headers' => ...]. */
-function sg_api_call(int $jobId, string $verb, $path, $payload, $options): array
+function sg_api_call(int $jobId, string $verb, $path, array $args): array
 {
     static $sequence = 0;
+    // A value JSON cannot carry throws here, in the script, before anything is sent.
+    $call = sg_json(['method' => $verb, 'path' => (string) $path, 'args' => array_values($args)]);
     $id = ++$sequence;
-    sg_send(['t' => 'api', 'job' => $jobId, 'id' => $id, 'call' => [
-        'method' => $verb,
-        'path' => (string) $path,
-        'payload' => $payload,
-        'options' => is_array($options) && $options !== [] ? $options : null,
-    ]]);
+    sg_write_all($GLOBALS['sgOut'], "{\"t\":\"api\",\"job\":$jobId,\"id\":$id,\"call\":$call}\n");
     while (($message = sg_read()) !== null) {
         if (($message['t'] ?? '') === 'api-result' && ($message['job'] ?? 0) === $jobId && ($message['id'] ?? 0) === $id) {
             return $message['result'];
@@ -160,9 +197,6 @@ function sg_first_unserialisable($value, string $where, int $depth = 0): ?string
     if (is_resource($value) || gettype($value) === 'resource (closed)') {
         return "$where (a resource)";
     }
-    if (is_float($value) && (is_nan($value) || is_infinite($value))) {
-        return "$where ($value)";
-    }
     if ($depth > 200) {
         return "$where (nested too deeply, or a circular reference)";
     }
@@ -194,7 +228,7 @@ function sg_send_result(SgJobState $state, $returned, bool $exited): void
         $message['exited'] = true;
     }
     try {
-        $data = json_encode($message, SG_JSON_OUT) . "\n";
+        $data = sg_json($message) . "\n";
     } catch (JsonException $error) {
         $where = sg_first_unserialisable($returned, 'return value')
             ?? sg_first_unserialisable($state->event, 'event') ?? 'result';
@@ -247,8 +281,11 @@ function sg_error_label(int $type): string
     };
 }
 
-/** Whether the script declares something PHP cannot declare twice in one process. */
-function sg_declares_names(string $script): bool
+/**
+ * Whether the script runs in a forked child: it declares something PHP cannot declare twice in
+ * one process, or it may call exit() (or eval code that may), which would end the warm runner.
+ */
+function sg_needs_fork(string $script): bool
 {
     static $cache = [];
     $key = md5($script);
@@ -272,6 +309,9 @@ function sg_declares_names(string $script): bool
     foreach ($significant as $i => $token) {
         if (!is_array($token)) {
             continue;
+        }
+        if ($token[0] === T_EXIT || $token[0] === T_EVAL) {
+            return $cache[$key] = true; // exit, die, eval
         }
         $previous = $significant[$i - 1] ?? null;
         $next = $significant[$i + 1] ?? null;
@@ -365,7 +405,7 @@ function sg_run_job(array $job): void
     $sgCurrent = null;
 }
 
-/** Runs a job in a forked child (it declares names); returns the child's exit status. */
+/** Runs a job in a forked child (see sg_needs_fork); returns the child's exit status. */
 function sg_run_job_forked(array $job): int
 {
     global $sgRunnerPid;
@@ -387,6 +427,20 @@ function sg_run_job_forked(array $job): int
     return pcntl_wifexited($status) ? pcntl_wexitstatus($status) : -pcntl_wtermsig($status);
 }
 
+/** If the server dies, so do we (Linux, PR_SET_PDEATHSIG), where FFI is there; in the sandbox bwrap's --die-with-parent does it too. */
+function sg_die_with_parent(): void
+{
+    if (!extension_loaded('ffi')) {
+        return;
+    }
+    try {
+        FFI::cdef('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);')
+            ->prctl(1, 9, 0, 0, 0); // PR_SET_PDEATHSIG, SIGKILL
+    } catch (Throwable $error) {
+        // FFI disabled by ffi.enable: the pipes closing still ends an idle runner.
+    }
+}
+
 // ---- the process -----------------------------------------------------------------
 
 $sgToken = $argv[1] ?? '';
@@ -397,12 +451,13 @@ $sgRunnerPid = getmypid();
 $sgHome = getcwd();
 $sgCurrent = null;
 register_shutdown_function('sg_on_shutdown');
+sg_die_with_parent();
 posix_setrlimit(POSIX_RLIMIT_CORE, 0, 0);
 // Run the paths a job takes once before saying ready, so the first call is not the slow one.
 $sgWarm = eval('return static function (array &$event, array $platform) { return ["a" => [1, 2.5, "b", null, true]];' . "\n};");
 $sgWarmEvent = ['request' => [], 'response' => []];
 json_decode(json_encode(['returned' => $sgWarm($sgWarmEvent, []), 'event' => sg_objects($sgWarmEvent)], SG_JSON_OUT), true);
-sg_declares_names('return 1;');
+sg_needs_fork('return 1;');
 unset($sgWarm, $sgWarmEvent);
 $sgFdLimit = sg_lowest_free_fd() + SG_FD_BUDGET;
 $sgBaselineGlobals = [...array_keys($GLOBALS), 'sgBaselineGlobals', 'sgJob', 'sgDone', 'sgName'];
@@ -413,7 +468,7 @@ while (($sgJob = sg_read()) !== null) {
         continue; // e.g. an API result for a job that was stopped
     }
     $sgDone = ['t' => 'done', 'job' => $sgJob['id']];
-    if (sg_declares_names((string) $sgJob['script'])) {
+    if (sg_needs_fork((string) $sgJob['script'])) {
         $sgDone['code'] = sg_run_job_forked($sgJob);
     } else {
         sg_run_job($sgJob);

@@ -63,8 +63,28 @@ class Channel:
 
     @staticmethod
     def send(message):
-        data = (json.dumps(message, separators=(',', ':'), allow_nan=False) + '\n').encode()
-        write_all(OUT_FD, data)
+        write_all(OUT_FD, (to_json(message) + '\n').encode())
+
+
+def to_json(value):
+    """JSON text; NaN and infinities become null, as JavaScript's JSON writes them (every runner does)."""
+    try:
+        return json.dumps(value, separators=(',', ':'), allow_nan=False)
+    except ValueError:
+        # Only a value that has them pays for the walk.
+        return json.dumps(without_non_finite(value), separators=(',', ':'), allow_nan=False)
+
+
+def without_non_finite(value, depth=0):
+    if isinstance(value, float) and (value != value or value in (float('inf'), float('-inf'))):
+        return None
+    if depth > 1000:
+        return value  # json.dumps then says it is nested too deeply
+    if isinstance(value, dict):
+        return {k: without_non_finite(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_non_finite(v, depth + 1) for v in value]
+    return value
 
 
 def write_all(fd, data):
@@ -131,12 +151,13 @@ class ApiResponse(Munch):
     __slots__ = ()
 
     def read(self, amt=None):
+        """The body as the REST door sends it: a string as it is, anything else as JSON text."""
         content = self.get('content')
         if content is None:
             return b''
-        if isinstance(content, str) and 'json' not in (self.get('content_type') or 'json'):
+        if isinstance(content, str):
             return content.encode()
-        return json.dumps(content).encode()
+        return to_json(content).encode()
 
     def json(self):
         return self.get('content')
@@ -159,11 +180,10 @@ class ApiResponse(Munch):
         return list((self.get('headers') or {}).items())
 
 
-OPTION_KEYS = {'headers', 'parameters'}
-
-
 class Api:
-    """platform.api: get/post/put/patch/delete(path, payload=None, options=None)."""
+    """platform.api: get/post/put/patch/delete(path, payload=None, options=None), and call(verb, path, ...).
+    The arguments go to the host as given: it decides which is the payload and which the options
+    (DreamFactory's get(path, options) included), the same way for every language."""
 
     def __init__(self, channel, job_id):
         self._channel = channel
@@ -171,39 +191,43 @@ class Api:
         self._lock = threading.Lock()
         self._seq = 0
 
-    def get(self, path, payload=None, options=None):
-        # DreamFactory's Python get() took (path, options): accept that too.
-        if options is None and isinstance(payload, dict) and payload and set(payload) <= OPTION_KEYS:
-            payload, options = None, payload
-        return self.call('GET', path, payload, options)
+    def get(self, path, *args, **named):
+        return self.call('GET', path, *args, **named)
 
-    def post(self, path, payload=None, options=None):
-        return self.call('POST', path, payload, options)
+    def post(self, path, *args, **named):
+        return self.call('POST', path, *args, **named)
 
-    def put(self, path, payload=None, options=None):
-        return self.call('PUT', path, payload, options)
+    def put(self, path, *args, **named):
+        return self.call('PUT', path, *args, **named)
 
-    def patch(self, path, payload=None, options=None):
-        return self.call('PATCH', path, payload, options)
+    def patch(self, path, *args, **named):
+        return self.call('PATCH', path, *args, **named)
 
-    def delete(self, path, payload=None, options=None):
-        return self.call('DELETE', path, payload, options)
+    def delete(self, path, *args, **named):
+        return self.call('DELETE', path, *args, **named)
 
-    def call(self, verb, path, payload=None, options=None):
-        if isinstance(payload, (bytes, bytearray)):
-            payload = payload.decode('utf-8', 'replace')
-        call = {'method': str(verb).upper(), 'path': str(path), 'payload': payload,
-                'options': options if isinstance(options, dict) else None}
+    def call(self, verb, path, *args, payload=None, options=None):
+        args = list(args)
+        if payload is not None or options is not None:
+            # Named arguments (DreamFactory's payload=, options=) take their places.
+            args = (args + [None, None])[:2]
+            if payload is not None:
+                args[0] = payload
+            if options is not None:
+                args[1] = options
+        args = [a.decode('utf-8', 'replace') if isinstance(a, (bytes, bytearray)) else a for a in args]
+        # A value JSON cannot carry raises here, in the script, before anything is sent.
+        call = to_json({'method': str(verb).upper(), 'path': str(path), 'args': args})
         with self._lock:  # one call in flight per job: replies come back in order
             self._seq += 1
             call_id = self._seq
-            self._channel.send({'t': 'api', 'job': self._job, 'id': call_id, 'call': call})
+            write_all(OUT_FD, ('{"t":"api","job":%d,"id":%d,"call":%s}\n' % (self._job, call_id, call)).encode())
             while True:
-                message = self._channel.read()
-                if message is None:
+                reply = self._channel.read()
+                if reply is None:
                     os._exit(EXIT_CHANNEL_CLOSED)
-                if message.get('t') == 'api-result' and message.get('job') == self._job and message.get('id') == call_id:
-                    return ApiResponse(message['result'])
+                if reply.get('t') == 'api-result' and reply.get('job') == self._job and reply.get('id') == call_id:
+                    return ApiResponse(reply['result'])
 
 
 # ---- running one job (in the forked child) -----------------------------------------
@@ -231,10 +255,8 @@ def describe_error(error):
 def first_unserialisable(value, where, seen=None):
     """Where in a value JSON fails, e.g. "return value['items'][2] (a set)"."""
     seen = set() if seen is None else seen
-    if value is None or isinstance(value, (str, bool, int)):
-        return None
-    if isinstance(value, float):
-        return None if value == value and value not in (float('inf'), float('-inf')) else '%s (%r)' % (where, value)
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None  # NaN and infinities are written as null
     if isinstance(value, (dict, list, tuple)):
         if id(value) in seen:
             return '%s (a circular reference)' % where
@@ -329,7 +351,7 @@ def send_result(send, job_id, returned, event, exited, exit_status, limits):
     if exited:
         message.update(exited=True, exitCode=exit_status)
     try:
-        data = (json.dumps(message, separators=(',', ':'), allow_nan=False) + '\n').encode()
+        data = (to_json(message) + '\n').encode()
     except (TypeError, ValueError, RecursionError) as error:
         where = first_unserialisable(returned, 'return value') or first_unserialisable(event, 'event') or 'result'
         send({'t': 'error', 'job': job_id, 'kind': 'error',

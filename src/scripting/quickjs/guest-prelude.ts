@@ -127,26 +127,23 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   };
 
   // platform.api.<verb>(path, payload, options[, callback]): a Promise of
-  // {status_code, content, content_type, headers}. DreamFactory's Node.js
-  // style get(path, options, callback) / post(path, payload, options, callback)
-  // also works; the callback gets (body as a JSON string, response).
+  // {status_code, content, content_type, headers}. The arguments after the path
+  // go to the host as given, which decides which is the payload and which the
+  // options (DreamFactory's get(path, options, callback) included). A callback
+  // gets (body, response): the body as the REST door sends it (a string as it
+  // is, anything else as JSON text, nothing as '').
   function caller(method) {
     return function (path) {
       const rest = copyArguments(arguments, 1);
       let callback;
       if (rest.length && typeof rest[rest.length - 1] === 'function') { callback = rest[rest.length - 1]; rest.length--; }
-      let payload = rest[0];
-      let options = rest[1];
-      if (callback && (method === 'GET' || method === 'DELETE') && rest.length === 1) { options = payload; payload = undefined; }
       if (apiCalls >= MAX_API_CALLS) {
         throw new ErrorType('platform.api: at most ' + MAX_API_CALLS + ' calls may be in flight at once; await some before starting more');
       }
       const pathText = toText(path);
-      let payloadText = payload === undefined || payload === null || payload === '' ? '' : stringify(payload);
-      if (typeof payloadText !== 'string') payloadText = '';
-      let optionsText = options && typeof options === 'object' ? stringify(options) : '';
-      if (typeof optionsText !== 'string') optionsText = '';
-      const call = hostApi(method, pathText, payloadText, optionsText);
+      let argsText = stringify(rest);
+      if (typeof argsText !== 'string') argsText = '[]';
+      const call = hostApi(method, pathText, argsText);
       apiCalls++;
       hold();
       function done() { apiCalls--; release(); }
@@ -157,7 +154,9 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
       }
       then(promise, function (response) {
         try {
-          const body = typeof response.content === 'string' ? response.content : stringify(response.content);
+          const content = response.content;
+          const body = content === null || content === undefined ? '' : typeof content === 'string' ? content : stringify(content);
+          response.statusCode = response.status_code;
           callback(body, response);
         } finally { done(); }
       }, done);
@@ -201,8 +200,9 @@ export const GUEST_PRELUDE = String.raw`(function (hostLog, hostApi, hostTimer, 
   defineProperty(ScriptEvent.prototype, 'setResponse', {
     value: function (content, statusCode, contentType) {
       this.response.content = content;
-      this.response.status_code = statusCode === undefined ? 200 : statusCode;
-      this.response.content_type = contentType === undefined ? 'application/json' : contentType;
+      // DreamFactory's: a missing (or falsy) status is 200, a missing content type JSON.
+      this.response.status_code = statusCode || 200;
+      this.response.content_type = contentType || 'application/json';
     },
   });
   defineProperty(ScriptEvent.prototype, 'toJSON', {

@@ -1,5 +1,6 @@
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 import { ScriptFailure } from '../failure.ts';
+import { normaliseApiCall } from '../subprocess/api-call.ts';
 import { MAX_API_CALLS_IN_FLIGHT, type ScriptEvent, type ScriptJob, type ScriptLimits, type ScriptOutcome } from '../types.ts';
 import { heapOf } from './capped-modules.ts';
 import { asScriptFailure, thrownFailure, timeoutFailure, type ThrownDescription } from './failures.ts';
@@ -131,7 +132,6 @@ export class WarmContext {
     this.active?.abort(failure);
   }
 
-  /** Never throws: a runtime that cannot be freed cleanly is abandoned with its instance. */
   /**
    * A fresh runtime and context in this one's instance, for another script:
    * making an instance costs 3 to 10 ms, a runtime in an existing one about a
@@ -146,6 +146,7 @@ export class WarmContext {
     return this.disposeError ? null : new WarmContext(this.module, this.memoryLimitMb);
   }
 
+  /** Never throws: a runtime that cannot be freed cleanly is abandoned with its instance. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -282,19 +283,13 @@ export class WarmContext {
       if (!run) return;
       run.job.log(context.getNumber(toStderr) === 1 ? 'STDERR' : 'CONSOLE', context.getString(message));
     });
-    const api = context.newFunction('api', (method, path, payload, options) => {
+    const api = context.newFunction('api', (method, path, args) => {
       const run = this.active;
       // Both are guest-side errors: the prelude bounds calls first, this is the host's own bound.
       if (!run) throw new Error('platform.api is only available while the script runs');
       if (run.pendingCalls.size >= MAX_API_CALLS_IN_FLIGHT) throw new Error(`platform.api: at most ${MAX_API_CALLS_IN_FLIGHT} calls may be in flight at once`);
-      const payloadText = context.getString(payload);
-      const optionsText = context.getString(options);
-      const call = {
-        method: context.getString(method),
-        path: context.getString(path),
-        payload: payloadText === '' ? undefined : JSON.parse(payloadText),
-        options: optionsText === '' ? undefined : JSON.parse(optionsText),
-      };
+      // The script's arguments as given: which is the payload and which the options is decided once, for every engine.
+      const call = normaliseApiCall({ method: context.getString(method), path: context.getString(path), args: JSON.parse(context.getString(args)) });
       const deferred = context.newPromise();
       run.pendingCalls.add(deferred);
       run.startedAsync = true;

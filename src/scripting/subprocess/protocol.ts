@@ -3,7 +3,7 @@
  * (server → runner on fd 3, runner → server on fd 4). Script output never
  * shares these pipes, so binary or non-UTF-8 output cannot corrupt them.
  */
-import type { ApiCall, ApiResult, JsonValue, LogStream } from '../types.ts';
+import type { ApiResult, JsonValue, LogStream } from '../types.ts';
 
 /** fd numbers inside the child. */
 export const PROTOCOL_IN_FD = 3;
@@ -39,11 +39,22 @@ export interface ApiResultFrame {
   result: ApiResult;
 }
 
+/**
+ * A `platform.api` call as the script made it: the arguments after the path
+ * as given, the callback left out. The host decides which is the payload and
+ * which the options (api-call.ts), so every runner reads them the same way.
+ */
+export interface RawApiCall {
+  method: string;
+  path: string;
+  args: JsonValue[];
+}
+
 /** Runner → server. */
 export type RunnerFrame =
   | { t: 'ready'; pid: number; version?: string }
   | { t: 'log'; job: number; s: LogStream; m: string }
-  | { t: 'api'; job: number; id: number; call: ApiCall }
+  | { t: 'api'; job: number; id: number; call: RawApiCall }
   | { t: 'result'; job: number; returned?: JsonValue; event: JsonValue; exited?: boolean; exitCode?: number }
   | { t: 'error'; job: number; kind: 'error' | 'memory' | 'output'; message: string; line?: number; column?: number; stack?: string }
   /** The job is over and its output written; `dirty`: it left the process unfit for another job. */
