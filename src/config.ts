@@ -11,6 +11,8 @@ export interface Settings {
   logFormat: 'auto' | 'pretty' | 'json';
   /** Redis carrying live executions and log lines between instances; null: this instance's only. */
   redisUrl: string | null;
+  /** SHUTDOWN_GRACE_MS: on SIGTERM, how long calls in flight may finish before they are cut (src/http/drain.ts). */
+  shutdownGraceMs: number;
   scripting: ScriptingSettings;
   executions: ExecutionSettings;
   http: HttpSettings;
@@ -153,6 +155,7 @@ export function loadSettings(env: Env = process.env): Settings {
     logLevel: env.LOG_LEVEL || 'info',
     logFormat: logFormat(env.LOG_FORMAT),
     redisUrl: redisUrl(env.REDIS_URL),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
     scripting: {
       maxTimeoutMs,
       defaultTimeoutMs: Math.min(integer(env, 'SCRIPT_TIMEOUT_MS', 10_000, 10, 3_600_000), maxTimeoutMs),

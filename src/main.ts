@@ -1,7 +1,14 @@
 import { ConfigError, loadSettings } from './config.ts';
 import { startServer } from './server.ts';
 
-/** `npm start`: settings from the environment, start, and stop cleanly on a signal. */
+/** A repeat of the first signal within this is the same signal delivered twice, not a second one. */
+const SAME_SIGNAL_MS = 200;
+
+/**
+ * `npm start`: settings from the environment, start, and on SIGTERM or SIGINT
+ * drain and stop (exit 0); a second signal exits at once (1). `npm start`
+ * runs `exec node ...`, so npm's forwarded signal reaches this process, not a shell.
+ */
 async function main(): Promise<void> {
   const settings = loadSettings();
   const server = await startServer(settings, {
@@ -13,10 +20,16 @@ async function main(): Promise<void> {
       ),
   });
   server.app.log.info({ url: server.url, graphql: `${server.url}/graphql`, database: settings.database.provider }, 'Scriptgate ready');
-  let signals = 0;
+  let first: { signal: string; at: number } | null = null;
   const shutdown = (signal: string) => {
-    if (++signals > 1) process.exit(1);
-    server.app.log.info({ signal }, 'shutting down');
+    if (first) {
+      // Ctrl-C under `npm start` arrives twice within a millisecond: from the terminal, and forwarded by npm.
+      if (signal === first.signal && Date.now() - first.at < SAME_SIGNAL_MS) return;
+      server.app.log.warn({ signal }, 'second signal: exiting without finishing the shutdown');
+      process.exit(1);
+    }
+    first = { signal, at: Date.now() };
+    server.app.log.info({ signal, graceMs: settings.shutdownGraceMs }, 'shutting down: finishing calls in flight');
     server.stop().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -26,6 +26,8 @@ import { registerCors } from './http/cors.ts';
 import { parseQueryString } from './http/query-string.ts';
 import { authenticate, keyOf, withoutApiKey } from './http/credentials.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
+import { HttpDrain } from './http/drain.ts';
+import { InterruptedRuns } from './domain/interrupted-runs.ts';
 import { createMetrics } from './metrics/registry.ts';
 import { metricsRoute } from './metrics/route.ts';
 
@@ -36,11 +38,17 @@ export interface RunningServer {
   app: FastifyInstance;
   /** Set only on the first start without ADMIN_KEY: shown once (`StartOptions.showGeneratedAdminKey`), then stored hashed. */
   generatedAdminKey: string | null;
-  stop(): Promise<void>;
+  /**
+   * Drains, then stops (src/http/drain.ts): takes nothing new, lets calls in
+   * flight finish for `graceMs` (default SHUTDOWN_GRACE_MS), cuts the rest,
+   * ends subscriptions with their final message, closes the database.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 const PRUNE_INTERVAL_MS = 60_000;
-const SHUTDOWN_DEADLINE_MS = 10_000;
+/** After the grace: how long calls that were cut get to write their error, and subscriptions their last message. */
+const SHUTDOWN_TAIL_MS = 2_000;
 
 /** Wiring: database, engines, domain, GraphQL (HTTP, SSE, WebSocket) and REST; start and stop. */
 export interface StartOptions {
@@ -77,7 +85,13 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   let relay: RedisRelay | null;
   let adminKeyLoaded: Awaited<ReturnType<typeof AdminKey.load>>;
   let secrets: SecretStore;
+  const interruptedRuns = new InterruptedRuns(database.db, database.provider, { maxTimeoutMs: settings.scripting.maxTimeoutMs, shutdownGraceMs: settings.shutdownGraceMs }, (error) =>
+    app.log.error({ err: error }, 'marking interrupted runs failed'),
+  );
   try {
+    // Before this process runs anything: what a killed one left `running`.
+    const interrupted = await interruptedRuns.recover();
+    if (interrupted) app.log.warn({ executions: interrupted }, 'runs left running by a stopped server marked failed (interrupted)');
     adminKeyLoaded = await AdminKey.load(database.db, settings.adminKey);
     secrets = await SecretStore.open(database.db, bus, secretsKey);
     if (database.serviceChanges) {
@@ -128,6 +142,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     });
   }
   refuseConnect(app.server);
+  const drain = new HttpDrain(app.server);
   // Before every route: a preflight is answered before the key check.
   await registerCors(app, settings.http);
   parseBodies(app);
@@ -160,7 +175,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   }
   app.log.info({ source: adminKeySource }, 'administrator key');
   const webSockets = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  const detachWebSocket = attachGraphQLWebSocket(app.server, webSockets, yoga, (key) => authenticate(platform, adminKey, key));
+  const webSocket = attachGraphQLWebSocket(app.server, webSockets, yoga, (key) => authenticate(platform, adminKey, key));
 
   const pruneTimer = setInterval(() => {
     platform.executions.prune(settings.executions.keepPerService).catch((error: unknown) => app.log.error({ err: error }, 'pruning failed'));
@@ -169,6 +184,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
 
   // Runs left queued by an earlier process (or another instance) start once this one serves.
   platform.queuedRuns.start();
+  interruptedRuns.startSweeping((count) => app.log.warn({ executions: count }, 'runs left running by a dead instance marked failed (interrupted)'));
 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : settings.port;
@@ -179,14 +195,27 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     platform,
     app,
     generatedAdminKey: generated?.key ?? null,
-    stop() {
+    stop(graceMs = settings.shutdownGraceMs) {
       stopping ??= (async () => {
         clearInterval(pruneTimer);
-        detachWebSocket();
-        for (const client of webSockets.clients) client.close(1001, 'server shutting down');
-        webSockets.close();
-        await Promise.all([app.close(), platform.queuedRuns.stop(SHUTDOWN_DEADLINE_MS)]);
-        await engines.stop(SHUTDOWN_DEADLINE_MS);
+        interruptedRuns.stopSweeping();
+        // Nothing new; calls in flight and queued runs may finish within the grace.
+        drain.stopAccepting();
+        webSocket.refuseNew();
+        const [settled] = await Promise.all([drain.settled(Date.now() + graceMs), platform.queuedRuns.stop(graceMs)]);
+        // Past it, what still runs is cut; those executions are stored as interrupted.
+        const cuts = interruptedRuns.watchCuts(bus);
+        if (!settled) app.log.warn({ inFlight: drain.inFlight(), graceMs }, 'shutdown grace over: cutting calls in flight');
+        await engines.stop(0);
+        await drain.settled(Date.now() + SHUTDOWN_TAIL_MS);
+        await platform.recorder.flush();
+        const cut = await cuts.mark();
+        if (cut) app.log.warn({ executions: cut }, 'runs cut at shutdown stored as failed (interrupted)');
+        // Every subscription completes (graphql-ws `complete`, SSE `event: complete`), then its socket closes.
+        bus.endSubscriptions();
+        await Promise.all([webSocket.close(SHUTDOWN_TAIL_MS), drain.settled(Date.now() + SHUTDOWN_TAIL_MS, { streams: true })]);
+        drain.closeAll();
+        await app.close();
         await relay?.stop();
         await rateLimiter.close();
         await platform.recorder.flush();

@@ -20,30 +20,48 @@ function keyFromConnectionParams(params: Record<string, unknown> | undefined): s
   return headers.apikey ?? keyOf(headers, { api_key: headers.api_key });
 }
 
+/** The WebSocket door's part in a shutdown (src/http/drain.ts). */
+export interface GraphQLWebSocket {
+  /** Takes no new connections; open ones keep working. */
+  refuseNew(): void;
+  /**
+   * Waits (up to `withinMs`) until no operation is open on any socket, so
+   * each subscription ended by the bus has sent its `complete`, then closes
+   * every socket with 1001.
+   */
+  close(withinMs: number): Promise<void>;
+}
+
 /**
  * GraphQL subscriptions (and queries) over WebSocket with the graphql-ws
  * protocol on /graphql, executed through Yoga's envelop so plugins and error
- * masking are the same as over HTTP. Returns a detach function.
+ * masking are the same as over HTTP.
  */
 export function attachGraphQLWebSocket(
   server: Server,
   webSockets: WebSocketServer,
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>,
   identify: (key: string | null) => Identity | Promise<Identity>,
-): () => void {
+): GraphQLWebSocket {
   /** Each connection's identity, decided once from its connection_init payload. */
   const identities = new WeakMap<object, Identity>();
+  /** graphql-ws's open operations per accepted connection, watched at shutdown. */
+  const operations = new Set<Record<string, unknown>>();
   const disposable = useServer(
     {
       onConnect: async (ctx) => {
         try {
           identities.set(ctx.extra.socket, await identify(keyFromConnectionParams(ctx.connectionParams)));
+          operations.add(ctx.subscriptions);
           return true;
         } catch (error) {
           // graphql-ws would close with a bare "Forbidden": say why (a close reason holds at most 123 bytes).
           ctx.extra.socket.close(4403, Buffer.from((error as Error).message).subarray(0, 123).toString());
           return false;
         }
+      },
+      onClose: (ctx) => {
+        operations.delete(ctx.subscriptions);
       },
       execute: (args) => (args.rootValue as Enveloped).execute(args as ExecutionArgs),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args as ExecutionArgs),
@@ -88,8 +106,19 @@ export function attachGraphQLWebSocket(
     webSockets.handleUpgrade(request, socket, head, (client) => webSockets.emit('connection', client, request));
   };
   server.on('upgrade', onUpgrade);
-  return () => {
-    server.off('upgrade', onUpgrade);
-    void disposable.dispose();
+  return {
+    refuseNew: () => server.off('upgrade', onUpgrade),
+    async close(withinMs) {
+      server.off('upgrade', onUpgrade);
+      const deadline = Date.now() + withinMs;
+      const open = () => [...operations].some((operation) => Object.keys(operation).length > 0);
+      while (open() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (const client of webSockets.clients) client.close(1001, 'server shutting down');
+      // A peer that never answers the close frame would hold it 30 s (ws's close timeout).
+      const closed = () => [...webSockets.clients].every((client) => client.readyState === client.CLOSED);
+      for (const until = Date.now() + 1000; !closed() && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (const client of webSockets.clients) client.terminate();
+      await disposable.dispose();
+    },
   };
 }

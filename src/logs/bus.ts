@@ -111,6 +111,11 @@ class Topic<T extends { service: string }> {
     if (set) for (const subscription of [...set]) subscription.end();
   }
 
+  /** Ends every subscription here (shutdown): each completes after the items it has queued. */
+  endAll(): void {
+    for (const set of [...this.byKey.values()]) for (const subscription of [...set]) subscription.end();
+  }
+
   /** Whether publishing can reach anyone: subscribers here, or other instances. */
   get hasSubscribers(): boolean {
     return this.byKey.size > 0 || (this.relay?.watched() ?? false);
@@ -149,6 +154,12 @@ export class EventBus {
   readonly executions = new Topic<ExecutionEvent>((execution) => execution.id);
   private readonly listeners: Record<ChangeKind, Set<ChangeListener>> = { service: new Set(), event_script: new Set(), access: new Set(), secret: new Set() };
   private relay: ServiceChangeRelay | null = null;
+
+  /** Shutdown: every live subscription completes (its transport sends its final message). */
+  endSubscriptions(): void {
+    this.logs.endAll();
+    this.executions.endAll();
+  }
 
   /** Services changed (cache invalidation). `null`: any service may have changed. */
   onServiceChanged(listener: ChangeListener): () => void {
