@@ -1,4 +1,12 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeLanguage } from '../src/scripting/subprocess/languages/node.ts';
+import type { LanguageSpec } from '../src/scripting/subprocess/languages/language.ts';
+import { phpLanguage } from '../src/scripting/subprocess/languages/php.ts';
+import { python3Language } from '../src/scripting/subprocess/languages/python.ts';
+import { eventually } from './helpers/eventually.ts';
 import { typeRunsHere } from './helpers/interpreters.ts';
 import { createService, startTestServer, type RestResponse, type TestServer } from './helpers/server.ts';
 
@@ -431,4 +439,61 @@ return file_get_contents('/tmp/worker-id');`,
       });
     }
   });
+}
+
+/**
+ * Unsandboxed (SCRIPT_SANDBOX=off) nothing but the runner itself ends it when
+ * the server dies: each runner, busy in an endless loop, must go when its
+ * parent is killed, while its protocol pipe is still open.
+ */
+describe('die with parent', () => {
+  const endless: Array<[LanguageSpec, string]> = [
+    [nodeLanguage, 'while (true) {}'],
+    [python3Language, 'while True:\n    pass'],
+    [phpLanguage, 'while (true) {}'],
+  ];
+  for (const [language, script] of endless) {
+    it(`a ${language.type} runner busy in a script dies with its parent`, async () => {
+      let executable: string;
+      try {
+        executable = (await language.detect(undefined, process.env as Record<string, string>)).executable;
+      } catch (error) {
+        typeRunsHere(language.type, false, (error as Error).message);
+        return;
+      }
+      const runner = path.resolve('engines', language.runnerFile);
+      // bash stands for the server: the runner inherits the test's pipes on fds 3 and 4, so they stay open when bash dies.
+      const parent = spawn('bash', ['-c', '"$@" & echo $!; wait', 'bash', executable, ...language.runnerArgs(runner, 'tok', 64)], {
+        stdio: ['ignore', 'pipe', 'ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let frames = '';
+      parent.stdout!.on('data', (chunk) => (stdout += chunk));
+      (parent.stdio[4] as NodeJS.ReadableStream).on('data', (chunk) => (frames += chunk));
+      let runnerPid = 0;
+      try {
+        await eventually(() => /^\d+\n/.test(stdout) && frames.includes('"t":"ready"'), `the ${language.type} runner to start`);
+        runnerPid = Number(stdout.split('\n')[0]);
+        const job = { t: 'job', id: 1, script, event: { request: {}, response: {} }, platform: { config: {}, session: {}, secrets: {} }, limits: { timeoutMs: 60_000, memoryLimitMb: 64, maxResponseBytes: 1_000_000 } };
+        (parent.stdio[3] as NodeJS.WritableStream).write(`${JSON.stringify(job)}\n`);
+        expect(alive(runnerPid)).toBe(true);
+        parent.kill('SIGKILL');
+        await eventually(() => !alive(runnerPid), `the ${language.type} runner to die with its parent`, 10_000);
+      } finally {
+        if (runnerPid && alive(runnerPid)) process.kill(runnerPid, 'SIGKILL');
+        parent.kill('SIGKILL');
+        for (const stream of parent.stdio) stream?.destroy();
+      }
+    });
+  }
+});
+
+/** Running (a zombie waiting for its reaper has died). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
