@@ -177,7 +177,8 @@ function filterPaths(paths: OpenApiDocument['paths'], visible: OperationFilter |
       filtered[key] = isObject(value) && 'servers' in value ? withoutServers(value) : value;
       operations++;
     }
-    if (operations > 0 || (!visible && Object.keys(filtered).length > 0)) kept[path] = filtered;
+    // A caller shown only part of a document sees no paths emptied by its role.
+    if (operations > 0 || !visible) kept[path] = filtered;
   }
   return kept;
 }

@@ -34,7 +34,8 @@ export function apiDocsHandler(platform: Platform) {
     if (segments.length === 0) return reply.send({ resource: await listFor(platform, identity) });
     const name = segments[0]!.toLowerCase();
     if (segments.length > 1 || !SERVICE_NAME.test(name)) {
-      throw notFound(`No API docs at "api_docs/${segments.join('/').slice(0, 100)}": ask for api_docs/{service}.`);
+      // The path is not quoted back: it is whatever a client sent.
+      throw notFound('No API docs there: ask for api_docs/{service}, with the name of a service.');
     }
     return reply.send(await documentFor(platform, identity, name));
   };
