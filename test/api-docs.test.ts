@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 async function valid(document: unknown): Promise<void> {
-  const result = await new Validator().validate(document as object);
+  const result = await new Validator().validate(document as Record<string, unknown>);
   expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
   expect(result.valid).toBe(true);
 }
@@ -497,8 +497,12 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('the /api-docs page i
 
   it('hostile: markup in a service\'s document does not run, load anything or send the key elsewhere', async () => {
     const attack = '<script>window.__pwned = "script"</script><img src=x onerror="window.__pwned = \'img\'"><img src="http://203.0.113.7/leak.png"><a href="javascript:window.__pwned=\'link\'">click</a><iframe src="http://203.0.113.7/"></iframe>';
-    await createService(t, 'evil', 'javascript', 'return 1', {
-      openapi: {
+    const created = await t.rest('POST', '/api/v2/system/service', {
+      name: 'evil',
+      label: '<img src=x onerror="window.__pwned=\'label\'">',
+      type: 'javascript',
+      content: 'return 1',
+      config: { openapi: {
         openapi: '3.1.0',
         info: { title: `Evil ${attack}`, version: '1', description: `**bold** ${attack}` },
         servers: [{ url: 'http://203.0.113.7/steal' }],
@@ -516,11 +520,14 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('the /api-docs page i
           },
         },
         externalDocs: { url: 'http://203.0.113.7/docs' },
-      },
+      } },
     });
+    expect(created.status, created.text).toBe(201);
     const { page, requests, complaints } = await openPage();
     await enterKey(page, ADMIN_KEY);
     await page.locator('#sg-service option', { hasText: 'evil' }).waitFor({ state: 'attached' });
+    // The label is text in the service list, not markup.
+    expect(await page.locator('#sg-service option', { hasText: 'evil' }).textContent()).toBe('evil (<img src=x onerror="window.__pwned=\'label\'">)');
     await page.locator('#sg-service').selectOption('evil');
     const operation = page.locator('.opblock').first();
     await operation.waitFor();
