@@ -3,6 +3,7 @@
  * response, and the record shapes of the system API (JSON Schema 2020-12, as
  * OpenAPI 3.1 reads it). Shapes follow src/system/*'s record functions.
  */
+
 import { EXECUTION_STATUSES } from '../domain/executions.ts';
 
 export type Schema = Record<string, unknown>;
