@@ -193,6 +193,17 @@ function storedExecutions(dataDir: string, service: string): { status: string; e
   }
 }
 
+/** The newest time a `sleepyjs` line logged, as stored. */
+function lastLoggedTime(dataDir: string): number {
+  const db = new Database(join(dataDir, 'scriptgate.db'), { readonly: true });
+  try {
+    const row = db.prepare("SELECT MAX(CAST(message AS INTEGER)) AS last FROM LogLine WHERE stream = 'CONSOLE'").get() as { last: number | null };
+    return row.last ?? 0;
+  } finally {
+    db.close();
+  }
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -376,16 +387,23 @@ describe('kill -9 during a run, then a restart', () => {
     const dataDir = newDataDir();
     const server = await spawnServer('sources', { DATA_DIR: dataDir });
     await createService(server.url, 'quick', 'javascript', 'return 1');
-    await createService(server.url, 'sleepyjs', 'javascript', 'await new Promise((r) => setTimeout(r, 30000)); return 1;', { timeout_ms: 40000 });
+    // A line every 10 ms, each its own time: what kill -9 loses is the time after the last stored one.
+    await createService(server.url, 'sleepyjs', 'javascript', 'for (;;) { console.log(String(Date.now())); await new Promise((r) => setTimeout(r, 10)); }', { timeout_ms: 40000 });
     expect((await call(server.url, 'quick')).status).toBe(200);
     const pending = call(server.url, 'sleepyjs').catch(() => null);
     // The running row is written within one flush interval (EXECUTIONS_FLUSH_MS, 50 ms).
     await eventually(() => storedExecutions(dataDir, 'sleepyjs').some((e) => e.status === 'running'), 'the running row to be stored');
     await eventually(() => storedExecutions(dataDir, 'quick').some((e) => e.status === 'succeeded'), 'the finished row to be stored');
+    await eventually(() => lastLoggedTime(dataDir) > 0, 'log lines to be stored');
+    const killedAt = Date.now();
     server.child.kill('SIGKILL');
     await server.exited;
     await pending;
     expect(storedExecutions(dataDir, 'sleepyjs')).toEqual([{ status: 'running', error: null }]);
+    // Lost: at most one flush interval (EXECUTIONS_FLUSH_MS, 50 ms) plus the time a loaded machine takes to run that write.
+    const lostMs = killedAt - lastLoggedTime(dataDir);
+    expect(lostMs).toBeLessThan(1000);
+    console.log(`kill -9: the last stored log line was written ${lostMs} ms before the kill (flush interval 50 ms)`);
 
     const restarted = await startTestServer({ DATA_DIR: dataDir });
     try {
