@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './helpers/eventually.ts';
+import { typeRunsHere } from './helpers/interpreters.ts';
 import { ADMIN_KEY, asAdmin, createService, restAs, restTo, startTestServer, type TestServer } from './helpers/server.ts';
 
 // ---------------------------------------------------------------- a strict reader of Prometheus' text format (0.0.4)
@@ -210,6 +211,23 @@ describe('/metrics', () => {
     expect(valueOf(after, 'scriptgate_http_request_duration_seconds_count', { service: 'broken', status_class: '5xx' })).toBe(1);
   });
 
+  it('shows a subprocess pool by worker state, and its runs by engine', async (context) => {
+    const available = valueOf(await scrape(t), 'scriptgate_engine_available', { engine: 'python3' }) === 1;
+    if (!typeRunsHere('python3', available)) return context.skip();
+    await createService(t, 'py', 'python3', "return {'ok': True}");
+    expect((await t.rest('GET', '/api/v2/py')).status).toBe(200);
+    let families = await scrape(t);
+    const workers = (state: string) => valueOf(families, 'scriptgate_engine_workers', { engine: 'python3', state });
+    // Its worker turns idle once it has answered and been checked: soon after the response.
+    await eventually(async () => {
+      families = await scrape(t);
+      return workers('busy') === 0 && workers('idle') >= 1;
+    }, 'the python3 worker idle again');
+    expect(valueOf(families, 'scriptgate_engine_queued', { engine: 'python3' })).toBe(0);
+    expect(families.get('scriptgate_engine_rejected_total')!.samples.some((s) => s.labels.engine === 'python3' && s.value === 0)).toBe(true);
+    expect(valueOf(families, 'scriptgate_executions_total', { engine: 'python3', status: 'succeeded' })).toBe(1);
+  });
+
   it('needs the administrator key: 401 without or with a wrong key, 403 for an app key, in the contract shape', async () => {
     const missing = await restAs(t, null, 'GET', '/metrics');
     expect(missing.status).toBe(401);
@@ -258,7 +276,7 @@ describe('/metrics', () => {
     // Scrapes are requests too: at least `sent` more.
     await eventually(async () => total((after = await scrape(t))) - total(before) >= sent, 'every request counted');
     expect(seriesOf(after)).toEqual(seriesOf(before));
-    const allowed = ['(graphql)', '(other)', 'broken', 'hello', 'stuck', 'system'];
+    const allowed = ['(graphql)', '(other)', 'broken', 'hello', 'py', 'stuck', 'system'];
     for (const sample of after.get('scriptgate_http_requests_total')!.samples) expect(allowed).toContain(sample.labels.service);
   });
 });

@@ -1,5 +1,5 @@
 import type { FastifyRequest, onResponseHookHandler } from 'fastify';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Metric, type Registry } from 'prom-client';
 import type { ServiceCatalog } from '../domain/services.ts';
 
 /**
@@ -10,12 +10,14 @@ import type { ServiceCatalog } from '../domain/services.ts';
 export const OTHER = '(other)';
 export const GRAPHQL = '(graphql)';
 
-/** From about one JavaScript call (0.5 ms) to the longest script timeout. */
+/** Upper bounds in seconds: from about one JavaScript call (0.5 ms) to the longest script timeout. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-interface Series {
-  count: { inc(): void };
-  latency: { observe(seconds: number): void };
+/** One (service, status) pair's requests so far; buckets are not cumulative here. */
+interface Tally {
+  count: number;
+  sum: number;
+  buckets: Float64Array;
 }
 
 /**
@@ -23,30 +25,31 @@ interface Series {
  * onResponse hook. Every label value is bounded: a service's name only once
  * the service exists (it is in the catalog's cache, which holds existing
  * services only), otherwise `(other)`, so random URLs add no series.
+ *
+ * A request only adds to plain numbers (two map lookups, no allocation);
+ * prom-client's metrics are filled from them when scraped. Through
+ * prom-client's own counter and histogram, which hash their labels on every
+ * call, the hook cost about ten times as much.
  */
 export class RequestMetrics {
-  private readonly requests: Counter<'service' | 'status'>;
-  private readonly latency: Histogram<'service' | 'status_class'>;
-  /** prom-client hashes labels on every call: its bound children are kept, one per label pair. */
-  private readonly series = new Map<string, Series>();
+  private readonly tallies = new Map<string, Map<number, Tally>>();
 
   constructor(
     registry: Registry,
     private readonly services: ServiceCatalog,
   ) {
-    this.requests = new Counter({
+    const tallies = () => this.tallies;
+    new Counter({
       name: 'scriptgate_http_requests_total',
       help: 'HTTP requests answered, by service (a service name, system, (graphql) or (other)) and status code.',
       labelNames: ['service', 'status'],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const [service, byStatus] of tallies()) for (const [status, tally] of byStatus) this.inc({ service, status }, tally.count);
+      },
     });
-    this.latency = new Histogram({
-      name: 'scriptgate_http_request_duration_seconds',
-      help: 'Time from receiving a request to its response, by service and status class (2xx, 4xx, 5xx).',
-      labelNames: ['service', 'status_class'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    });
+    registry.registerMetric(new LatencyHistogram(tallies) as unknown as Metric);
   }
 
   readonly onResponse: onResponseHookHandler = (request, reply, done) => {
@@ -55,18 +58,70 @@ export class RequestMetrics {
   };
 
   record(service: string, status: number, seconds: number): void {
-    const key = `${service} ${status}`;
-    let series = this.series.get(key);
-    if (!series) {
-      series = {
-        count: this.requests.labels(service, String(status)),
-        latency: this.latency.labels(service, `${Math.floor(status / 100)}xx`),
-      };
-      this.series.set(key, series);
-    }
-    series.count.inc();
-    series.latency.observe(seconds);
+    let byStatus = this.tallies.get(service);
+    if (!byStatus) this.tallies.set(service, (byStatus = new Map()));
+    let tally = byStatus.get(status);
+    if (!tally) byStatus.set(status, (tally = { count: 0, sum: 0, buckets: new Float64Array(LATENCY_BUCKETS.length) }));
+    tally.count++;
+    tally.sum += seconds;
+    let bucket = 0;
+    while (bucket < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[bucket]!) bucket++;
+    if (bucket < LATENCY_BUCKETS.length) tally.buckets[bucket]!++;
   }
+}
+
+const LATENCY = 'scriptgate_http_request_duration_seconds';
+
+/** One line of a metric as prom-client's registry prints it. */
+interface Sample {
+  metricName: string;
+  labels: Record<string, string | number>;
+  value: number;
+}
+
+/**
+ * The latency histogram, read from the tallies by status class: prom-client
+ * has no way to set a histogram's buckets, so this is a metric of its own,
+ * in the shape its registry reads from every metric (`get()`).
+ */
+class LatencyHistogram {
+  readonly name = LATENCY;
+  readonly help = 'Time from receiving a request to its response, by service and status class (2xx, 3xx, 4xx, 5xx).';
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+
+  constructor(private readonly tallies: () => Map<string, Map<number, Tally>>) {}
+
+  async get() {
+    const byClass = new Map<string, { service: string; statusClass: string; tally: Tally }>();
+    for (const [service, byStatus] of this.tallies()) {
+      for (const [status, tally] of byStatus) {
+        const statusClass = `${Math.floor(status / 100)}xx`;
+        const key = `${service} ${statusClass}`;
+        const total = byClass.get(key) ?? { service, statusClass, tally: { count: 0, sum: 0, buckets: new Float64Array(LATENCY_BUCKETS.length) } };
+        byClass.set(key, total);
+        total.tally.count += tally.count;
+        total.tally.sum += tally.sum;
+        for (let i = 0; i < LATENCY_BUCKETS.length; i++) total.tally.buckets[i]! += tally.buckets[i]!;
+      }
+    }
+    const values: Sample[] = [];
+    for (const { service, statusClass, tally } of byClass.values()) {
+      const labels = { service, status_class: statusClass };
+      let cumulative = 0;
+      LATENCY_BUCKETS.forEach((bound, i) => {
+        cumulative += tally.buckets[i]!;
+        values.push({ metricName: `${LATENCY}_bucket`, labels: { ...labels, le: bound }, value: cumulative });
+      });
+      values.push({ metricName: `${LATENCY}_bucket`, labels: { ...labels, le: '+Inf' }, value: tally.count });
+      values.push({ metricName: `${LATENCY}_sum`, labels, value: tally.sum });
+      values.push({ metricName: `${LATENCY}_count`, labels, value: tally.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** The tallies are the requests' record: only a restart clears them. */
+  reset(): void {}
 }
 
 /** The service a request called, as a bounded label value (see RequestMetrics). */
