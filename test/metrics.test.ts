@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './helpers/eventually.ts';
 import { typeRunsHere } from './helpers/interpreters.ts';
+import { createTestDatabase, postgresAvailable } from './helpers/postgres.ts';
 import { ADMIN_KEY, asAdmin, createService, restAs, restTo, startTestServer, type TestServer } from './helpers/server.ts';
 
 // ---------------------------------------------------------------- a strict reader of Prometheus' text format (0.0.4)
@@ -33,7 +34,12 @@ function parseExposition(text: string): Map<string, Family> {
   const familyOf = (name: string): string => {
     for (const suffix of ['_bucket', '_sum', '_count']) {
       const base = name.slice(0, -suffix.length);
-      if (name.endsWith(suffix) && ['histogram', 'summary'].includes(families.get(base)?.type ?? '') && (suffix !== '_bucket' || families.get(base)!.type === 'histogram')) return base;
+      if (
+        name.endsWith(suffix) &&
+        ['histogram', 'summary'].includes(families.get(base)?.type ?? '') &&
+        (suffix !== '_bucket' || families.get(base)!.type === 'histogram')
+      )
+        return base;
     }
     return name;
   };
@@ -109,7 +115,8 @@ function checkHistogram(name: string, family: Family): void {
     const sorted = [...group.buckets].sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < sorted.length; i++) if (sorted[i]![1] < sorted[i - 1]![1]) throw new Error(`${name}${key}: buckets decrease`);
     const inf = sorted.at(-1);
-    if (!inf || inf[0] !== Infinity || inf[1] !== group.count || group.sum === undefined) throw new Error(`${name}${key}: no +Inf bucket equal to _count, or no _sum`);
+    if (!inf || inf[0] !== Infinity || inf[1] !== group.count || group.sum === undefined)
+      throw new Error(`${name}${key}: no +Inf bucket equal to _count, or no _sum`);
   }
 }
 
@@ -179,7 +186,8 @@ describe('/metrics', () => {
     // The name as a client spells it, the label as the service is named.
     expect((await t.rest('GET', '/api/v2/HELLO/some/resource')).status).toBe(200);
     const requests = (families: Map<string, Family>) => valueOf(families, 'scriptgate_http_requests_total', { service: 'hello', status: '200' });
-    const latencyCount = (families: Map<string, Family>) => valueOf(families, 'scriptgate_http_request_duration_seconds_count', { service: 'hello', status_class: '2xx' });
+    const latencyCount = (families: Map<string, Family>) =>
+      valueOf(families, 'scriptgate_http_request_duration_seconds_count', { service: 'hello', status_class: '2xx' });
     const succeeded = (families: Map<string, Family>) => valueOf(families, 'scriptgate_executions_total', { engine: 'javascript', status: 'succeeded' });
     // onResponse runs once the response is written: the client may ask before it did.
     let after = await scrape(t);
@@ -193,7 +201,10 @@ describe('/metrics', () => {
     await t.gql('{ services { name } }');
     await eventually(async () => {
       const families = await scrape(t);
-      return valueOf(families, 'scriptgate_http_requests_total', { service: 'system', status: '201' }) >= 3 && valueOf(families, 'scriptgate_http_requests_total', { service: '(graphql)', status: '200' }) >= 1;
+      return (
+        valueOf(families, 'scriptgate_http_requests_total', { service: 'system', status: '201' }) >= 3 &&
+        valueOf(families, 'scriptgate_http_requests_total', { service: '(graphql)', status: '200' }) >= 1
+      );
     }, 'system and GraphQL requests counted');
   });
 
@@ -203,7 +214,10 @@ describe('/metrics', () => {
     expect((await t.rest('GET', '/api/v2/stuck')).status).toBe(504);
     const executions = (families: Map<string, Family>, status: string) => valueOf(families, 'scriptgate_executions_total', { engine: 'javascript', status });
     let after = before;
-    await eventually(async () => valueOf((after = await scrape(t)), 'scriptgate_http_requests_total', { service: 'stuck', status: '504' }) === 1, 'the 504 counted');
+    await eventually(
+      async () => valueOf((after = await scrape(t)), 'scriptgate_http_requests_total', { service: 'stuck', status: '504' }) === 1,
+      'the 504 counted',
+    );
     expect(executions(after, 'failed') - executions(before, 'failed')).toBe(1);
     expect(executions(after, 'timed_out') - executions(before, 'timed_out')).toBe(1);
     expect(executions(after, 'succeeded')).toBe(executions(before, 'succeeded'));
@@ -253,7 +267,13 @@ describe('/metrics', () => {
 
   it('hostile: 1,000 requests to random unknown paths add no label values', async () => {
     const randomName = () => randomBytes(6).toString('hex');
-    const paths = [() => `/api/v2/${randomName()}`, () => `/api/v2/${randomName()}/${randomName()}`, () => `/${randomName()}`, () => `/api/v2/system/${randomName()}`, () => `/graphql/${randomName()}`];
+    const paths = [
+      () => `/api/v2/${randomName()}`,
+      () => `/api/v2/${randomName()}/${randomName()}`,
+      () => `/${randomName()}`,
+      () => `/api/v2/system/${randomName()}`,
+      () => `/graphql/${randomName()}`,
+    ];
     // Fifty requests covering every mix of path, verb and key (admin, none, wrong), each path new.
     const batch = () =>
       Promise.all(
@@ -263,7 +283,9 @@ describe('/metrics', () => {
         }),
       );
     const seriesOf = (families: Map<string, Family>) =>
-      ['scriptgate_http_requests_total', 'scriptgate_http_request_duration_seconds'].flatMap((name) => families.get(name)!.samples.map((s) => `${s.name}${JSON.stringify(s.labels)}`)).sort();
+      ['scriptgate_http_requests_total', 'scriptgate_http_request_duration_seconds']
+        .flatMap((name) => families.get(name)!.samples.map((s) => `${s.name}${JSON.stringify(s.labels)}`))
+        .sort();
     const total = (families: Map<string, Family>) => families.get('scriptgate_http_requests_total')!.samples.reduce((sum, s) => sum + s.value, 0);
     // Every status these answer is seen once first: after it, only counts may change.
     const start = total(await scrape(t));
@@ -281,23 +303,46 @@ describe('/metrics', () => {
   });
 });
 
+/** Three queued runs stored by an instance that never runs them (QUEUE_CONCURRENCY=0): they stay due. */
+async function expectThreeDueRuns(t: TestServer, key: string | null): Promise<void> {
+  await createService(t, 'orders', 'javascript', 'return 1');
+  const attached = await t.rest('POST', '/api/v2/system/event_script/orders.get.queued', { type: 'javascript', content: 'return 1', is_active: true });
+  expect(attached.status).toBe(201);
+  for (let i = 0; i < 3; i++) expect((await t.rest('GET', '/api/v2/orders')).status).toBe(200);
+  const families = await scrape(t, key);
+  expect(valueOf(families, 'scriptgate_queue_runs', { state: 'due' })).toBe(3);
+  expect(valueOf(families, 'scriptgate_queue_runs', { state: 'claimed' })).toBe(0);
+  expect(valueOf(families, 'scriptgate_queue_running', {})).toBe(0);
+}
+
 describe('/metrics with METRICS_PUBLIC=true', () => {
   let t: TestServer;
   beforeAll(async () => {
-    // An instance that only stores queued runs: they stay due, so the queue's depth shows them.
     t = await startTestServer({ METRICS_PUBLIC: 'true', QUEUE_CONCURRENCY: '0' });
   });
   afterAll(() => t.stop());
 
   it('answers without a key, and shows stored queued runs by state', async () => {
-    await createService(t, 'orders', 'javascript', 'return 1');
-    const attached = await t.rest('POST', '/api/v2/system/event_script/orders.get.queued', { type: 'javascript', content: 'return 1', is_active: true });
-    expect(attached.status).toBe(201);
-    for (let i = 0; i < 3; i++) expect((await t.rest('GET', '/api/v2/orders')).status).toBe(200);
-    const families = await scrape(t, null);
-    expect(valueOf(families, 'scriptgate_queue_runs', { state: 'due' })).toBe(3);
-    expect(valueOf(families, 'scriptgate_queue_runs', { state: 'claimed' })).toBe(0);
-    expect(valueOf(families, 'scriptgate_queue_running', {})).toBe(0);
+    await expectThreeDueRuns(t, null);
+  });
+});
+
+const postgres = await postgresAvailable();
+
+describe.skipIf(!postgres)('/metrics on PostgreSQL', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestServer;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    t = await startTestServer({ DATABASE_URL: database.url, QUEUE_CONCURRENCY: '0' });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await database?.drop();
+  });
+
+  it('counts stored queued runs by state with the same query', async () => {
+    await expectThreeDueRuns(t, ADMIN_KEY);
   });
 });
 
@@ -312,12 +357,20 @@ describe('queued runs in /metrics', () => {
     await createService(t, 'jobs', 'javascript', 'return 1');
     await createService(t, 'doomed', 'javascript', 'return 1');
     await t.rest('POST', '/api/v2/system/event_script/jobs.get.queued', { type: 'javascript', content: 'return 1', is_active: true });
-    await t.rest('POST', '/api/v2/system/event_script/doomed.get.queued', { type: 'javascript', content: "throw new Error('no')", is_active: true, config: { retries: 0 } });
+    await t.rest('POST', '/api/v2/system/event_script/doomed.get.queued', {
+      type: 'javascript',
+      content: "throw new Error('no')",
+      is_active: true,
+      config: { retries: 0 },
+    });
     await t.rest('GET', '/api/v2/jobs');
     await t.rest('GET', '/api/v2/doomed');
     await eventually(async () => {
       const families = await scrape(t);
-      return valueOf(families, 'scriptgate_queue_attempts_total', { outcome: 'succeeded' }) === 1 && valueOf(families, 'scriptgate_queue_attempts_total', { outcome: 'failed' }) === 1;
+      return (
+        valueOf(families, 'scriptgate_queue_attempts_total', { outcome: 'succeeded' }) === 1 &&
+        valueOf(families, 'scriptgate_queue_attempts_total', { outcome: 'failed' }) === 1
+      );
     }, 'one succeeded and one failed attempt');
     const families = await scrape(t);
     expect(valueOf(families, 'scriptgate_queue_attempts_total', { outcome: 'retried' })).toBe(0);

@@ -31,5 +31,6 @@ async function requireAdmin(request: FastifyRequest, { platform, adminKey }: Met
   // Not the guest role: keyless callers are told to send the key.
   if (!key) throw new DomainError('UNAUTHENTICATED', 'Metrics need the administrator key: send X-DreamFactory-API-Key or Authorization: Bearer.');
   const identity = await authenticate(platform, adminKey, key);
-  if (identity.kind !== 'admin') throw new DomainError('FORBIDDEN', 'Metrics need the administrator key; an app key does not grant them (set METRICS_PUBLIC=true to open them).');
+  if (identity.kind !== 'admin')
+    throw new DomainError('FORBIDDEN', 'Metrics need the administrator key; an app key does not grant them (set METRICS_PUBLIC=true to open them).');
 }
