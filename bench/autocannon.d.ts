@@ -23,6 +23,8 @@ declare module 'autocannon' {
     body?: string;
     expectBody?: string;
     title?: string;
+    /** Requests each connection sends in turn; setupRequest may change one before it is sent. */
+    requests?: { path?: string; method?: string; setupRequest?: (request: { path: string }) => { path: string } }[];
   }
   export interface Result {
     title?: string;

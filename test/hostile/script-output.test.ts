@@ -62,7 +62,8 @@ describe('status codes a script sets', () => {
   for (const status of [100, 101, 103, 199, 600, 0, -1]) {
     it(`${status} is a 500 naming it, and the client gets a final answer`, async () => {
       const name = `status-${status < 0 ? 'neg' : status}`;
-      await createService(t, name, 'javascript', `event.setResponse('x', ${status}, 'text/plain');`);
+      // Set directly: setResponse reads a falsy status (0) as 200, as DreamFactory does.
+      await createService(t, name, 'javascript', `event.response.status_code = ${status}; event.response.content = 'x'; event.response.content_type = 'text/plain';`);
       const raw = await rawGet(`/api/v2/${name}`);
       expect(raw).toMatch(/^HTTP\/1\.1 500 /);
       expect(raw).toContain(`invalid status code: ${status}`);
