@@ -391,7 +391,7 @@ describe('the access matrix', () => {
     let made = 0;
     const cases: GqlCase[] = [
       // Query
-      { field: 'services', grant: sys('service', 'GET'), request: q('{ services { id } }') },
+      { field: 'services', grant: sys('service', 'GET'), request: q('{ services { edges { node { id } } } }') },
       { field: 'service', grant: sys(`service/${gsvc}`, 'GET'), request: q('{ service(name: "gsvc") { id } }') },
       { field: 'eventScripts', grant: sys('event_script', 'GET'), request: q('{ eventScripts { name } }') },
       { field: 'eventScript', grant: sys('event_script/ghooks.get.pre_process', 'GET'), request: q('{ eventScript(name: "ghooks.get.pre_process") { name } }') },
@@ -701,7 +701,7 @@ describe('the guest role', () => {
     expectErrorShape(await restAs(t, null, 'POST', '/api/v2/open'), [403]);
     expectErrorShape(await restAs(t, null, 'GET', '/api/v2/closed'), [403]);
     expectErrorShape(await restAs(t, null, 'GET', '/api/v2/system/service'), [403]);
-    expect((await gqlAs(t, null, '{ services { id } }')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await gqlAs(t, null, '{ services { edges { node { id } } } }')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expectErrorShape(await restAs(t, WRONG_KEY, 'GET', '/api/v2/open'), [401]);
 
     // Deactivated, the guest role is off again; it cannot be deleted while configured.
@@ -727,7 +727,7 @@ describe('hostile keys', () => {
     const started = performance.now();
     expectErrorShape(await restAs(t, huge, 'GET', '/api/v2/system/service'), [401]);
     expectErrorShape(await restAs(t, null, 'GET', `/api/v2/system/service?api_key=${huge}`), [401]);
-    expect((await gqlAs(t, huge, '{ services { id } }')).status).toBe(401);
+    expect((await gqlAs(t, huge, '{ services { edges { node { id } } } }')).status).toBe(401);
     expect(performance.now() - started).toBeLessThan(HEALTHZ_BUDGET_MS * 3);
   });
 

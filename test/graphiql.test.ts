@@ -79,7 +79,7 @@ describe('GraphiQL page and assets over HTTP', () => {
       `${GRAPHIQL_ASSETS_PATH}`,
       '/graphql/assets/0.0.1/graphiql.css',
       '/graphql/assets/../../../../etc/passwd',
-      `/graphql/assets/x?query=${encodeURIComponent('{ services { name } }')}`,
+      `/graphql/assets/x?query=${encodeURIComponent('{ services { edges { node { name } } } }')}`,
     ];
     for (const path of refused) {
       const response = await rawGet(path, { accept: 'text/html' });
@@ -93,7 +93,7 @@ describe('GraphiQL page and assets over HTTP', () => {
 
   it('hostile: the page is static, an operation asked for as HTML is not run without a key', async () => {
     await t.rest('POST', '/api/v2/system/service', { resource: [{ name: 'secret-service', type: 'javascript', config: { content: 'return 1' } }] });
-    const response = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ services { name } }')}`, { headers: { accept: 'text/html' } });
+    const response = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ services { edges { node { name } } } }')}`, { headers: { accept: 'text/html' } });
     expect(response.headers.get('content-type')).toContain('text/html');
     expect(await response.text()).not.toContain('secret-service');
   });

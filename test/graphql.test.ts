@@ -30,7 +30,7 @@ describe('GraphQL management API', () => {
     const response = await fetch(`${t.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: '{ services { name } }' }),
+      body: JSON.stringify({ query: '{ services { edges { node { name } } } }' }),
     });
     expect(response.status).toBe(401);
     const body = await response.json();
@@ -69,7 +69,7 @@ describe('GraphQL management API', () => {
     expect(posted.data!.invokeService).toMatchObject({ statusCode: 201, content: { posted: { a: 1 } }, contentType: 'application/json' });
 
     expect((await t.gql(ServiceDocument, { name: 'GREETER' })).data!.service!.name).toBe('greeter');
-    expect((await t.gql(ServicesDocument)).data!.services.map((s) => s.name)).toContain('greeter');
+    expect((await t.gql(ServicesDocument)).data!.services.edges.map((e) => e.node.name)).toContain('greeter');
     expect((await t.gql(DeleteServiceDocument, { name: 'greeter' })).data!.deleteService).toBe(true);
     expect((await t.gql(ServiceDocument, { name: 'greeter' })).data!.service).toBeNull();
   });
@@ -119,7 +119,7 @@ describe('GraphQL management API', () => {
     const execution = await t.gql(ExecutionDocument, { id: ran.data!.runScript.executionId! });
     expect(execution.data!.execution).toMatchObject({ service: '(inline)', scriptType: 'javascript', status: 'SUCCEEDED' });
     expect(execution.data!.execution!.logs.edges.map((e) => e.node.message)).toEqual(['trying']);
-    expect((await t.gql(ServicesDocument)).data!.services.map((s) => s.name)).not.toContain('(inline)');
+    expect((await t.gql(ServicesDocument)).data!.services.edges.map((e) => e.node.name)).not.toContain('(inline)');
 
     const python = await t.gql(RunScriptDocument, { script: { type: 'python3', content: 'return {"method": event.request.method}' }, method: 'post' });
     expect(python.data!.runScript.content).toEqual({ method: 'POST' });
@@ -144,7 +144,7 @@ describe('GraphQL management API', () => {
   });
 
   it('rejects malformed operations with GraphQL validation errors', async () => {
-    const result = await t.gql('{ services { nope } }');
+    const result = await t.gql('{ services { edges { node { nope } } } }');
     expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 

@@ -198,7 +198,7 @@ describe('/metrics', () => {
     expect(succeeded(after) - succeeded(before)).toBe(4);
     expect(valueOf(after, 'scriptgate_executions_running', { engine: 'javascript' })).toBe(0);
     // The system API is a service of its own; GraphQL a door of its own.
-    await t.gql('{ services { name } }');
+    await t.gql('{ services { edges { node { name } } } }');
     await eventually(async () => {
       const families = await scrape(t);
       return (

@@ -25,6 +25,8 @@ export interface ServiceQuery {
   limit?: number;
   offset?: number;
   order?: { field: keyof Service; direction: 'asc' | 'desc' };
+  /** Count every match too (a second query whose cost grows with the table): only when asked for. */
+  withCount?: boolean;
 }
 
 interface ServiceData {
@@ -69,7 +71,7 @@ export class ServiceCatalog {
     });
   }
 
-  async list(query: ServiceQuery = {}): Promise<{ services: Service[]; count: number }> {
+  async list(query: ServiceQuery = {}): Promise<{ services: Service[]; count: number | null }> {
     const where: Prisma.ServiceWhereInput = {
       ...(query.ids ? { id: { in: query.ids } } : {}),
       ...(query.where ? { AND: [query.where] } : {}),
@@ -81,7 +83,7 @@ export class ServiceCatalog {
         take: query.limit,
         skip: query.offset,
       }),
-      this.db.service.count({ where }),
+      query.withCount ? this.db.service.count({ where }) : null,
     ]);
     return { services, count };
   }

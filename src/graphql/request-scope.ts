@@ -60,7 +60,7 @@ export class RequestScope {
     if (this.contentBytes > MAX_CONTENT_BYTES_PER_OPERATION) {
       return new DomainError(
         'BAD_INPUT',
-        `This operation asks for more than ${MAX_CONTENT_BYTES_PER_OPERATION} bytes of script content in total (at "${field}"): select content per service with service(name:), or page with first/offset.`,
+        `This operation asks for more than ${MAX_CONTENT_BYTES_PER_OPERATION} bytes of script content in total (at "${field}"): select content per service with service(name:), or page with first/after.`,
         { field, limit: 'contentBytes', max: MAX_CONTENT_BYTES_PER_OPERATION },
       );
     }

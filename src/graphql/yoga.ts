@@ -15,7 +15,10 @@ import { renderGraphiQL } from './graphiql.ts';
 const GRAPHIQL_START = `# Scriptgate: paste the administrator key into the header below, then run.
 query Overview {
   scriptTypes { name available version }
-  services { name type isActive }
+  services(first: 20) {
+    edges { node { name type isActive } }
+    pageInfo { hasNextPage endCursor }
+  }
 }
 
 # mutation Try {

@@ -122,6 +122,7 @@ export class ServicesComponent implements SystemComponent {
       limit: wholeNumber(query, 'limit') || undefined,
       offset: wholeNumber(query, 'offset'),
       order: order(query, sortable),
+      withCount: flag(query, 'include_count'),
     });
     const fields = list(query, 'fields');
     const records: Record<string, unknown>[] = await mapInTurns(rows, (s) => pickFields(serviceRecord(s), fields));
@@ -132,7 +133,7 @@ export class ServicesComponent implements SystemComponent {
       const limit = wholeNumber(query, 'limit');
       if (limit && records.length > limit) records.length = limit;
     }
-    return { content: { resource: records, ...(flag(query, 'include_count') ? { meta: { count: count + (withSystem ? 1 : 0) } } : {}) }, rows };
+    return { content: { resource: records, ...(flag(query, 'include_count') ? { meta: { count: (count ?? 0) + (withSystem ? 1 : 0) } } : {}) }, rows };
   }
 
   /** `{resource: [...]}` (or an array) is a batch, all or none; one unwrapped record answers for itself, as in DreamFactory. */

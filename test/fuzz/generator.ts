@@ -35,8 +35,8 @@ const QUERY_KEYS = ['limit', 'offset', 'ids', 'fields', 'filter', 'order', 'incl
 
 /** Valid documents to mutate: every root field, with fragments and variables. */
 const GRAPHQL_DOCUMENTS = [
-  '{ services { id name type content config } }',
-  '{ services(first: 3, offset: 1) { name } }',
+  '{ services { edges { node { id name type content config } } } }',
+  '{ services(first: 3) { edges { cursor node { name } } pageInfo { hasNextPage endCursor } } }',
   'query($n: String!) { service(name: $n) { id name isActive createdAt } }',
   'query($f: Int, $a: String) { executions(first: $f, after: $a) { edges { cursor node { id status logs(first: 2) { edges { node { message } } } } } pageInfo { hasNextPage endCursor } } }',
   'query($id: ID!) { execution(id: $id) { ...E } } fragment E on Execution { id status error { message kind line } }',

@@ -84,7 +84,7 @@ describe('GraphQL requests that once exhausted the server', () => {
     const big = 'x'.repeat(3 * MB);
     const created = await post('/graphql', graphqlBody('mutation($c: String!) { createService(input: {name: "big", type: "javascript", content: $c}) { id } }', { c: `// ${big}` }));
     expect(created.json?.errors, created.text.slice(0, 300)).toBeUndefined();
-    const body = graphqlBody(`{ ${Array.from({ length: 40 }, (_, i) => `a${i}: services { name content }`).join(' ')} }`);
+    const body = graphqlBody(`{ ${Array.from({ length: 40 }, (_, i) => `a${i}: services { edges { node { name content } } }`).join(' ')} }`);
     const { result, maxDelayMs } = await loopDelayDuring(() => post('/graphql', body));
     expectGraphQLError(result, /bytes of script content/);
     expect(result.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
@@ -100,19 +100,23 @@ describe('GraphQL requests that once exhausted the server', () => {
       const records = Array.from({ length: MAX_BATCH_RECORDS }, (_, i) => ({ name: `many${start + i}`, type: 'javascript', config: { content: 'return 1' } }));
       expect((await t.rest('POST', '/api/v2/system/service', { resource: records })).status).toBe(201);
     }
-    const within = graphqlBody('{ a: services { name } b: services { id } }');
+    const within = graphqlBody('{ a: services(first: 1000) { edges { node { name } } pageInfo { hasNextPage } } b: services(first: 1000) { edges { node { id } } } }');
     const { result: allowed, maxDelayMs: allowedDelay } = await loopDelayDuring(() => post('/graphql', within));
     expect(allowed.json.errors).toBeUndefined();
-    expect(allowed.json.data.a.length).toBeGreaterThanOrEqual(count);
+    expect(allowed.json.data.a.edges).toHaveLength(1000);
+    expect(allowed.json.data.a.pageInfo.hasNextPage).toBe(true);
     expect(allowedDelay).toBeLessThan(SERVED_LOOP_BUDGET_MS);
 
-    const tooMany = graphqlBody(`{ ${Array.from({ length: 50 }, (_, i) => `a${i}: services { name content }`).join(' ')} }`);
+    // A page size in a variable: the cost limit only multiplies literal ones, so the row budget is what refuses it.
+    const tooMany = graphqlBody(`query($n: Int) { ${Array.from({ length: 50 }, (_, i) => `a${i}: services(first: $n) { edges { node { name content } } }`).join(' ')} }`, { n: 1000 });
     const { result, maxDelayMs } = await loopDelayDuring(() => post('/graphql', tooMany));
     expectGraphQLError(result, new RegExp(`more than ${MAX_ROWS_PER_OPERATION} rows`));
     expect(maxDelayMs).toBeLessThan(LOOP_BUDGET_MS);
 
-    const paged = await t.gql('{ services(first: 5, offset: 10) { name } }');
-    expect((paged.data as { services: unknown[] }).services).toHaveLength(5);
+    const first = await t.gql(`{ services(first: 10, filter: "name LIKE 'many%'") { pageInfo { endCursor } } }`);
+    const after = (first.data as { services: { pageInfo: { endCursor: string } } }).services.pageInfo.endCursor;
+    const paged = await t.gql(`{ services(first: 5, after: "${after}", filter: "name LIKE 'many%'") { edges { node { name } } } }`);
+    expect((paged.data as { services: { edges: { node: { name: string } }[] } }).services.edges.map((e) => e.node.name)).toEqual(['many10', 'many11', 'many12', 'many13', 'many14']);
     await serverStillServes();
   }, 60_000);
 
@@ -132,7 +136,7 @@ describe('GraphQL requests that once exhausted the server', () => {
   });
 
   it('refuses depth, tokens, fragment cycles, fragment chains and fragment diamonds cheaply', async () => {
-    const nested = `{ services { ${'config { a { '.repeat(20)}b${' }'.repeat(40)} } }`;
+    const nested = `{ services { edges { node { ${'config { a { '.repeat(20)}b${' }'.repeat(40)} } } } }`;
     const tokens = `{ ${'__typename '.repeat(GRAPHQL_LIMITS.maxTokens + 10)} }`;
     const cycle = 'query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }';
     const chain = `query { ...F0 } ${Array.from({ length: 400 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} }`).join(' ')} fragment F400 on Query { __typename }`;

@@ -2,20 +2,7 @@ import { EXECUTION_STATUSES, NEWEST_FIRST, type ExecutionStatus } from '../../do
 import type { ExecutionEvent, LogLineEvent } from '../../logs/bus.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
-
-/** Largest page of a connection; a bigger `first` or `last` is BAD_USER_INPUT naming it, never silently cut. */
-export const MAX_PAGE_SIZE = 1000;
-const DEFAULT_PAGE_SIZE = 20;
-
-function pageSize(args: { first?: number | null; last?: number | null }): number {
-  for (const name of ['first', 'last'] as const) {
-    const value = args[name];
-    if (value !== null && value !== undefined && (value < 0 || value > MAX_PAGE_SIZE)) {
-      throw new DomainError('BAD_INPUT', `Argument "${name}" must be from 0 to ${MAX_PAGE_SIZE}, got ${value}.`, { field: name });
-    }
-  }
-  return MAX_PAGE_SIZE;
-}
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageSize } from '../paging.ts';
 
 /** Rows a Prisma query built by Pothos will read: its page, times the page of nested logs when selected. */
 function rowsOf(query: { take?: number; include?: unknown; select?: unknown }, pageRows: number): number {

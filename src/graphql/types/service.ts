@@ -1,10 +1,13 @@
 import type { Service } from '../../domain/services.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { builder, type GraphQLContext } from '../builder.ts';
-import { completedInTurns, MAX_ROWS_PER_OPERATION } from '../request-scope.ts';
+
 import { selects } from '../selection.ts';
 import type { GraphQLResolveInfo } from 'graphql';
 import { idsIn, rowsOf, systemCall } from '../system-call.ts';
+import { resolveCursorConnection } from '@pothos/plugin-relay';
+import { parseFilter } from '../../system/filter/syntax.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageSize } from '../paging.ts';
 
 export const ServiceRef = builder.prismaObject('Service', {
   description: 'A scripted service: every HTTP verb on /api/v2/{name}/... runs its script.',
@@ -52,13 +55,6 @@ const UpdateServiceInput = builder.inputType('UpdateServiceInput', {
   }),
 });
 
-const MAX_INT = 2 ** 31 - 1;
-
-function pageArgument(name: string, value: number | null | undefined, max: number): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  if (value < 0 || value > max) throw new DomainError('BAD_INPUT', `Argument "${name}" must be from 0 to ${max}, got ${value}.`, { field: name });
-  return value;
-}
 
 /** Script characters of a list, summed once however many aliases return it. */
 const contentLengths = new WeakMap<readonly Service[], number>();
@@ -78,30 +74,80 @@ function charge(ctx: GraphQLContext, info: GraphQLResolveInfo, services: readonl
   ctx.scope.charge(info.path.key.toString(), services.length, selects(info, 'content') ? contentLength(services) : 0);
 }
 
+/** Opaque to clients; a service's id inside. */
+const toCursor = (service: Service) => Buffer.from(`service:${service.id}`).toString('base64url');
+
+function idOfCursor(cursor: string, name: 'after' | 'before'): number {
+  const match = /^service:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw new DomainError('BAD_INPUT', `Argument "${name}" is not a cursor this field gave out.`, { field: name });
+  return Number(match[1]);
+}
+
+/** The system list's filter for one page: the caller's filter, narrowed to ids past the cursor. */
+function pageFilter(filter: string | null | undefined, after: string | undefined, before: string | undefined): string | undefined {
+  // Parsed alone first: a filter that only parses inside the parentheses (`a = 1) OR (1 = 1`) would escape them.
+  if (filter) parseFilter(filter);
+  const parts = [
+    filter ? `(${filter})` : null,
+    after !== undefined ? `id > ${idOfCursor(after, 'after')}` : null,
+    before !== undefined ? `id < ${idOfCursor(before, 'before')}` : null,
+  ].filter((part): part is string => part !== null);
+  return parts.length ? parts.join(' AND ') : undefined;
+}
+
+interface ServicePage {
+  filter: string | null | undefined;
+}
+
 builder.queryFields((t) => ({
-  services: t.field({
-    type: [ServiceRef],
-    description: `Services by id. Without first, all of them; one operation returns at most ${MAX_ROWS_PER_OPERATION} rows in total.`,
-    args: {
-      first: t.arg.int({ description: `At most this many (up to ${MAX_ROWS_PER_OPERATION}).` }),
-      offset: t.arg.int({ description: 'Skip this many first.' }),
+  services: t.connection(
+    {
+      type: ServiceRef,
+      description: `Services by id, a page at a time (first/after, last/before; pages of at most ${MAX_PAGE_SIZE}, ${DEFAULT_PAGE_SIZE} by default). filter takes the REST API's filter grammar (e.g. "type = 'python3' AND name LIKE 'orders%'"). A page costs the same whatever the total.`,
+      args: { filter: t.arg.string({ description: 'DreamFactory filter grammar over id, name, label, description, type, is_active, created_date, last_modified_date.' }) },
+      resolve: async (_root, args, ctx, info) => {
+        const field = info.path.key.toString();
+        // Pothos reads an empty cursor as none: refused like any other cursor it did not give out.
+        if (args.after === '') idOfCursor('', 'after');
+        if (args.before === '') idOfCursor('', 'before');
+        const connection = await resolveCursorConnection<Promise<Service[]>>(
+          { args, toCursor, defaultSize: DEFAULT_PAGE_SIZE, maxSize: pageSize(args) },
+          async ({ after, before, limit, inverted }): Promise<Service[]> => {
+            // The page is charged before it is read, so a refused operation reads nothing.
+            ctx.scope.charge(field, limit);
+            await ctx.scope.afterOthersCharged();
+            const parameters: Record<string, string> = { limit: String(limit), order: inverted ? 'id DESC' : 'id ASC' };
+            const filter = pageFilter(args.filter, after, before);
+            if (filter) parameters.filter = filter;
+            // Aliases of the same page read it once.
+            const services = await ctx.scope.once<Service[]>(`services:${JSON.stringify(parameters)}`, async () =>
+              servicesIn(ctx, await systemCall(ctx, { method: 'GET', resource: 'service', parameters })),
+            );
+            if (selects(info, 'edges', 'node', 'content')) ctx.scope.charge(field, 0, contentLength(services));
+            return services;
+          },
+        );
+        // totalCount counts under the same filter.
+        return Object.assign(connection!, { filter: args.filter } satisfies ServicePage);
+      },
     },
-    resolve: async (_root, args, ctx, info) => {
-      const limit = pageArgument('first', args.first, MAX_ROWS_PER_OPERATION);
-      const offset = pageArgument('offset', args.offset, MAX_INT);
-      // Rows are charged from the count before any are read, so a refused operation reads none.
-      const { count } = await ctx.scope.once('services:count', () => ctx.platform.services.list({ limit: 0 }));
-      const field = info.path.key.toString();
-      ctx.scope.charge(field, Math.max(0, Math.min(limit ?? Infinity, count - (offset ?? 0))));
-      await ctx.scope.afterOthersCharged();
-      // Aliases of the same list read it once.
-      const services = await ctx.scope.once(`services:${limit}:${offset}`, async () =>
-        servicesIn(ctx, await systemCall(ctx, { method: 'GET', resource: 'service', parameters: pageParameters(limit, offset) })),
-      );
-      if (selects(info, 'content')) ctx.scope.charge(field, 0, contentLength(services));
-      return completedInTurns(services);
+    {
+      name: 'ServiceConnection',
+      fields: (t) => ({
+        totalCount: t.int({
+          description: 'Services matching the filter, on every page (a count over the whole table: select it only when shown).',
+          resolve: async (page, _args, ctx) => {
+            const parameters: Record<string, string> = { limit: '1', fields: 'id', include_count: 'true' };
+            const { filter } = page as unknown as ServicePage;
+            if (filter) parameters.filter = filter;
+            const { content } = await systemCall(ctx, { method: 'GET', resource: 'service', parameters });
+            return (content as { meta?: { count?: number } }).meta?.count ?? 0;
+          },
+        }),
+      }),
     },
-  }),
+    { name: 'ServiceEdge' },
+  ),
   service: t.field({
     type: ServiceRef,
     nullable: true,
@@ -140,10 +186,6 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
-
-function pageParameters(limit: number | undefined, offset: number | undefined): Record<string, string> {
-  return { ...(limit !== undefined ? { limit: String(limit) } : {}), ...(offset !== undefined ? { offset: String(offset) } : {}) };
-}
 
 /** The services a system answer lists, in its order (read again only when an event script replaced the answer). */
 function servicesIn(ctx: GraphQLContext, result: Awaited<ReturnType<typeof systemCall>>): Promise<Service[]> {
