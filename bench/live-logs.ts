@@ -2,23 +2,19 @@
  * Live log latency: the time from a script writing a line to a subscriber
  * receiving it, with 1,000 subscribers connected at once (500 over WebSocket
  * with graphql-ws, one socket each by default, and 500 over server-sent
- * events). The server runs in this process; the subscribers run in a child
- * process (bench/live-logs-clients.ts), so each side has a core. The script
+ * events). The server is the compiled one (`npm start`'s, started by
+ * bench/lib.ts, so BENCH_CPU_PROF=DIR profiles it) in a child process; the
+ * subscribers run in another (bench/live-logs-clients.ts), so each side has
+ * a core. The script
  * stamps each line with its own `Date.now()`; subscribers subtract it from
  * theirs (same machine clock, millisecond resolution).
  *
  * Knobs (environment): LIVE_WS (500), LIVE_WS_SOCKETS (= LIVE_WS), LIVE_SSE (500),
  * LIVE_RATE lines per second (10), LIVE_SECONDS measured (10).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadSettings } from '../src/config.ts';
-import { startServer } from '../src/server.ts';
-import { note, printTable, record, type ResultRow } from './lib.ts';
+import { ADMIN_KEY, cpuSecondsOf, note, printTable, record, startScriptgate, type ResultRow } from './lib.ts';
 import type { ClientOptions, FromClients, ToClients } from './live-logs-clients.ts';
 
 const BENCH = 'live-logs';
@@ -53,11 +49,14 @@ export async function benchLiveLogs(): Promise<void> {
   const every = 1000 / rate;
   const total = wsSubscribers + sseSubscribers;
 
-  const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-bench-live-'));
-  const key = randomBytes(16).toString('hex');
-  const server = await startServer(
-    loadSettings({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY: key, LOG_LEVEL: 'silent', SCRIPT_MAX_TIMEOUT_MS: '120000' }),
-  );
+  const key = ADMIN_KEY;
+  const server = await startScriptgate({ LOG_LEVEL: 'silent', SCRIPT_MAX_TIMEOUT_MS: '120000', METRICS_PUBLIC: 'true' });
+  /** Live `executionLogs` subscribers on the server, from its /metrics. */
+  let subscriberCount = 0;
+  const countSubscribers = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    subscriberCount = Number(/^scriptgate_subscribers\{topic="logs"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
   let subscribers: ChildProcess | null = null;
   const deadline = Date.now() + HARD_LIMIT_MS;
   try {
@@ -117,7 +116,12 @@ export async function benchLiveLogs(): Promise<void> {
     };
 
     const connectStart = performance.now();
-    await waitFor(() => server.platform.bus.logs.subscriberCount >= total, `${total} subscribers (have ${server.platform.bus.logs.subscriberCount})`);
+    const counting = setInterval(() => void countSubscribers().catch(() => undefined), 100);
+    try {
+      await waitFor(() => subscriberCount >= total, `${total} subscribers (have ${subscriberCount})`);
+    } finally {
+      clearInterval(counting);
+    }
     const connectMs = performance.now() - connectStart;
 
     const run = (label: string, n: number) =>
@@ -129,11 +133,11 @@ export async function benchLiveLogs(): Promise<void> {
     await waitFor(() => received >= warmLines * total, 'the warm-up lines', Math.min(deadline, Date.now() + 10_000)).catch(() => undefined);
     const base = received;
     send({ type: 'mark' });
-    const cpuBefore = process.cpuUsage();
+    const cpuBefore = cpuSecondsOf(server.pid);
     const started = performance.now();
     await run('tick', lines);
     const runMs = performance.now() - started;
-    const cpu = process.cpuUsage(cpuBefore);
+    const serverCpuMs = (cpuSecondsOf(server.pid) - cpuBefore) * 1000;
     await waitFor(() => received - base >= lines * total, 'the last lines', Math.min(deadline, Date.now() + 5_000)).catch(() => undefined);
     send({ type: 'report' });
     await waitFor(() => report !== null, 'the report');
@@ -171,7 +175,7 @@ export async function benchLiveLogs(): Promise<void> {
     );
     printTable(rows);
     note(
-      `CPU while measuring: server ${Math.round(((cpu.user + cpu.system) / 1000 / runMs) * 100)}% of a core, ` +
+      `CPU while measuring: server ${Math.round((serverCpuMs / runMs) * 100)}% of a core, ` +
         `subscribers (other process) ${Math.round((cpuMs / runMs) * 100)}%; latencies have 1 ms resolution (Date.now())`,
     );
     if (errors.length) note(`subscriber errors: ${errors.join('; ')}`);
@@ -183,7 +187,6 @@ export async function benchLiveLogs(): Promise<void> {
       if (subscribers.exitCode === null) subscribers.kill();
     }
     await server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -2,13 +2,14 @@ import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { IncomingMessage } from 'node:http';
 import type { Identity } from '../access/caller-identity.ts';
 import { keyOf } from '../http/credentials.ts';
 import { rawErrorResponse } from '../http/client-errors.ts';
 import type { GraphQLContext } from './builder.ts';
+import { attachSubscriber, webSocketSink } from './subscription-fanout.ts';
 
 type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, GraphQLContext>['getEnveloped']>;
 
@@ -45,6 +46,8 @@ export function attachGraphQLWebSocket(
 ): GraphQLWebSocket {
   /** Each connection's identity, decided once from its connection_init payload. */
   const identities = new WeakMap<object, Identity>();
+  /** Each operation's socket and id, by its context, for the fan-out's frames. */
+  const operationOf = new WeakMap<object, { socket: WebSocket; id: string }>();
   /** graphql-ws's open operations per accepted connection, watched at shutdown. */
   const operations = new Set<Record<string, unknown>>();
   const disposable = useServer(
@@ -64,8 +67,14 @@ export function attachGraphQLWebSocket(
         operations.delete(ctx.subscriptions);
       },
       execute: (args) => (args.rootValue as Enveloped).execute(args as ExecutionArgs),
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args as ExecutionArgs),
-      onSubscribe: async (ctx, _id, payload) => {
+      subscribe: async (args) => {
+        const result = await (args.rootValue as Enveloped).subscribe(args as ExecutionArgs);
+        // A live subscription's events are written to this socket by the fan-out (src/graphql/subscription-fanout.ts).
+        const operation = operationOf.get(args.contextValue as object);
+        if (operation) attachSubscriber(args.contextValue, webSocketSink(operation.socket, operation.id));
+        return result;
+      },
+      onSubscribe: async (ctx, id, payload) => {
         const enveloped = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -90,6 +99,7 @@ export function attachGraphQLWebSocket(
           contextValue: await enveloped.contextFactory(),
           rootValue: enveloped,
         };
+        operationOf.set(args.contextValue, { socket: ctx.extra.socket, id });
         const errors = enveloped.validate(args.schema, args.document);
         return errors.length ? errors : args;
       },

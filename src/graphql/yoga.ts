@@ -11,6 +11,7 @@ import { useParameterErrors, useRequestLimits } from './plugins/limits.ts';
 import { schema } from './schema.ts';
 import { RequestScope } from './request-scope.ts';
 import { renderGraphiQL } from './graphiql.ts';
+import { useSubscriptionFanout } from './subscription-fanout.ts';
 
 const GRAPHIQL_START = `# Scriptgate: paste the administrator key into the header below, then run.
 query Overview {
@@ -53,7 +54,13 @@ export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: 
     renderGraphiQL: (options) => renderGraphiQL({ ...options, query: GRAPHIQL_START }),
     // CORS is one setting for every route, answered by @fastify/cors (src/server.ts); Yoga's reflects any origin.
     cors: false,
-    plugins: [useParameterErrors(), ...useRequestLimits(), useOperationAccess()],
+    // The fan-out last: it replaces the subscribe function once every check before it passed.
+    plugins: [
+      useParameterErrors(),
+      ...useRequestLimits(),
+      useOperationAccess(),
+      useSubscriptionFanout((error, message) => maskError(error, message, undefined, onUnexpected)),
+    ],
   });
 }
 

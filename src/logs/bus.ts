@@ -1,4 +1,4 @@
-import { BoundedSubscription, type Subscriber } from './subscription.ts';
+import { BoundedSubscription, type FellBehind, type Subscriber } from './subscription.ts';
 
 /**
  * The one path for execution events: engines' log lines and execution state
@@ -76,7 +76,7 @@ class Topic<T extends { service: string }> {
   }
 
   /** `farewell` makes the last item a dropped subscriber reads (see BoundedSubscription). */
-  subscribe<F = never>(filter: SubscribeFilter, capacity: number, farewell?: (dropped: number) => F | undefined): BoundedSubscription<T, F> {
+  subscribe<F = never>(filter: SubscribeFilter, capacity: number, farewell?: (reason: FellBehind) => F | undefined): BoundedSubscription<T, F> {
     // Filter by the narrowest key; the other filter (if any) is checked per item.
     const key = filter.executionId ? `e:${filter.executionId}` : filter.service ? `s:${filter.service}` : ALL;
     const set = this.byKey.get(key) ?? new Set();
@@ -121,9 +121,10 @@ class Topic<T extends { service: string }> {
     return this.byKey.size > 0 || (this.relay?.watched() ?? false);
   }
 
+  /** Clients following this topic here (a shared subscription counts each client it serves). */
   get subscriberCount(): number {
     let count = 0;
-    for (const set of this.byKey.values()) count += set.size;
+    for (const set of this.byKey.values()) for (const subscription of set) count += subscription.listeners;
     return count;
   }
 

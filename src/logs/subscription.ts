@@ -2,6 +2,24 @@
 export interface Subscriber<T> {
   push(item: T): void;
   end(): void;
+  /** How many clients this subscription serves (a shared one serves many: src/graphql/subscription-fanout.ts). */
+  readonly listeners: number;
+}
+
+/** Why a subscriber is being dropped: its queue of items, or the bytes waiting for its socket. */
+export type FellBehind = { items: number } | { bytes: number };
+
+/** What a live subscription's source offers the fan-out (src/graphql/subscription-fanout.ts). */
+export interface LiveSource<F> {
+  /**
+   * Every client subscribing with the same operation and variables may read
+   * this one source: its items do not depend on when or by whom it was opened.
+   */
+  readonly shareable?: boolean;
+  /** Clients this source serves; the fan-out sets it as they join and leave. */
+  listeners?: number;
+  /** The last item a client dropped for falling behind reads; undefined: none, it just completes. */
+  farewell?(reason: FellBehind): F | undefined;
 }
 
 /**
@@ -9,7 +27,10 @@ export interface Subscriber<T> {
  * one that falls `capacity` items behind gets a last item saying so (of type
  * F, if `farewell` makes one) and is closed, so a slow reader cannot slow scripts.
  */
-export class BoundedSubscription<T, F = T> implements AsyncIterableIterator<T | F>, Subscriber<T> {
+export class BoundedSubscription<T, F = T> implements AsyncIterableIterator<T | F>, Subscriber<T>, LiveSource<F> {
+  /** A topic subscription yields what is published from now on, to whoever reads it. */
+  readonly shareable = true;
+  listeners = 1;
   private readonly queue: (T | F)[] = [];
   private waiter: ((result: IteratorResult<T | F>) => void) | null = null;
   private closed = false;
@@ -17,8 +38,12 @@ export class BoundedSubscription<T, F = T> implements AsyncIterableIterator<T | 
   constructor(
     private readonly capacity: number,
     private readonly onClose: () => void,
-    private readonly farewell?: (dropped: number) => F | undefined,
+    private readonly makeFarewell?: (reason: FellBehind) => F | undefined,
   ) {}
+
+  farewell(reason: FellBehind): F | undefined {
+    return this.makeFarewell?.(reason);
+  }
 
   push(item: T): void {
     if (this.closed) return;
@@ -29,7 +54,7 @@ export class BoundedSubscription<T, F = T> implements AsyncIterableIterator<T | 
       return;
     }
     if (this.queue.length >= this.capacity) {
-      const last = this.farewell?.(this.capacity);
+      const last = this.farewell({ items: this.capacity });
       this.queue.length = 0;
       if (last !== undefined) this.queue.push(last);
       this.end();

@@ -1,27 +1,38 @@
 import type { Execution, LogLine } from '../../generated/prisma-sqlite/client.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { LogLineEvent } from '../../logs/bus.ts';
+import type { FellBehind as Reason, LiveSource } from '../../logs/subscription.ts';
 import { builder, type GraphQLContext } from '../builder.ts';
 import { ExecutionRef, LogLineRef } from './execution.ts';
 import { selects } from '../selection.ts';
 
-/** How far a live subscriber may fall behind before it is dropped. */
+/**
+ * How far a subscription's source may fall behind its (shared) execution
+ * before its clients are dropped; each client's own socket is bounded in
+ * bytes by the fan-out (src/graphql/subscription-fanout.ts).
+ */
 const SUBSCRIBER_BUFFER = 1000;
+
+/** "fell more than 1000 lines behind" / "fell more than 1 MiB behind". */
+function behind(reason: Reason, items: string): string {
+  if ('items' in reason) return `fell more than ${reason.items} ${items} behind`;
+  return `fell more than ${reason.bytes >= 1024 * 1024 ? `${reason.bytes / (1024 * 1024)} MiB` : `${reason.bytes} bytes`} behind (unsent to its connection)`;
+}
 
 /** The last item of a dropped `executionUpdated` subscriber: it resolves to an error, then the subscription completes. */
 class FellBehind {
-  constructor(readonly dropped: number) {}
+  constructor(readonly reason: Reason) {}
 }
 
 /** Stored lines read per page while replaying an execution's log. */
 const REPLAY_PAGE = 1000;
 
-const fellBehind = (filter: { service?: string | null; executionId?: string | null }) => (dropped: number): LogLineEvent => ({
+const fellBehind = (filter: { service?: string | null; executionId?: string | null }) => (reason: Reason): LogLineEvent => ({
   executionId: filter.executionId ?? '',
   service: filter.service ?? '',
   sequence: 0,
   stream: 'SYSTEM',
-  message: `Subscription closed: this subscriber fell more than ${dropped} lines behind.`,
+  message: `Subscription closed: this subscriber ${behind(reason, 'lines')}.`,
   timestamp: new Date(),
 });
 
@@ -77,7 +88,15 @@ builder.subscriptionFields((t) => ({
       'Log lines as scripts write them; with neither argument, every service. Following one executionId, the lines it already wrote come first, then live ones, and the subscription completes when that execution ends (at once after the replay if it already ended); an unknown id is NOT_FOUND.',
     args: { service: t.arg.string(), executionId: t.arg.id() },
     subscribe: (_root, args, ctx) => {
-      if (args.executionId) return followExecution(ctx, String(args.executionId), args.service?.toLowerCase() ?? null);
+      if (args.executionId) {
+        // Replays from when it was opened, so it serves one client (not shareable); the fan-out still writes its frames.
+        const filter = { executionId: String(args.executionId), service: args.service?.toLowerCase() ?? null };
+        const source: AsyncIterable<LogLineEvent | LogLine> & LiveSource<LogLineEvent> = {
+          [Symbol.asyncIterator]: () => followExecution(ctx, filter.executionId, filter.service),
+          farewell: fellBehind(filter),
+        };
+        return source;
+      }
       const filter = { service: args.service?.toLowerCase(), executionId: null };
       return ctx.platform.bus.logs.subscribe(filter, SUBSCRIBER_BUFFER, fellBehind(filter));
     },
@@ -90,14 +109,14 @@ builder.subscriptionFields((t) => ({
       'Fires when an execution starts and when it ends. A subscriber that falls too far behind gets a last SERVICE_UNAVAILABLE error and is closed.',
     args: { service: t.arg.string() },
     subscribe: (_root, args, ctx) =>
-      ctx.platform.bus.executions.subscribe({ service: args.service?.toLowerCase() }, SUBSCRIBER_BUFFER, (dropped) => new FellBehind(dropped)),
+      ctx.platform.bus.executions.subscribe({ service: args.service?.toLowerCase() }, SUBSCRIBER_BUFFER, (reason) => new FellBehind(reason)),
     // `logs` reads the database, where the event's row and lines may still be
     // waiting in the recorder's batch: write them first so they are complete.
     resolve: async (execution, _args, ctx, info) => {
       if (execution instanceof FellBehind) {
         throw new DomainError(
           'SERVICE_UNAVAILABLE',
-          `Subscription closed: this subscriber fell more than ${execution.dropped} events behind. Subscribe again; the executions query lists what was missed.`,
+          `Subscription closed: this subscriber ${behind(execution.reason, 'events')}. Subscribe again; the executions query lists what was missed.`,
         );
       }
       if (selects(info, 'logs')) await ctx.platform.executions.ready();
