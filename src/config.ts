@@ -130,7 +130,7 @@ export function loadSettings(env: Env = process.env): Settings {
   const maxMemoryLimitMb = integer(env, 'SCRIPT_MAX_MEMORY_MB', 512, 4, 4096);
   const maxLogBytes = integer(env, 'SCRIPT_MAX_LOG_BYTES', 10 * 1024 * 1024, 1024, 1024 ** 3);
   const disabledList = firstOf(env, 'SCRIPTING_DISABLE', 'DF_SCRIPTING_DISABLE') ?? '';
-  const allTypes = ['javascript', 'nodejs', 'php', 'python', 'python3'];
+  const allTypes = ['javascript', 'nodejs', 'php', 'python', 'python3', 'typescript'];
   const disabled = new Set(
     disabledList.trim().toLowerCase() === 'all'
       ? allTypes

@@ -449,6 +449,37 @@ process.on('unhandledRejection', (reason) => {
   if (current) fail(current, reason);
 });
 
+// ---- syntax check: compile without running ----------------------------------------------
+
+/** Diagnostics a check answers with, at most, each message at most this long (the server bounds them too). */
+const MAX_DIAGNOSTICS = 20;
+const MAX_DIAGNOSTIC_CHARS = 1000;
+
+/**
+ * Compiles the script as a job would (the same wrapper) without running it: vm.Script only
+ * compiles. V8 reports one error, where its caret points.
+ */
+function check(frame) {
+  const diagnostics = [];
+  try {
+    new vm.Script(`${HEADER}${String(frame.script)}\n})`, { filename: 'script.js' });
+  } catch (error) {
+    diagnostics.push(syntaxDiagnostic(error));
+  }
+  send({ t: 'checked', id: frame.id, diagnostics: diagnostics.slice(0, MAX_DIAGNOSTICS) });
+}
+
+function syntaxDiagnostic(error) {
+  const stack = error && typeof error.stack === 'string' ? error.stack.split('\n') : [];
+  const where = /^script\.js:(\d+)$/.exec(stack[0] || '');
+  const line = where ? Number(where[1]) : 1;
+  const caret = where && stack[2] !== undefined ? stack[2].indexOf('^') : -1;
+  let column = caret >= 0 ? caret + 1 : 1;
+  if (line === 1) column = Math.max(1, column - HEADER.length);
+  const message = error && typeof error.message === 'string' ? `${error.name || 'SyntaxError'}: ${error.message}` : String(error);
+  return { severity: 'ERROR', message: message.slice(0, MAX_DIAGNOSTIC_CHARS), line, column };
+}
+
 // ---- main loop -----------------------------------------------------------------------
 
 function onMessage(message) {
@@ -461,6 +492,8 @@ function onMessage(message) {
     startJob(message);
   } else if (message.t === 'api-result') {
     onApiResult(message);
+  } else if (message.t === 'check') {
+    check(message);
   }
 }
 

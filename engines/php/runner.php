@@ -427,6 +427,104 @@ function sg_run_job_forked(array $job): int
     return pcntl_wifexited($status) ? pcntl_wexitstatus($status) : -pcntl_wtermsig($status);
 }
 
+const SG_MAX_DIAGNOSTICS = 20;
+const SG_MAX_DIAGNOSTIC_BYTES = 1000;
+
+function sg_diagnostic(string $severity, string $message, ?int $line): array
+{
+    // PHP's parser reports no column.
+    return ['severity' => $severity, 'message' => substr($message, 0, SG_MAX_DIAGNOSTIC_BYTES), 'line' => max(1, (int) $line), 'column' => 1];
+}
+
+/**
+ * `php -l` for a script as a job would run it (the same wrapper), without running any of it:
+ * the parser first, in this process (token_get_all with TOKEN_PARSE builds no code at all);
+ * then, for compile errors PHP reports only as fatal ("Cannot redeclare", "'break' not in the
+ * 'loop' or 'switch' context"), a compile in a forked child, whose eval starts with `return;`
+ * so nothing of it runs. A fatal error ends the child only.
+ */
+function sg_check(array $frame): void
+{
+    $script = sg_strip_tags((string) ($frame['script'] ?? ''));
+    $wrapped = 'return static function (array &$event, array $platform) { ' . $script . "\n};";
+    $diagnostics = [];
+    try {
+        token_get_all('<?php ' . $wrapped, TOKEN_PARSE);
+        $diagnostics = sg_compile_in_child($wrapped);
+    } catch (ParseError $error) {
+        $diagnostics[] = sg_diagnostic('ERROR', 'PHP Parse error: ' . $error->getMessage(), $error->getLine());
+    } catch (Throwable $error) {
+        $diagnostics[] = sg_diagnostic('ERROR', get_class($error) . ': ' . $error->getMessage(), 1);
+    }
+    sg_send(['t' => 'checked', 'id' => $frame['id'] ?? 0, 'diagnostics' => array_slice($diagnostics, 0, SG_MAX_DIAGNOSTICS)]);
+}
+
+/** The compile's diagnostics, as the forked child wrote them to a socket pair. */
+function sg_compile_in_child(string $wrapped): array
+{
+    $pair = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
+    if ($pair === false) {
+        return [sg_diagnostic('ERROR', 'The PHP check could not start (socket pair).', 1)];
+    }
+    $pid = pcntl_fork();
+    if ($pid === 0) {
+        fclose($pair[0]);
+        sg_compile_child($pair[1], $wrapped);
+    }
+    fclose($pair[1]);
+    if ($pid < 0) {
+        fclose($pair[0]);
+        return [sg_diagnostic('ERROR', 'The PHP check could not fork: ' . pcntl_strerror(pcntl_get_last_error()), 1)];
+    }
+    $answer = stream_get_contents($pair[0], 1 << 20);
+    fclose($pair[0]);
+    do {
+        $waited = pcntl_waitpid($pid, $status);
+    } while ($waited === -1 && pcntl_get_last_error() === PCNTL_EINTR);
+    $diagnostics = $answer ? json_decode($answer, true) : null;
+    if (!is_array($diagnostics)) {
+        $how = pcntl_wifsignaled($status) ? 'signal ' . pcntl_wtermsig($status) : 'status ' . pcntl_wexitstatus($status);
+        return [sg_diagnostic('ERROR', "PHP's compiler ended without an answer ($how).", 1)];
+    }
+    return $diagnostics;
+}
+
+/** In the forked child: compile, answer on $out, end without PHP's shutdown. */
+function sg_compile_child($out, string $wrapped): never
+{
+    global $sgRunnerPid;
+    $sgRunnerPid = getmypid(); // the runner's shutdown hook is not ours to run here
+    $diagnostics = [];
+    $answer = static function () use ($out, &$diagnostics): never {
+        sg_write_all($out, json_encode(array_slice($diagnostics, 0, SG_MAX_DIAGNOSTICS), JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR));
+        fclose($out);
+        posix_kill(getmypid(), SIGKILL);
+        exit(0);
+    };
+    ini_set('memory_limit', '128M');
+    ini_set('display_errors', '0');
+    set_error_handler(static function (int $type, string $message, string $file, int $line) use (&$diagnostics): bool {
+        $diagnostics[] = sg_diagnostic('WARNING', sg_error_label($type) . ': ' . $message, $line);
+        return true;
+    });
+    // Fatal compile errors cannot be caught: the shutdown hook reads them.
+    register_shutdown_function(static function () use (&$diagnostics, $answer): void {
+        $error = error_get_last();
+        if ($error !== null && ($error['type'] & (E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR))) {
+            $diagnostics[] = sg_diagnostic('ERROR', 'PHP Fatal error: ' . $error['message'], $error['line']);
+        }
+        $answer();
+    });
+    try {
+        eval('return; ' . $wrapped);
+    } catch (ParseError $error) {
+        $diagnostics[] = sg_diagnostic('ERROR', 'PHP Parse error: ' . $error->getMessage(), $error->getLine());
+    } catch (Throwable $error) {
+        $diagnostics[] = sg_diagnostic('ERROR', 'PHP Fatal error: ' . $error->getMessage(), $error->getLine());
+    }
+    $answer();
+}
+
 /** If the server dies, so do we (Linux, PR_SET_PDEATHSIG), where FFI is there; in the sandbox bwrap's --die-with-parent does it too. */
 function sg_die_with_parent(): void
 {
@@ -464,6 +562,11 @@ $sgBaselineGlobals = [...array_keys($GLOBALS), 'sgBaselineGlobals', 'sgJob', 'sg
 sg_send(['t' => 'ready', 'pid' => $sgRunnerPid, 'version' => PHP_VERSION]);
 
 while (($sgJob = sg_read()) !== null) {
+    if (($sgJob['t'] ?? '') === 'check') {
+        sg_check($sgJob);
+        unset($sgJob);
+        continue;
+    }
     if (($sgJob['t'] ?? '') !== 'job') {
         continue; // e.g. an API result for a job that was stopped
     }

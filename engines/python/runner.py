@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 
 IN_FD, OUT_FD = 3, 4
 SCRIPT_FILE = '<script>'
@@ -241,6 +242,38 @@ def compile_script(source):
     return compile(module, SCRIPT_FILE, 'exec')
 
 
+MAX_DIAGNOSTICS = 20
+MAX_DIAGNOSTIC_CHARS = 1000
+
+
+def check_script(channel, frame):
+    """Compiles the script as a job would (compile_script) without running it: compile() runs no
+    code. SyntaxWarnings (an invalid escape, `is` with a literal) come back as warnings."""
+    diagnostics = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        try:
+            compile_script(str(frame.get('script', '')))
+        except SyntaxError as error:
+            diagnostics.append(diagnostic('ERROR', 'SyntaxError: %s' % error.msg, error.lineno, error.offset))
+        except (RecursionError, MemoryError) as error:
+            diagnostics.append(diagnostic('ERROR', 'SyntaxError: the script is nested too deeply or too large to compile (%s)'
+                                          % type(error).__name__, 1, 1))
+        except Exception as error:  # e.g. ValueError for a NUL byte in the source
+            diagnostics.append(diagnostic('ERROR', '%s: %s' % (type(error).__name__, error), 1, 1))
+    for warning in caught:
+        # Before 3.12 an invalid escape is a DeprecationWarning; either is the compiler's, about the script.
+        if warning.filename == SCRIPT_FILE and issubclass(warning.category, (SyntaxWarning, DeprecationWarning)):
+            diagnostics.append(diagnostic('WARNING', '%s: %s' % (warning.category.__name__, warning.message), warning.lineno, None))
+    channel.send({'t': 'checked', 'id': frame.get('id'), 'diagnostics': diagnostics[:MAX_DIAGNOSTICS]})
+
+
+def diagnostic(severity, message, line, column):
+    return {'severity': severity, 'message': str(message)[:MAX_DIAGNOSTIC_CHARS],
+            'line': line if isinstance(line, int) and line > 0 else 1,
+            'column': column if isinstance(column, int) and column > 0 else 1}
+
+
 def describe_error(error):
     """(message, line, stack) pointing into the script where Python says where."""
     if isinstance(error, SyntaxError) and error.filename == SCRIPT_FILE:
@@ -447,6 +480,9 @@ def main():
         job = channel.read()
         if job is None:
             return
+        if job.get('t') == 'check':
+            check_script(channel, job)
+            continue
         if job.get('t') != 'job':
             continue  # e.g. an API result for a job that was stopped
         job.setdefault('limits', Munch())['jobBytes'] = channel.last_size

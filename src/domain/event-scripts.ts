@@ -6,6 +6,7 @@ import type { EngineRegistry } from '../scripting/registry.ts';
 import { badInput, DomainError, notFound } from './errors.ts';
 import { parseEventName, type EventName } from './event-names.ts';
 import { configObject, mergeConfig, validateConfigJson, validateContent, validateLimits, validateType } from './script-fields.ts';
+import { SyntaxChecker } from './syntax-check.ts';
 
 export type { EventScript };
 
@@ -15,6 +16,8 @@ export interface EventScriptInput {
   isActive?: unknown;
   allowEventModification?: unknown;
   config?: unknown;
+  /** Store a script that does not compile (work in progress); it then fails when run. */
+  skipSyntaxCheck?: unknown;
 }
 
 /** An active event script as the request path uses it: the row and its parsed name. */
@@ -111,6 +114,7 @@ export class EventScriptCatalog {
   async put(name: string, input: EventScriptInput): Promise<{ script: EventScript; created: boolean }> {
     const event = parseEventName(name);
     const data = this.validate(input, null) as Required<EventScriptData>;
+    await new SyntaxChecker(this.engines).assertCompiles(data.type, data.content, input.skipSyntaxCheck);
     const existing = await this.db.eventScript.findUnique({ where: { name: event.name }, select: { id: true } });
     let created = !existing;
     let script: EventScript;
@@ -139,6 +143,9 @@ export class EventScriptCatalog {
     const existing = await this.db.eventScript.findUnique({ where: { name: event.name } });
     if (!existing) throw missing(event.name);
     const data = this.validate(input, existing);
+    if (data.type !== undefined || data.content !== undefined) {
+      await new SyntaxChecker(this.engines).assertCompiles(data.type ?? existing.type, data.content ?? existing.content, input.skipSyntaxCheck);
+    }
     const script = await this.db.eventScript.update({ where: { name: event.name }, data }).catch((error: unknown) => {
       throw storeError(error, event.name);
     });

@@ -5,6 +5,7 @@ import type { ScriptingSettings } from '../config.ts';
 import type { EngineRegistry } from '../scripting/registry.ts';
 import { badInput, DomainError, notFound } from './errors.ts';
 import { configObject, mergeConfig, validateConfigJson, validateContent, validateLimits, validateOpenApi, validateType } from './script-fields.ts';
+import { SyntaxChecker } from './syntax-check.ts';
 
 export type { Service };
 
@@ -16,6 +17,8 @@ export interface ServiceInput {
   isActive?: unknown;
   content?: unknown;
   config?: unknown;
+  /** Store a script that does not compile (work in progress); it then fails when run. */
+  skipSyntaxCheck?: unknown;
 }
 
 export interface ServiceQuery {
@@ -54,6 +57,7 @@ export class ServiceCatalog {
   private readonly cache = new Map<string, Service>();
   /** Bumped on every change: a read that overlapped one must not cache what it read. */
   private generation = 0;
+  private readonly syntax: SyntaxChecker;
 
   constructor(
     private readonly db: Db,
@@ -61,6 +65,7 @@ export class ServiceCatalog {
     private readonly bus: EventBus,
     private readonly limits: ScriptingSettings,
   ) {
+    this.syntax = new SyntaxChecker(engines);
     bus.onServiceChanged((name) => {
       this.generation++;
       const names = name === null ? [...this.cache.keys()] : [name];
@@ -117,6 +122,7 @@ export class ServiceCatalog {
 
   async create(input: ServiceInput): Promise<Service> {
     const data = this.validate(input, null);
+    await this.syntax.assertCompiles(data.type!, data.content ?? '', input.skipSyntaxCheck);
     try {
       return await this.writing(() => this.db.service.create({ data: data as Required<ServiceData> }));
     } catch (error) {
@@ -136,6 +142,15 @@ export class ServiceCatalog {
         return { error: error as Error };
       }
     });
+    // One at a time: a batch of subprocess scripts would otherwise fill the checking worker's queue.
+    for (const [index, result] of results.entries()) {
+      if (!result.data) continue;
+      try {
+        await this.syntax.assertCompiles(result.data.type!, result.data.content ?? '', inputs[index]!.skipSyntaxCheck);
+      } catch (error) {
+        results[index] = { error: error as Error };
+      }
+    }
     const names = new Map<string, number>();
     results.forEach((result, index) => {
       const name = result.data?.name;
@@ -166,6 +181,9 @@ export class ServiceCatalog {
 
   async update(existing: Service, input: ServiceInput): Promise<Service> {
     const data = this.validate(input, existing);
+    if (data.type !== undefined || data.content !== undefined) {
+      await this.syntax.assertCompiles(data.type ?? existing.type, data.content ?? existing.content, input.skipSyntaxCheck);
+    }
     try {
       return await this.writing(() => this.db.service.update({ where: { id: existing.id }, data }), [existing.name]);
     } catch (error) {

@@ -4,6 +4,7 @@ import './types/service.ts';
 import './types/event-script.ts';
 import './types/access.ts';
 import './types/invocation.ts';
+import './types/check-script.ts';
 import './types/execution.ts';
 import './types/execution-subscriptions.ts';
 

@@ -5,6 +5,8 @@
  * log lines through `job.log`.
  */
 
+import type { Diagnostic } from './diagnostics.ts';
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export interface ScriptRequest {
@@ -127,6 +129,12 @@ export interface ScriptEngine {
   start(): Promise<void>;
   /** Runs one job. Rejects only with `ScriptFailure`. */
   run(job: ScriptJob): Promise<ScriptOutcome>;
+  /**
+   * Compiles `script` without running any of it: the diagnostics a save or
+   * an editor shows (empty when it compiles). Rejects only with ScriptFailure
+   * (unavailable, overloaded, timeout, crashed).
+   */
+  check?(script: string): Promise<Diagnostic[]>;
   /** Drops warm state kept for an owner whose script changed or was deleted. */
   forget?(scriptKey: string): void;
   /** Lets in-flight jobs finish up to `deadlineMs`, then releases everything (workers, timers). */

@@ -19,6 +19,8 @@ export interface SystemComponent {
 export interface SystemAnswer {
   statusCode?: number;
   content: unknown;
+  /** Default application/json; text answers (a type declarations file) name theirs. */
+  contentType?: string;
   /**
    * The domain records behind `content` (services, event scripts), so the
    * GraphQL adapter can return them without reading them again when no

@@ -44,6 +44,7 @@ function eventScriptInput(body: unknown, name: string): EventScriptInput {
     isActive: fields.is_active ?? fields.isActive,
     allowEventModification: fields.allow_event_modification ?? fields.allowEventModification,
     config: fields.config,
+    skipSyntaxCheck: fields.skip_syntax_check ?? fields.skipSyntaxCheck,
   };
 }
 

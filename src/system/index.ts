@@ -35,8 +35,8 @@ export class SystemService {
       if (!component) throw notFound(`Resource "${request.resource}" not found in system.`);
       answer = await component.handle(request, rest, caller);
     }
-    const { content, rows, statusCode = 200 } = answer;
+    const { content, rows, statusCode = 200, contentType = 'application/json' } = answer;
     if (rows && content !== null && typeof content === 'object') rowsBehind.set(content, rows);
-    return { statusCode, content, contentType: 'application/json', headers: {}, executionId: null };
+    return { statusCode, content, contentType, headers: {}, executionId: null };
   }
 }

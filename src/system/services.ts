@@ -45,6 +45,7 @@ function serviceInput(body: unknown): ServiceInput {
     isActive: record.is_active ?? record.isActive,
     content: record.content,
     config: record.config,
+    skipSyntaxCheck: record.skip_syntax_check ?? record.skipSyntaxCheck,
   };
 }
 

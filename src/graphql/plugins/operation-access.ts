@@ -37,6 +37,8 @@ export const OPERATION_ACCESS: Record<string, 'pipeline' | Checked> = {
   scriptTypes: { component: 'script_type', verb: 'GET' },
   scriptType: { component: (args) => `script_type/${String(args.name)}`, verb: 'GET' },
   executions: { component: 'execution', verb: 'GET' },
+  // A syntax check is the check a save makes: what creating a service allows.
+  checkScript: { component: 'service', verb: 'POST' },
   execution: { component: (args) => `execution/${String(args.id)}`, verb: 'GET' },
   // Mutation
   createService: 'pipeline',

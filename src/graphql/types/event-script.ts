@@ -32,6 +32,7 @@ const EventScriptInput = builder.inputType('EventScriptInput', {
     content: t.string({ description: 'The script; empty by default.' }),
     isActive: t.boolean({ description: 'Default true.' }),
     allowEventModification: t.boolean({ description: 'Default false.' }),
+    skipSyntaxCheck: t.boolean({ description: 'Store the script even when it does not compile (work in progress); running it then fails.' }),
     config: t.field({ type: 'JSON', description: 'timeout_ms, memory_limit_mb, max_log_bytes, network, retries (0 to 10, queued scripts).' }),
   }),
 });
@@ -132,6 +133,7 @@ builder.mutationFields((t) => ({
         is_active: input.isActive ?? undefined,
         allow_event_modification: input.allowEventModification ?? undefined,
         config: input.config ?? undefined,
+        skip_syntax_check: input.skipSyntaxCheck ?? undefined,
       };
       const [script] = await scriptsIn(ctx, await systemCall(ctx, { method: 'POST', resource: resourceOf(name), payload }));
       if (!script) throw new DomainError('NOT_FOUND', `No event script came back for "${name}" (an event script changed the answer?).`);

@@ -40,6 +40,7 @@ const CreateServiceInput = builder.inputType('CreateServiceInput', {
     content: t.string({ required: true, description: serviceFields.content }),
     isActive: t.boolean(),
     config: t.field({ type: 'JSON', description: 'Other settings, e.g. timeout_ms, memory_limit_mb.' }),
+    skipSyntaxCheck: t.boolean({ description: 'Store the script even when it does not compile (work in progress); running it then fails.' }),
   }),
 });
 
@@ -52,6 +53,7 @@ const UpdateServiceInput = builder.inputType('UpdateServiceInput', {
     content: t.string({ description: serviceFields.content }),
     isActive: t.boolean(),
     config: t.field({ type: 'JSON', description: 'Keys to set; null removes a key; keys not given stay.' }),
+    skipSyntaxCheck: t.boolean({ description: 'Store the script even when it does not compile (work in progress); running it then fails.' }),
   }),
 });
 

@@ -1,6 +1,8 @@
 import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
+import type { Diagnostic } from '../diagnostics.ts';
 import { CappedModules } from './capped-modules.ts';
+import { CompileCheck } from './compile-check.ts';
 import { ContextPool, type Lease } from './context-pool.ts';
 import { asScriptFailure } from './failures.ts';
 import { instanceMaxBytes, MemoryBudget } from './memory-budget.ts';
@@ -59,6 +61,7 @@ export class QuickJsEngine implements ScriptEngine {
   private readonly gate: RunGate;
   private readonly running = new Set<WarmContext>();
   private drained: (() => void) | null = null;
+  private compileCheck: CompileCheck | null = null;
 
   constructor(private readonly options: QuickJsOptions) {
     this.budget = new MemoryBudget((options.totalMemoryMb ?? DEFAULT_TOTAL_MEMORY_MB) * 1024 * 1024);
@@ -79,8 +82,10 @@ export class QuickJsEngine implements ScriptEngine {
   async start(): Promise<void> {
     if (this.options.disabled) return;
     try {
+      const modules = await CappedModules.load();
+      this.compileCheck = new CompileCheck(modules);
       this.pool = this.contexts = new ContextPool(
-        await CappedModules.load(),
+        modules,
         this.options.maxWarmContexts,
         { count: this.options.spareContexts, memoryLimitMb: this.options.defaultMemoryLimitMb },
         this.budget,
@@ -149,6 +154,12 @@ export class QuickJsEngine implements ScriptEngine {
     );
   }
 
+  /** Compiles without running (see CompileCheck): what a save or an editor is told. */
+  check(script: string): Promise<Diagnostic[]> {
+    if (!this.compileCheck || !this.pool) return Promise.reject(this.unavailable());
+    return this.compileCheck.check(script);
+  }
+
   /** The owner's script changed or it is gone: its warm contexts must not serve again. */
   forget(scriptKey: string): void {
     this.pool?.forget(scriptKey);
@@ -173,6 +184,7 @@ export class QuickJsEngine implements ScriptEngine {
       await this.whenDrained(1000);
     }
     this.pool = null;
+    this.compileCheck?.close();
     this.info.available = false;
     this.info.unavailableReason = 'stopped';
   }

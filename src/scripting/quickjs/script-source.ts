@@ -37,10 +37,14 @@ export function wrapScript(scriptKey: string, script: string): WrappedScript {
     checked.set(scriptKey, known);
   }
   if (known.failure) throw known.failure;
-  // Scripts without await stay plain functions: their result comes back at once, with no promise jobs to run.
-  const prefix = /\bawait\b/.test(script) ? ASYNC_PREFIX : SYNC_PREFIX;
+  const prefix = wrapperPrefix(script);
   // The body starts on line 1, so error line numbers match the user's script.
   return { source: `${prefix}${script}\n})`, prefixLength: prefix.length };
+}
+
+/** Scripts without await stay plain functions: their result comes back at once, with no promise jobs to run. */
+export function wrapperPrefix(script: string): string {
+  return /\bawait\b/.test(script) ? ASYNC_PREFIX : SYNC_PREFIX;
 }
 
 /** Throws a ScriptFailure naming the line and column when `script` is not a function body on its own. */

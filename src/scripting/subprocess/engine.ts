@@ -1,17 +1,21 @@
 import { mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../package-root.ts';
 import { ScriptFailure } from '../failure.ts';
 import type { ScriptEngine, ScriptJob, ScriptOutcome, ScriptTypeInfo } from '../types.ts';
 import { sandboxedEnvironment, scrubbedEnvironment } from './environment.ts';
 import type { DetectedInterpreter, LanguageSpec } from './languages/language.ts';
 import { WorkerPool, type PoolStats, type WorkerDescription } from './pool.ts';
+import type { Diagnostic } from '../diagnostics.ts';
+import { CheckWorker } from './check-worker.ts';
 import { interpreterPaths, type WorkerLauncher } from './sandbox.ts';
-import { Worker } from './worker.ts';
+import { Worker, type WorkerEvents } from './worker.ts';
+
+type CreateWorker = (memoryLimitMb: number, network: boolean, events: WorkerEvents) => Worker;
 
 /** Where the language runners live: <repo>/engines/. */
-const ENGINES_DIR = fileURLToPath(new URL('../../../engines/', import.meta.url));
+const ENGINES_DIR = path.join(PACKAGE_ROOT, 'engines');
 
 export interface SubprocessEngineSettings {
   /** User override of the interpreter (absolute path); otherwise PATH is searched. */
@@ -40,6 +44,10 @@ export interface SubprocessScriptTypeInfo extends ScriptTypeInfo {
 
 /** The smallest private /tmp a sandboxed worker gets; otherwise as large as its memory limit. */
 const TMP_MIN_MB = 16;
+/** A compile that takes longer is a hostile script (or a stuck runner): the checking worker is killed. */
+const CHECK_TIMEOUT_MS = 5000;
+/** Syntax checks allowed to wait for the checking worker. */
+const CHECK_QUEUE_LIMIT = 64;
 
 /**
  * Warm workers, and workers at most per type: max(4, 2 × CPUs) for one busy
@@ -55,6 +63,7 @@ export function defaultPoolSizes(): { poolSize: number; maxPoolSize: number } {
 export class SubprocessEngine implements ScriptEngine {
   readonly info: SubprocessScriptTypeInfo;
   private pool: WorkerPool | null = null;
+  private checker: CheckWorker | null = null;
 
   constructor(
     private readonly language: LanguageSpec,
@@ -89,8 +98,17 @@ export class SubprocessEngine implements ScriptEngine {
       this.info.sandboxWarning = launcher.sandboxed
         ? null
         : `SCRIPT_SANDBOX=off: ${this.info.name} scripts run unsandboxed as the server's own user, and can read its files and database and signal its processes`;
-      const pool = this.createPool(found, launcher);
+      const createWorker = this.workerFactory(found, launcher);
+      const pool = this.createPool(createWorker);
       this.pool = pool;
+      this.checker = new CheckWorker({
+        type: this.language.type,
+        // No network: compiling needs none.
+        create: (events) => createWorker(this.settings.defaultMemoryLimitMb, false, events),
+        timeoutMs: CHECK_TIMEOUT_MS,
+        queueLimit: CHECK_QUEUE_LIMIT,
+        idleTtlMs: this.settings.idleTtlMs,
+      });
       await pool.warmUp();
       this.info.available = true;
       this.info.unavailableReason = null;
@@ -112,9 +130,27 @@ export class SubprocessEngine implements ScriptEngine {
     return this.pool.run(job);
   }
 
+  /** Compiles without running, in the type's checking worker (see check-worker.ts). */
+  check(script: string): Promise<Diagnostic[]> {
+    if (!this.checker || !this.info.available) {
+      return Promise.reject(
+        new ScriptFailure('unavailable', `Script type "${this.info.name}" is unavailable: ${this.info.unavailableReason ?? 'not started'}.`),
+      );
+    }
+    return this.checker.check(script);
+  }
+
+  /** Host pid of the worker answering syntax checks, while one runs (tests). */
+  get checkWorkerPid(): number | undefined {
+    return this.checker?.pid;
+  }
+
   async stop(deadlineMs = 5000): Promise<void> {
     const pool = this.pool;
+    const checker = this.checker;
     this.pool = null;
+    this.checker = null;
+    await checker?.stop();
     this.info.available = false;
     this.info.unavailableReason = 'stopped';
     await pool?.stop(deadlineMs);
@@ -140,10 +176,8 @@ export class SubprocessEngine implements ScriptEngine {
     return this.pool?.stats ?? null;
   }
 
-  private createPool(found: DetectedInterpreter, launcher: WorkerLauncher): WorkerPool {
+  private createPool(createWorker: CreateWorker): WorkerPool {
     const { language, settings } = this;
-    const runnerPath = path.join(ENGINES_DIR, language.runnerFile);
-    const readOnlyPaths = interpreterPaths(found.executable, found.prefixes);
     return new WorkerPool({
       language,
       minSize: settings.poolSize,
@@ -152,25 +186,33 @@ export class SubprocessEngine implements ScriptEngine {
       queueLimit: settings.queueLimit,
       defaultMemoryLimitMb: settings.defaultMemoryLimitMb,
       idleTtlMs: settings.idleTtlMs,
-      createWorker: (memoryLimitMb, network, events) => {
-        // Outside a sandbox the worker still gets a directory of its own (under the system's tmp, not DATA_DIR).
-        const directory = launcher.sandboxed ? null : mkdtempSync(path.join(tmpdir(), `scriptgate-${language.type}-`));
-        const env = directory ? scrubbedEnvironment(process.env, { TMPDIR: directory }) : sandboxedEnvironment(process.env);
-        const command = (token: string) =>
-          launcher.command({
-            executable: found.executable,
-            args: (runnerInside) => language.runnerArgs(runnerInside, token, memoryLimitMb),
-            runnerPath,
-            readOnlyPaths,
-            network,
-            tmpMb: Math.max(TMP_MIN_MB, memoryLimitMb),
-            addressSpaceMb: language.addressSpaceMb(memoryLimitMb),
-          });
-        return new Worker(
-          { language, command, sandboxed: launcher.sandboxed, directory, env, memoryLimitMb, network, startTimeoutMs: settings.startTimeoutMs },
-          events,
-        );
-      },
+      createWorker,
     });
+  }
+
+  /** Workers of this type: sandboxed (or in a directory of their own), with the detected interpreter. */
+  private workerFactory(found: DetectedInterpreter, launcher: WorkerLauncher): CreateWorker {
+    const { language, settings } = this;
+    const runnerPath = path.join(ENGINES_DIR, language.runnerFile);
+    const readOnlyPaths = interpreterPaths(found.executable, found.prefixes);
+    return (memoryLimitMb, network, events) => {
+      // Outside a sandbox the worker still gets a directory of its own (under the system's tmp, not DATA_DIR).
+      const directory = launcher.sandboxed ? null : mkdtempSync(path.join(tmpdir(), `scriptgate-${language.type}-`));
+      const env = directory ? scrubbedEnvironment(process.env, { TMPDIR: directory }) : sandboxedEnvironment(process.env);
+      const command = (token: string) =>
+        launcher.command({
+          executable: found.executable,
+          args: (runnerInside) => language.runnerArgs(runnerInside, token, memoryLimitMb),
+          runnerPath,
+          readOnlyPaths,
+          network,
+          tmpMb: Math.max(TMP_MIN_MB, memoryLimitMb),
+          addressSpaceMb: language.addressSpaceMb(memoryLimitMb),
+        });
+      return new Worker(
+        { language, command, sandboxed: launcher.sandboxed, directory, env, memoryLimitMb, network, startTimeoutMs: settings.startTimeoutMs },
+        events,
+      );
+    };
   }
 }

@@ -32,6 +32,17 @@ export interface JobFrame {
     maxResponseBytes: number;
   };
 }
+/**
+ * Server → runner: compile `script` as a job would (the same wrapper) and run
+ * none of it; answered by a `checked` frame with the same id. Only ever sent
+ * to a worker that runs no jobs (see check-worker.ts).
+ */
+export interface CheckFrame {
+  t: 'check';
+  id: number;
+  script: string;
+}
+
 export interface ApiResultFrame {
   t: 'api-result';
   job: number;
@@ -57,10 +68,12 @@ export type RunnerFrame =
   | { t: 'api'; job: number; id: number; call: RawApiCall }
   | { t: 'result'; job: number; returned?: JsonValue; event: JsonValue; exited?: boolean; exitCode?: number }
   | { t: 'error'; job: number; kind: 'error' | 'memory' | 'output'; message: string; line?: number; column?: number; stack?: string }
+  /** The answer to a `check`: at most 20 diagnostics (untrusted: the server re-shapes them). */
+  | { t: 'checked'; id: number; diagnostics: unknown }
   /** The job is over and its output written; `dirty`: it left the process unfit for another job. */
   | { t: 'done'; job: number; code?: number | null; dirty?: boolean };
 
-export function encodeFrame(frame: JobFrame | ApiResultFrame): string {
+export function encodeFrame(frame: JobFrame | ApiResultFrame | CheckFrame): string {
   return `${JSON.stringify(frame)}\n`;
 }
 
@@ -78,11 +91,15 @@ export interface FrameLimits {
 
 export const IDLE_FRAME_LIMITS: FrameLimits = { log: 64 * 1024, result: 64 * 1024, other: 64 * 1024 };
 
+/** While a check runs: 20 diagnostics of 1,000 characters, escaped, fit with room to spare. */
+export const CHECK_FRAME_LIMITS: FrameLimits = { ...IDLE_FRAME_LIMITS, result: 256 * 1024 };
+
 const CLASS_PREFIXES: Array<[Buffer, FrameClass]> = [
   [Buffer.from('{"t":"log"'), 'log'],
   [Buffer.from('{"t":"result"'), 'result'],
   [Buffer.from('{"t":"error"'), 'result'],
   [Buffer.from('{"t":"api"'), 'result'],
+  [Buffer.from('{"t":"checked"'), 'result'],
 ];
 const LONGEST_PREFIX = Math.max(...CLASS_PREFIXES.map(([prefix]) => prefix.length));
 

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { diagnosticsFrom, type Diagnostic } from '../diagnostics.ts';
 import { ScriptFailure } from '../failure.ts';
 import { MAX_API_CALLS_IN_FLIGHT, type LogStream, type ScriptJob, type ScriptOutcome } from '../types.ts';
 import { dispatcherFailure, normaliseApiCall, plainApiResult, tooManyApiCalls } from './api-call.ts';
@@ -11,7 +12,17 @@ import type { LanguageSpec } from './languages/language.ts';
 import { MemoryWatch, residentBytes } from './memory-watch.ts';
 import { OutputLines } from './output-lines.ts';
 import { ChildrenReader, findSandboxProcesses, type SandboxProcesses } from './process-tree.ts';
-import { encodeFrame, FrameReader, IDLE_FRAME_LIMITS, RESULT_SLACK_BYTES, type FrameClass, type FrameLimits, type JobFrame, type RunnerFrame } from './protocol.ts';
+import {
+  CHECK_FRAME_LIMITS,
+  encodeFrame,
+  FrameReader,
+  IDLE_FRAME_LIMITS,
+  RESULT_SLACK_BYTES,
+  type FrameClass,
+  type FrameLimits,
+  type JobFrame,
+  type RunnerFrame,
+} from './protocol.ts';
 import type { SandboxedCommand } from './sandbox.ts';
 
 export interface WorkerConfig {
@@ -61,6 +72,14 @@ interface ActiveJob {
   apiCallsInFlight: number;
 }
 
+/** A syntax check in progress (see `check`). */
+interface ActiveCheck {
+  id: number;
+  resolve: (diagnostics: Diagnostic[]) => void;
+  reject: (failure: ScriptFailure) => void;
+  timer: NodeJS.Timeout;
+}
+
 const STDERR_TAIL_CHARS = 4096;
 let nextJobId = 1;
 let nextWorkerId = 1;
@@ -92,6 +111,7 @@ export class Worker {
   private readonly command: SandboxedCommand;
   private readonly toRunner: Writable;
   private active: ActiveJob | null = null;
+  private activeCheck: ActiveCheck | null = null;
   private stderrTail = '';
   private baselineRss = 0;
   private startTimer: NodeJS.Timeout | null;
@@ -244,6 +264,29 @@ export class Worker {
     });
   }
 
+  /**
+   * Compiles a script without running it (a `check` frame). It does not bind
+   * the worker to an owner: compiling runs no user code. Past `timeoutMs`
+   * the worker is killed and the check fails as a timeout.
+   */
+  check(script: string, timeoutMs: number): Promise<Diagnostic[]> {
+    if (this.state !== 'idle') return Promise.reject(new ScriptFailure('crashed', `internal: worker is ${this.state}`));
+    this.state = 'busy';
+    this.lastUsedAt = Date.now();
+    return new Promise<Diagnostic[]>((resolve, reject) => {
+      const id = nextJobId++;
+      const timer = setTimeout(() => {
+        if (this.activeCheck?.id !== id) return;
+        this.activeCheck = null;
+        reject(new ScriptFailure('timeout', `The ${this.config.language.type} syntax check took longer than ${timeoutMs} ms.`));
+        this.kill();
+      }, timeoutMs);
+      this.activeCheck = { id, resolve, reject, timer };
+      this.frames.limits = CHECK_FRAME_LIMITS;
+      this.toRunner.write(encodeFrame({ t: 'check', id, script }));
+    });
+  }
+
   /** Resolves once no job is running (at once when idle). */
   whenIdle(): Promise<void> {
     if (this.state !== 'busy') return Promise.resolve();
@@ -274,6 +317,10 @@ export class Worker {
       void this.onReady(Number(frame.pid));
       return;
     }
+    if (frame.t === 'checked') {
+      this.onChecked(frame);
+      return;
+    }
     const active = this.active;
     if (!active || frame.job !== active.id) return; // a late message about a job already over
     switch (frame.t) {
@@ -298,6 +345,20 @@ export class Worker {
         if (frame.dirty) this.retireWhenIdle = true;
         this.finishIfOver(active);
         break;
+    }
+  }
+
+  private onChecked(frame: Extract<RunnerFrame, { t: 'checked' }>): void {
+    const check = this.activeCheck;
+    if (!check || frame.id !== check.id) return;
+    clearTimeout(check.timer);
+    this.activeCheck = null;
+    this.frames.limits = IDLE_FRAME_LIMITS;
+    check.resolve(diagnosticsFrom(frame.diagnostics));
+    if (this.state === 'busy') {
+      this.state = 'idle';
+      this.notifyIdle();
+      this.events.idle(this);
     }
   }
 
@@ -348,7 +409,7 @@ export class Worker {
   private onOversizeFrame(kind: FrameClass, limit: number): void {
     const active = this.active;
     if (!active || active.settled) {
-      if (kind !== 'log') this.fatal(`a message from the runner exceeded ${limit} bytes outside a job`);
+      if (kind !== 'log') this.fatal(`a message from the runner exceeded ${limit} bytes ${this.activeCheck ? 'answering a check' : 'outside a job'}`);
       return;
     }
     if (kind === 'log') {
@@ -462,6 +523,12 @@ export class Worker {
     this.stdoutLines.flush();
     this.stderrLines.flush();
     const how = spawnError ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
+    const check = this.activeCheck;
+    if (check) {
+      clearTimeout(check.timer);
+      this.activeCheck = null;
+      check.reject(new ScriptFailure('crashed', `The ${this.config.language.type} process checking the script died (${how}).`));
+    }
     const active = this.active;
     if (active) {
       this.clearJobTimers(active);
