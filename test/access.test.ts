@@ -404,6 +404,7 @@ describe('the access matrix', () => {
       { field: 'scriptType', grant: sys('script_type/javascript', 'GET'), request: q('{ scriptType(name: "javascript") { name } }') },
       { field: 'executions', grant: sys('execution', 'GET'), request: q('{ executions(first: 1) { edges { node { id } } } }') },
       { field: 'execution', grant: sys(`execution/${executionId}`, 'GET'), request: q('query($id: ID!) { execution(id: $id) { id } }', { id: executionId }) },
+      { field: 'checkScript', grant: sys('service', 'POST'), request: q('{ checkScript(script: { type: "javascript", content: "return (" }) { line } }') },
       // Mutation
       {
         field: 'createService',

@@ -49,7 +49,7 @@ describe('GraphQL management API', () => {
     const { data } = await t.gql(ScriptTypesDocument);
     const javascript = data!.scriptTypes.find((s) => s.name === 'javascript');
     expect(javascript).toMatchObject({ label: 'JavaScript', sandboxed: true, available: true, engine: 'quickjs-wasm', unavailableReason: null });
-    expect(data!.scriptTypes.map((s) => s.name).sort()).toEqual(['javascript', 'nodejs', 'php', 'python', 'python3']);
+    expect(data!.scriptTypes.map((s) => s.name).sort()).toEqual(['javascript', 'nodejs', 'php', 'python', 'python3', 'typescript']);
     expect((await t.gql(ScriptTypeDocument, { name: 'cobol' })).data!.scriptType).toBeNull();
   });
 

@@ -183,7 +183,7 @@ describe('script failures', () => {
   });
 
   it('a syntax error names the line', async () => {
-    await serviceAnswering('syntax', 'const ok = 1;\nconst = broken;');
+    await createService(t, 'syntax', 'javascript', 'const ok = 1;\nconst = broken;', {}, { skipSyntaxCheck: true });
     const response = await t.rest('GET', '/api/v2/syntax');
     expect(response.status).toBe(500);
     expect(response.json.error.message).toMatch(/SyntaxError/);
@@ -225,7 +225,7 @@ describe('limits and hostile scripts', () => {
       // Slots are given back on every path: errors and timeouts too.
       await createService(small, 'broken', 'javascript', 'throw new Error("no")');
       await createService(small, 'stuck', 'javascript', 'await new Promise(() => {})', { timeout_ms: 100 });
-      await createService(small, 'unparsable', 'javascript', 'return {');
+      await createService(small, 'unparsable', 'javascript', 'return {', {}, { skipSyntaxCheck: true });
       const failing = await Promise.all(['broken', 'stuck', 'unparsable'].map((name) => small.rest('GET', `/api/v2/${name}`)));
       expect(failing.map((call) => call.status)).toEqual([500, 504, 500]);
       const after = await Promise.all([1, 2, 3].map(() => small.rest('GET', '/api/v2/slow')));

@@ -72,7 +72,7 @@ describe('system/script_type', () => {
     const { status, json } = await t.rest('GET', '/api/v2/system/script_type');
     expect(status).toBe(200);
     const byName = Object.fromEntries(json.resource.map((r: any) => [r.name, r]));
-    expect(Object.keys(byName).sort()).toEqual(['javascript', 'nodejs', 'php', 'python', 'python3']);
+    expect(Object.keys(byName).sort()).toEqual(['javascript', 'nodejs', 'php', 'python', 'python3', 'typescript']);
     expect(byName.nodejs).toMatchObject({
       label: 'Node.js',
       description: 'Server-side JavaScript handler using the Node.js engine.',

@@ -94,9 +94,17 @@ export async function asAdmin(t: TestServer, method: string, path: string, body?
   return response.json;
 }
 
-/** Creates a scripted service over REST and returns its id. */
-export async function createService(t: TestServer, name: string, type: string, content: string, config: Record<string, unknown> = {}) {
-  const response = await t.rest('POST', '/api/v2/system/service', { resource: [{ name, type, config: { ...config, content } }] });
+/** Creates a scripted service over REST and returns its id (`skipSyntaxCheck`: store a script that does not compile). */
+export async function createService(
+  t: TestServer,
+  name: string,
+  type: string,
+  content: string,
+  config: Record<string, unknown> = {},
+  options: { skipSyntaxCheck?: boolean } = {},
+) {
+  const record = { name, type, config: { ...config, content }, ...(options.skipSyntaxCheck ? { skip_syntax_check: true } : {}) };
+  const response = await t.rest('POST', '/api/v2/system/service', { resource: [record] });
   if (response.status !== 201) throw new Error(`creating ${name} failed: ${response.status} ${response.text}`);
   return response.json.resource[0].id as number;
 }

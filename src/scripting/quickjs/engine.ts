@@ -62,10 +62,14 @@ export class QuickJsEngine implements ScriptEngine {
   private readonly running = new Set<WarmContext>();
   private drained: (() => void) | null = null;
   private compileCheck: CompileCheck | null = null;
+  /** Settles when `start` has (engines built on this one, `typescript`, wait for it). */
+  readonly started: Promise<void>;
+  private startSettled!: () => void;
 
   constructor(private readonly options: QuickJsOptions) {
     this.budget = new MemoryBudget((options.totalMemoryMb ?? DEFAULT_TOTAL_MEMORY_MB) * 1024 * 1024);
     this.gate = new RunGate(options.maxRunning, options.queueLimit, this.budget);
+    this.started = new Promise((resolve) => (this.startSettled = resolve));
     this.info = {
       name: 'javascript',
       label: 'JavaScript',
@@ -80,6 +84,14 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.load();
+    } finally {
+      this.startSettled();
+    }
+  }
+
+  private async load(): Promise<void> {
     if (this.options.disabled) return;
     try {
       const modules = await CappedModules.load();

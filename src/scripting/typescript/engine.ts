@@ -45,8 +45,10 @@ export class TypeScriptEngine implements ScriptEngine {
     };
   }
 
-  /** The JavaScript engine starts and stops itself (the registry holds it too). */
-  async start(): Promise<void> {}
+  /** The JavaScript engine starts and stops itself (the registry holds it too): this one is started when that one is. */
+  start(): Promise<void> {
+    return this.javascript.started;
+  }
 
   async stop(): Promise<void> {}
 

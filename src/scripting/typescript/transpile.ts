@@ -16,10 +16,8 @@ import { ScriptFailure } from '../failure.ts';
  * native esbuild 0.6 ms / 2.6 ms but reformats lines (a source map on every
  * run) and is a binary we would only have through tsx.
  */
-const OPTIONS: Options = {
-  transforms: ['typescript'],
-  disableESTransforms: true,
-};
+// Imports are kept (not elided as unused): one is then the syntax error it is in a function body, instead of vanishing.
+const OPTIONS: Options = { transforms: ['typescript'], disableESTransforms: true, keepUnusedImports: true };
 
 export interface Transpiled {
   /** The TypeScript as written. */
