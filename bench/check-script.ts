@@ -56,6 +56,19 @@ export async function benchCheckScript(): Promise<void> {
       if (!body.data) throw new Error(`checkScript ${type}: ${JSON.stringify(body.errors)}`);
       return { ms, errors: body.data.checkScript.length };
     };
+    // The same round trip without a check: what of each figure is HTTP and GraphQL.
+    const baseline: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const started = performance.now();
+      const response = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [API_KEY_HEADER]: ADMIN_KEY },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      await response.text();
+      baseline.push(performance.now() - started);
+    }
+    rows.push(record({ bench: BENCH, metric: 'GraphQL round trip, no check', value: `median ${median(baseline).toFixed(2)} ms`, target: '' }));
     const typesResponse = await fetch(`${server.url}/api/v2/system/script_type`, { headers: { [API_KEY_HEADER]: ADMIN_KEY } });
     const types = ((await typesResponse.json()) as { resource: { name: string; available: boolean }[] }).resource;
     for (const { name, available } of types) {
