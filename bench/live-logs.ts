@@ -10,7 +10,11 @@
  * theirs (same machine clock, millisecond resolution).
  *
  * Knobs (environment): LIVE_WS (500), LIVE_WS_SOCKETS (= LIVE_WS), LIVE_SSE (500),
- * LIVE_RATE lines per second (10), LIVE_SECONDS measured (10).
+ * LIVE_RATE lines per second (10), LIVE_SECONDS measured (10), LIVE_CLIENT_PROCESSES
+ * the subscribers are spread over (2). One subscriber process reads 1,000
+ * sockets one after another on one thread (about 13 µs a message here), so
+ * the last line it reads waits for the 999 before it: that queue is the
+ * instrument's, not the server's (real subscribers are 1,000 machines).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -42,6 +46,7 @@ export async function benchLiveLogs(): Promise<void> {
   const wsSubscribers = envNumber('LIVE_WS', 500);
   const wsSockets = Math.max(1, Math.min(envNumber('LIVE_WS_SOCKETS', wsSubscribers), wsSubscribers));
   const sseSubscribers = envNumber('LIVE_SSE', 500);
+  const clientProcesses = envNumber('LIVE_CLIENT_PROCESSES', 2);
   const rate = Math.max(1, envNumber('LIVE_RATE', 10));
   const seconds = Math.max(1, envNumber('LIVE_SECONDS', 10));
   const lines = Math.round(rate * seconds);
@@ -57,7 +62,7 @@ export async function benchLiveLogs(): Promise<void> {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     subscriberCount = Number(/^scriptgate_subscribers\{topic="logs"\} (\d+)/m.exec(text)?.[1] ?? 0);
   };
-  let subscribers: ChildProcess | null = null;
+  const subscribers: ChildProcess[] = [];
   const deadline = Date.now() + HARD_LIMIT_MS;
   try {
     const created = await fetch(`${server.url}/api/v2/system/service`, {
@@ -89,24 +94,39 @@ export async function benchLiveLogs(): Promise<void> {
     });
     if (created.status !== 201) throw new Error(`creating the ticker service failed: ${created.status} ${await created.text()}`);
 
-    const options: ClientOptions = { url: server.url, key, service: 'ticker', wsSubscribers, wsSockets, sseSubscribers };
-    // Same loader flags as this process (tsx), so the child runs TypeScript too.
-    subscribers = fork(fileURLToPath(new URL('./live-logs-clients.ts', import.meta.url)), [], {
-      execArgv: process.execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    let received = 0;
-    let report: Extract<FromClients, { type: 'report' }> | null = null;
+    // The subscribers, split over LIVE_CLIENT_PROCESSES child processes (each with its share of both transports).
+    const processes = Math.max(1, Math.min(clientProcesses, total));
+    const share = (count: number, index: number) => Math.floor(count / processes) + (index < count % processes ? 1 : 0);
+    const received: number[] = Array(processes).fill(0);
+    const reports: (Extract<FromClients, { type: 'report' }> | null)[] = Array(processes).fill(null);
     let failure: string | null = null;
-    subscribers.on('message', (message: FromClients) => {
-      if (message.type === 'progress') received = message.received;
-      else if (message.type === 'report') report = message;
-      else if (message.type === 'failed') failure = message.error;
-    });
-    subscribers.on('error', (error) => (failure = String(error)));
-    subscribers.on('exit', (code) => (failure ??= code ? `subscriber process exited with ${code}` : null));
-    const send = (message: ToClients) => subscribers!.send(message);
-    send({ type: 'start', options });
+    for (let index = 0; index < processes; index++) {
+      const ws = share(wsSubscribers, index);
+      const options: ClientOptions = {
+        url: server.url,
+        key,
+        service: 'ticker',
+        wsSubscribers: ws,
+        wsSockets: Math.max(1, Math.min(share(wsSockets, index), ws)),
+        sseSubscribers: share(sseSubscribers, index),
+      };
+      // Same loader flags as this process (tsx), so the child runs TypeScript too.
+      const child = fork(fileURLToPath(new URL('./live-logs-clients.ts', import.meta.url)), [], {
+        execArgv: process.execArgv,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      subscribers.push(child);
+      child.on('message', (message: FromClients) => {
+        if (message.type === 'progress') received[index] = message.received;
+        else if (message.type === 'report') reports[index] = message;
+        else if (message.type === 'failed') failure = message.error;
+      });
+      child.on('error', (error) => (failure = String(error)));
+      child.on('exit', (code) => (failure ??= code ? `subscriber process exited with ${code}` : null));
+      child.send({ type: 'start', options } satisfies ToClients);
+    }
+    const send = (message: ToClients) => subscribers.forEach((child) => child.send(message));
+    const receivedAll = () => received.reduce((sum, count) => sum + count, 0);
     const waitFor = async (condition: () => boolean, what: string, until = deadline) => {
       while (!condition()) {
         if (failure) throw new Error(`subscribers failed: ${failure}`);
@@ -130,18 +150,21 @@ export async function benchLiveLogs(): Promise<void> {
       });
     // Warm-up: JIT, QuickJS context, first sends; not measured.
     await run('warm', warmLines);
-    await waitFor(() => received >= warmLines * total, 'the warm-up lines', Math.min(deadline, Date.now() + 10_000)).catch(() => undefined);
-    const base = received;
+    await waitFor(() => receivedAll() >= warmLines * total, 'the warm-up lines', Math.min(deadline, Date.now() + 10_000)).catch(() => undefined);
+    const base = receivedAll();
     send({ type: 'mark' });
     const cpuBefore = cpuSecondsOf(server.pid);
     const started = performance.now();
     await run('tick', lines);
     const runMs = performance.now() - started;
     const serverCpuMs = (cpuSecondsOf(server.pid) - cpuBefore) * 1000;
-    await waitFor(() => received - base >= lines * total, 'the last lines', Math.min(deadline, Date.now() + 5_000)).catch(() => undefined);
+    await waitFor(() => receivedAll() - base >= lines * total, 'the last lines', Math.min(deadline, Date.now() + 5_000)).catch(() => undefined);
     send({ type: 'report' });
-    await waitFor(() => report !== null, 'the report');
-    const { ws, sse, errors, cpuMs } = report!;
+    await waitFor(() => reports.every((report) => report !== null), 'the reports');
+    const ws = reports.flatMap((report) => report!.ws);
+    const sse = reports.flatMap((report) => report!.sse);
+    const errors = reports.flatMap((report) => report!.errors);
+    const cpuMs = reports.reduce((sum, report) => sum + report!.cpuMs, 0);
 
     const all = ws.concat(sse);
     const overall = stats(all);
@@ -171,21 +194,24 @@ export async function benchLiveLogs(): Promise<void> {
     );
     note(
       `${total} subscribers connected in ${Math.round(connectMs)} ms; ${lines} lines at ${rate}/s = ` +
-        `${Math.round((lines * total) / (runMs / 1000)).toLocaleString('en-US')} deliveries/s`,
+        `${Math.round((lines * total) / (runMs / 1000)).toLocaleString('en-US')} deliveries/s; subscribers in ${processes} process(es)`,
     );
     printTable(rows);
     note(
       `CPU while measuring: server ${Math.round((serverCpuMs / runMs) * 100)}% of a core, ` +
-        `subscribers (other process) ${Math.round((cpuMs / runMs) * 100)}%; latencies have 1 ms resolution (Date.now())`,
+        `subscribers (other processes) ${Math.round((cpuMs / runMs) * 100)}%; latencies have 1 ms resolution (Date.now())`,
     );
     if (errors.length) note(`subscriber errors: ${errors.join('; ')}`);
   } finally {
-    if (subscribers && subscribers.exitCode === null) {
-      const exited = new Promise((resolve) => subscribers!.once('exit', resolve));
-      if (subscribers.connected) subscribers.send({ type: 'close' } satisfies ToClients);
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
-      if (subscribers.exitCode === null) subscribers.kill();
-    }
+    await Promise.all(
+      subscribers.map(async (child) => {
+        if (child.exitCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        if (child.connected) child.send({ type: 'close' } satisfies ToClients);
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+        if (child.exitCode === null) child.kill();
+      }),
+    );
     await server.stop();
   }
 }

@@ -1,8 +1,16 @@
-import { Readable } from 'node:stream';
-import { createSourceEventStream, execute, print, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import type { FellBehind, LiveSource } from '../logs/subscription.ts';
-import { RequestScope } from './request-scope.ts';
+import { Readable } from "node:stream";
+import {
+  createSourceEventStream,
+  execute,
+  print,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLError,
+} from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { FellBehind, LiveSource } from "../logs/subscription.ts";
+import { RequestScope } from "./request-scope.ts";
 
 /**
  * Live subscriptions, executed once per event for all the clients that sent
@@ -65,12 +73,21 @@ export interface SubscriberSink {
 }
 
 /** A graphql-ws operation on a `ws` socket. */
-export function webSocketSink(socket: { bufferedAmount: number; readyState: number; readonly OPEN: number; send(data: string): void }, id: string): SubscriberSink {
+export function webSocketSink(
+  socket: {
+    bufferedAmount: number;
+    readyState: number;
+    readonly OPEN: number;
+    send(data: string): void;
+  },
+  id: string,
+): SubscriberSink {
   const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
   return {
     buffered: () => socket.bufferedAmount,
     next(payload) {
-      if (socket.readyState === socket.OPEN) socket.send(head + payload.json + '}');
+      if (socket.readyState === socket.OPEN)
+        socket.send(head + payload.json + "}");
     },
   };
 }
@@ -84,10 +101,12 @@ class Member {
   private leaving = false;
   private finish: ((result: IteratorResult<never>) => void) | null = null;
   private fail: ((error: unknown) => void) | null = null;
-  private readonly finished = new Promise<IteratorResult<never>>((resolve, reject) => {
-    this.finish = resolve;
-    this.fail = reject;
-  });
+  private readonly finished = new Promise<IteratorResult<never>>(
+    (resolve, reject) => {
+      this.finish = resolve;
+      this.fail = reject;
+    },
+  );
 
   constructor(
     private readonly group: Group,
@@ -196,6 +215,10 @@ class Group {
     this.iterator = source[Symbol.asyncIterator]();
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   join(context: object | null): Member {
     const member = new Member(this, context);
     this.members.add(member);
@@ -250,15 +273,27 @@ class Group {
   /** The item resolved through the operation's selection set as `execute` does for a subscription event, errors masked as Yoga masks them. */
   private payloadFor(item: unknown): SharedPayload | Promise<SharedPayload> {
     // A fresh budget per event: each is one execution (src/graphql/request-scope.ts).
-    const contextValue = { ...(this.args.contextValue as object), scope: new RequestScope() };
-    const serialize = (result: ExecutionResult) => new SharedPayload(this.serialize(result));
+    const contextValue = {
+      ...(this.args.contextValue as object),
+      scope: new RequestScope(),
+    };
+    const serialize = (result: ExecutionResult) =>
+      new SharedPayload(this.serialize(result));
     const result = execute({ ...this.args, contextValue, rootValue: item });
-    return result instanceof Promise ? result.then(serialize) : serialize(result);
+    return result instanceof Promise
+      ? result.then(serialize)
+      : serialize(result);
   }
 
   private serialize(result: ExecutionResult): string {
-    const errors = result.errors?.map((error) => this.mask(error, 'Unexpected error.'));
-    return JSON.stringify({ data: result.data, ...(errors ? { errors } : {}), ...(result.extensions ? { extensions: result.extensions } : {}) });
+    const errors = result.errors?.map((error) =>
+      this.mask(error, "Unexpected error."),
+    );
+    return JSON.stringify({
+      data: result.data,
+      ...(errors ? { errors } : {}),
+      ...(result.extensions ? { extensions: result.extensions } : {}),
+    });
   }
 }
 
@@ -267,8 +302,11 @@ const membersByContext = new WeakMap<object, Member>();
 const membersByRequest = new WeakMap<object, Member>();
 
 /** The transport's connection for the client subscribed with `contextValue` (a no-op for operations the fan-out does not hold). */
-export function attachSubscriber(contextValue: unknown, sink: SubscriberSink): void {
-  if (typeof contextValue !== 'object' || contextValue === null) return;
+export function attachSubscriber(
+  contextValue: unknown,
+  sink: SubscriberSink,
+): void {
+  if (typeof contextValue !== "object" || contextValue === null) return;
   const member = membersByContext.get(contextValue);
   if (!member) return;
   membersByContext.delete(contextValue);
@@ -277,14 +315,17 @@ export function attachSubscriber(contextValue: unknown, sink: SubscriberSink): v
 
 /** A stable key for variables: same values, same key, whatever their order. */
 function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  if (value && typeof value === "object") {
     return `{${Object.keys(value)
       .sort()
-      .map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`)
-      .join(',')}}`;
+      .map(
+        (key) =>
+          `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`,
+      )
+      .join(",")}}`;
   }
-  return JSON.stringify(value) ?? 'null';
+  return JSON.stringify(value) ?? "null";
 }
 
 const printed = new WeakMap<DocumentNode, string>();
@@ -295,7 +336,7 @@ function groupKey(args: ExecutionArgs): string {
     text = print(args.document);
     printed.set(args.document, text);
   }
-  return `${args.operationName ?? ''}\n${stableJson(args.variableValues ?? {})}\n${text}`;
+  return `${args.operationName ?? ""}\n${stableJson(args.variableValues ?? {})}\n${text}`;
 }
 
 export interface SubscriptionFanout {
@@ -308,18 +349,23 @@ export interface SubscriptionFanout {
  * `maskedErrors.maskError`, applied to each event's errors as Yoga would.
  */
 export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
-  const shared = new Map<string, Group>();
+  const shared = new Map<string, Group | Promise<Group | null>>();
   const all = new Set<Group>();
   const eventStreams = new Set<Readable>();
   let pinging: NodeJS.Timeout | null = null;
-  const ping = Buffer.from(':\n\n');
+  const ping = Buffer.from(":\n\n");
 
   /** Joins the group of `args`' operation, or opens its source and makes one. */
-  const subscribe = (args: ExecutionArgs, open: (args: ExecutionArgs) => unknown) => {
+  const subscribe = (
+    args: ExecutionArgs,
+    open: (args: ExecutionArgs) => unknown,
+  ): unknown => {
     const key = groupKey(args);
-    const existing = shared.get(key);
     const join = (group: Group) => {
-      const context = typeof args.contextValue === 'object' && args.contextValue !== null ? (args.contextValue as { request?: object }) : null;
+      const context =
+        typeof args.contextValue === "object" && args.contextValue !== null
+          ? (args.contextValue as { request?: object })
+          : null;
       const member = group.join(context);
       if (context) {
         membersByContext.set(context, member);
@@ -327,29 +373,74 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
       }
       return member.operation;
     };
+    const existing = shared.get(key);
+    // A group still opening (its source's resolver awaits): wait for it rather than open a second one.
+    if (existing instanceof Promise)
+      return existing.then((group) =>
+        group && !group.isClosed ? join(group) : subscribe(args, open),
+      );
     if (existing) return join(existing);
-    const opened = (source: unknown) => {
+
+    const opened = (source: unknown): Group | null => {
       // Not a stream: errors at subscribe time (bad variables, a resolver's refusal), a result the usual hooks mask.
-      if (!isAsyncIterable(source)) return source;
+      if (!isAsyncIterable(source)) return null;
       const live = source as Source;
-      const group: Group = new Group(live.shareable ? key : null, live, args, mask, (closed) => {
-        all.delete(closed);
-        if (closed.key !== null && shared.get(closed.key) === closed) shared.delete(closed.key);
-      });
+      const group: Group = new Group(
+        live.shareable ? key : null,
+        live,
+        args,
+        mask,
+        (closed) => {
+          all.delete(closed);
+          if (closed.key !== null && shared.get(closed.key) === closed)
+            shared.delete(closed.key);
+        },
+      );
       all.add(group);
-      if (group.key !== null) shared.set(group.key, group);
-      const operation = join(group);
-      void group.pump();
-      return operation;
+      return group;
     };
-    const source = open(args);
-    return source instanceof Promise ? source.then(opened) : opened(source);
+    let opening: Promise<Group | null> | null = null;
+    /** The group made of an opened source (registered for others to join), and what this client's transport gets. */
+    const start = (
+      source: unknown,
+    ): { group: Group | null; result: unknown } => {
+      const group = opened(source);
+      if (shared.get(key) === opening) shared.delete(key);
+      if (!group) return { group, result: source };
+      if (group.key !== null && !shared.has(key)) shared.set(key, group);
+      const result = join(group);
+      void group.pump();
+      return { group, result };
+    };
+    let source: unknown;
+    try {
+      source = open(args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!(source instanceof Promise)) return start(source).result;
+    let settle: (group: Group | null) => void = () => undefined;
+    opening = new Promise<Group | null>((resolve) => (settle = resolve));
+    shared.set(key, opening);
+    return source.then(
+      (resolved) => {
+        const { group, result } = start(resolved);
+        settle(group?.key != null ? group : null);
+        return result;
+      },
+      (error: unknown) => {
+        if (shared.get(key) === opening) shared.delete(key);
+        settle(null);
+        throw error;
+      },
+    );
   };
 
   return {
     groups: () => all.size,
     onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(((args: ExecutionArgs) => subscribe(args, (a) => createSourceEventStream(a))) as never);
+      setSubscribeFn(((args: ExecutionArgs) =>
+        subscribe(args, (a) => createSourceEventStream(a))) as never);
     },
     onResultProcess({ request, result, resultProcessor, setResultProcessor }) {
       const member = membersByRequest.get(request);
@@ -363,14 +454,21 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
       }
       setResultProcessor((processed, fetchAPI) => {
         const body = new Readable({ read() {} });
-        const iterator = (processed as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-        const stop = () => void iterator.return?.(undefined)?.catch(() => undefined);
+        const iterator = (processed as AsyncIterable<unknown>)[
+          Symbol.asyncIterator
+        ]();
+        const stop = () =>
+          void iterator.return?.(undefined)?.catch(() => undefined);
         body.push(ping);
         eventStreams.add(body);
         pinging ??= setInterval(() => {
-          for (const stream of eventStreams) if (stream.readableLength === 0) stream.push(ping);
+          for (const stream of eventStreams)
+            if (stream.readableLength === 0) stream.push(ping);
         }, SSE_PING_MS).unref();
-        member.attach({ buffered: () => body.readableLength, next: (payload) => body.push(payload.eventStreamBytes) });
+        member.attach({
+          buffered: () => body.readableLength,
+          next: (payload) => body.push(payload.eventStreamBytes),
+        });
         const done = () => {
           eventStreams.delete(body);
           if (eventStreams.size === 0 && pinging) {
@@ -381,7 +479,7 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
         iterator.next().then(
           () => {
             if (!body.destroyed) {
-              body.push('event: complete\ndata:\n\n');
+              body.push("event: complete\ndata:\n\n");
               body.push(null);
             }
             done();
@@ -392,20 +490,30 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
           },
         );
         // The client went away: the route aborts the request's signal, the server destroys the body.
-        request.signal.addEventListener('abort', stop, { once: true });
-        body.once('close', () => {
+        request.signal.addEventListener("abort", stop, { once: true });
+        body.once("close", () => {
           stop();
           done();
         });
         return new fetchAPI.Response(body as unknown as BodyInit, {
           status: 200,
-          headers: { 'Content-Type': 'text/event-stream', Connection: 'keep-alive', 'Cache-Control': 'no-cache', 'Content-Encoding': 'none' },
+          headers: {
+            "Content-Type": "text/event-stream",
+            Connection: "keep-alive",
+            "Cache-Control": "no-cache",
+            "Content-Encoding": "none",
+          },
         });
-      }, 'text/event-stream');
+      }, "text/event-stream");
     },
   };
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] ===
+      "function"
+  );
 }

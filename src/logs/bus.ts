@@ -32,6 +32,29 @@ export interface ExecutionEvent {
   error: { message: string; line?: number; kind?: string } | null;
   logBytes: number;
   logsTruncated: boolean;
+  /** The service's id and version that ran; null for event scripts and unsaved scripts. */
+  serviceId: number | null;
+  serviceVersion: number | null;
+  /** The execution this run replays. */
+  replayOf: string | null;
+  /** The request it ran with, credentials removed, payload cut at 64 KiB (see domain/recorded-request.ts). */
+  request: RecordedRequest | null;
+  /** What the run cost, as its engine measured it (null until it ended, or when the engine could not tell). */
+  cpuMs: number | null;
+  peakMemoryBytes: number | null;
+}
+
+/** A run's request as recorded for its execution (and replay). */
+export interface RecordedRequest {
+  method: string;
+  resource: string;
+  parameters: Record<string, unknown>;
+  headers: Record<string, string>;
+  contentType: string | null;
+  /** The body as sent (text), null without one. */
+  payload: string | null;
+  /** True when the body was longer than 64 KiB and `payload` holds only its start. */
+  payloadTruncated: boolean;
 }
 
 export interface SubscribeFilter {
@@ -119,6 +142,13 @@ class Topic<T extends { service: string }> {
   /** Whether publishing can reach anyone: subscribers here, or other instances. */
   get hasSubscribers(): boolean {
     return this.byKey.size > 0 || (this.relay?.watched() ?? false);
+  }
+
+  /** Subscriptions on this topic here: a shared one counts once, however many clients it serves. */
+  get subscriptionCount(): number {
+    let count = 0;
+    for (const set of this.byKey.values()) count += set.size;
+    return count;
   }
 
   /** Clients following this topic here (a shared subscription counts each client it serves). */
