@@ -136,6 +136,6 @@ describe('settings', () => {
     const settings = loadSettings({ DF_SCRIPTING_DISABLE: 'php', DF_PYTHON3_PATH: '/usr/bin/python3' });
     expect([...settings.scripting.disabled]).toEqual(['php']);
     expect(settings.scripting.interpreterPaths.python3).toBe('/usr/bin/python3');
-    expect(loadSettings({ DF_SCRIPTING_DISABLE: 'all' }).scripting.disabled.size).toBe(5);
+    expect(loadSettings({ DF_SCRIPTING_DISABLE: 'all' }).scripting.disabled.size).toBe(6);
   });
 });
