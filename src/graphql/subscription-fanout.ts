@@ -1,16 +1,8 @@
-import { Readable } from "node:stream";
-import {
-  createSourceEventStream,
-  execute,
-  print,
-  type DocumentNode,
-  type ExecutionArgs,
-  type ExecutionResult,
-  type GraphQLError,
-} from "graphql";
-import type { Plugin } from "graphql-yoga";
-import type { FellBehind, LiveSource } from "../logs/subscription.ts";
-import { RequestScope } from "./request-scope.ts";
+import { Readable } from 'node:stream';
+import { createSourceEventStream, execute, print, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { FellBehind, LiveSource } from '../logs/subscription.ts';
+import { RequestScope } from './request-scope.ts';
 
 /**
  * Live subscriptions, executed once per event for all the clients that sent
@@ -86,8 +78,7 @@ export function webSocketSink(
   return {
     buffered: () => socket.bufferedAmount,
     next(payload) {
-      if (socket.readyState === socket.OPEN)
-        socket.send(head + payload.json + "}");
+      if (socket.readyState === socket.OPEN) socket.send(head + payload.json + '}');
     },
   };
 }
@@ -101,12 +92,10 @@ class Member {
   private leaving = false;
   private finish: ((result: IteratorResult<never>) => void) | null = null;
   private fail: ((error: unknown) => void) | null = null;
-  private readonly finished = new Promise<IteratorResult<never>>(
-    (resolve, reject) => {
-      this.finish = resolve;
-      this.fail = reject;
-    },
-  );
+  private readonly finished = new Promise<IteratorResult<never>>((resolve, reject) => {
+    this.finish = resolve;
+    this.fail = reject;
+  });
 
   constructor(
     private readonly group: Group,
@@ -277,18 +266,13 @@ class Group {
       ...(this.args.contextValue as object),
       scope: new RequestScope(),
     };
-    const serialize = (result: ExecutionResult) =>
-      new SharedPayload(this.serialize(result));
+    const serialize = (result: ExecutionResult) => new SharedPayload(this.serialize(result));
     const result = execute({ ...this.args, contextValue, rootValue: item });
-    return result instanceof Promise
-      ? result.then(serialize)
-      : serialize(result);
+    return result instanceof Promise ? result.then(serialize) : serialize(result);
   }
 
   private serialize(result: ExecutionResult): string {
-    const errors = result.errors?.map((error) =>
-      this.mask(error, "Unexpected error."),
-    );
+    const errors = result.errors?.map((error) => this.mask(error, 'Unexpected error.'));
     return JSON.stringify({
       data: result.data,
       ...(errors ? { errors } : {}),
@@ -302,11 +286,8 @@ const membersByContext = new WeakMap<object, Member>();
 const membersByRequest = new WeakMap<object, Member>();
 
 /** The transport's connection for the client subscribed with `contextValue` (a no-op for operations the fan-out does not hold). */
-export function attachSubscriber(
-  contextValue: unknown,
-  sink: SubscriberSink,
-): void {
-  if (typeof contextValue !== "object" || contextValue === null) return;
+export function attachSubscriber(contextValue: unknown, sink: SubscriberSink): void {
+  if (typeof contextValue !== 'object' || contextValue === null) return;
   const member = membersByContext.get(contextValue);
   if (!member) return;
   membersByContext.delete(contextValue);
@@ -315,20 +296,20 @@ export function attachSubscriber(
 
 /** A stable key for variables: same values, same key, whatever their order. */
 function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
-  if (value && typeof value === "object") {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
     return `{${Object.keys(value)
       .sort()
-      .map(
-        (key) =>
-          `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`,
-      )
-      .join(",")}}`;
+      .map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
   }
-  return JSON.stringify(value) ?? "null";
+  return JSON.stringify(value) ?? 'null';
 }
 
 const printed = new WeakMap<DocumentNode, string>();
+/** Schemas by identity: a group runs under the schema its first client validated against (services' fields can change it). */
+const schemaIds = new WeakMap<object, number>();
+let nextSchemaId = 0;
 
 function groupKey(args: ExecutionArgs): string {
   let text = printed.get(args.document);
@@ -336,7 +317,9 @@ function groupKey(args: ExecutionArgs): string {
     text = print(args.document);
     printed.set(args.document, text);
   }
-  return `${args.operationName ?? ""}\n${stableJson(args.variableValues ?? {})}\n${text}`;
+  let schemaId = schemaIds.get(args.schema);
+  if (schemaId === undefined) schemaIds.set(args.schema, (schemaId = nextSchemaId++));
+  return `${schemaId}\n${args.operationName ?? ''}\n${stableJson(args.variableValues ?? {})}\n${text}`;
 }
 
 export interface SubscriptionFanout {
@@ -353,19 +336,13 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
   const all = new Set<Group>();
   const eventStreams = new Set<Readable>();
   let pinging: NodeJS.Timeout | null = null;
-  const ping = Buffer.from(":\n\n");
+  const ping = Buffer.from(':\n\n');
 
   /** Joins the group of `args`' operation, or opens its source and makes one. */
-  const subscribe = (
-    args: ExecutionArgs,
-    open: (args: ExecutionArgs) => unknown,
-  ): unknown => {
+  const subscribe = (args: ExecutionArgs, open: (args: ExecutionArgs) => unknown): unknown => {
     const key = groupKey(args);
     const join = (group: Group) => {
-      const context =
-        typeof args.contextValue === "object" && args.contextValue !== null
-          ? (args.contextValue as { request?: object })
-          : null;
+      const context = typeof args.contextValue === 'object' && args.contextValue !== null ? (args.contextValue as { request?: object }) : null;
       const member = group.join(context);
       if (context) {
         membersByContext.set(context, member);
@@ -375,35 +352,23 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
     };
     const existing = shared.get(key);
     // A group still opening (its source's resolver awaits): wait for it rather than open a second one.
-    if (existing instanceof Promise)
-      return existing.then((group) =>
-        group && !group.isClosed ? join(group) : subscribe(args, open),
-      );
+    if (existing instanceof Promise) return existing.then((group) => (group && !group.isClosed ? join(group) : subscribe(args, open)));
     if (existing) return join(existing);
 
     const opened = (source: unknown): Group | null => {
       // Not a stream: errors at subscribe time (bad variables, a resolver's refusal), a result the usual hooks mask.
       if (!isAsyncIterable(source)) return null;
       const live = source as Source;
-      const group: Group = new Group(
-        live.shareable ? key : null,
-        live,
-        args,
-        mask,
-        (closed) => {
-          all.delete(closed);
-          if (closed.key !== null && shared.get(closed.key) === closed)
-            shared.delete(closed.key);
-        },
-      );
+      const group: Group = new Group(live.shareable ? key : null, live, args, mask, (closed) => {
+        all.delete(closed);
+        if (closed.key !== null && shared.get(closed.key) === closed) shared.delete(closed.key);
+      });
       all.add(group);
       return group;
     };
     let opening: Promise<Group | null> | null = null;
     /** The group made of an opened source (registered for others to join), and what this client's transport gets. */
-    const start = (
-      source: unknown,
-    ): { group: Group | null; result: unknown } => {
+    const start = (source: unknown): { group: Group | null; result: unknown } => {
       const group = opened(source);
       if (shared.get(key) === opening) shared.delete(key);
       if (!group) return { group, result: source };
@@ -439,8 +404,7 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
   return {
     groups: () => all.size,
     onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(((args: ExecutionArgs) =>
-        subscribe(args, (a) => createSourceEventStream(a))) as never);
+      setSubscribeFn(((args: ExecutionArgs) => subscribe(args, (a) => createSourceEventStream(a))) as never);
     },
     onResultProcess({ request, result, resultProcessor, setResultProcessor }) {
       const member = membersByRequest.get(request);
@@ -454,16 +418,12 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
       }
       setResultProcessor((processed, fetchAPI) => {
         const body = new Readable({ read() {} });
-        const iterator = (processed as AsyncIterable<unknown>)[
-          Symbol.asyncIterator
-        ]();
-        const stop = () =>
-          void iterator.return?.(undefined)?.catch(() => undefined);
+        const iterator = (processed as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+        const stop = () => void iterator.return?.(undefined)?.catch(() => undefined);
         body.push(ping);
         eventStreams.add(body);
         pinging ??= setInterval(() => {
-          for (const stream of eventStreams)
-            if (stream.readableLength === 0) stream.push(ping);
+          for (const stream of eventStreams) if (stream.readableLength === 0) stream.push(ping);
         }, SSE_PING_MS).unref();
         member.attach({
           buffered: () => body.readableLength,
@@ -479,7 +439,7 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
         iterator.next().then(
           () => {
             if (!body.destroyed) {
-              body.push("event: complete\ndata:\n\n");
+              body.push('event: complete\ndata:\n\n');
               body.push(null);
             }
             done();
@@ -490,30 +450,25 @@ export function useSubscriptionFanout(mask: Mask): Plugin & SubscriptionFanout {
           },
         );
         // The client went away: the route aborts the request's signal, the server destroys the body.
-        request.signal.addEventListener("abort", stop, { once: true });
-        body.once("close", () => {
+        request.signal.addEventListener('abort', stop, { once: true });
+        body.once('close', () => {
           stop();
           done();
         });
         return new fetchAPI.Response(body as unknown as BodyInit, {
           status: 200,
           headers: {
-            "Content-Type": "text/event-stream",
-            Connection: "keep-alive",
-            "Cache-Control": "no-cache",
-            "Content-Encoding": "none",
+            'Content-Type': 'text/event-stream',
+            Connection: 'keep-alive',
+            'Cache-Control': 'no-cache',
+            'Content-Encoding': 'none',
           },
         });
-      }, "text/event-stream");
+      }, 'text/event-stream');
     },
   };
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] ===
-      "function"
-  );
+  return typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
 }
