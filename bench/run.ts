@@ -15,6 +15,7 @@ const benches: Bench[] = [
   { name: 'access', run: async () => (await import('./access.ts')).benchAccess() },
   { name: 'first-call', run: async () => (await import('./first-call.ts')).benchFirstCall() },
   { name: 'many-services', run: async () => (await import('./many-services.ts')).benchManyServices() },
+  { name: 'startup', run: async () => (await import('./startup.ts')).benchStartup() },
   { name: 'check-script', run: async () => (await import('./check-script.ts')).benchCheckScript() },
   {
     name: 'subprocess',

@@ -107,11 +107,14 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   const { adminKey, generated, source: adminKeySource } = adminKeyLoaded;
 
   const engines = createEngines(settings);
-  await engines.start();
-  for (const type of engines.list()) {
-    app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
-    if (type.sandboxWarning) app.log.warn({ type: type.name }, type.sandboxWarning);
-  }
+  // Not awaited: interpreter probes, warm workers and the QuickJS module are most of a start, and
+  // no request but one for that script type needs them (such a call waits for its engine's start).
+  const enginesStarted = engines.start().then(() => {
+    for (const type of engines.list()) {
+      app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
+      if (type.sandboxWarning) app.log.warn({ type: type.name }, type.sandboxWarning);
+    }
+  });
   const queue = createRunQueue(database, settings.queue, (error) => app.log.error({ err: error }, 'queued event scripts'));
   const platform = createPlatform({
     settings,
@@ -154,7 +157,11 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     return sendError(reply, domainError);
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, new DomainError('NOT_FOUND', `No route for ${request.method} ${withoutApiKey(request.url)}.`)));
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Ready once it listens; script types still starting are named (their calls wait for them).
+  app.get('/healthz', async () => {
+    const starting = engines.startingNames;
+    return starting.length ? { status: 'ok', starting } : { status: 'ok' };
+  });
   metricsRoute(app, metrics, { platform, adminKey, public: settings.http.metricsPublic });
   // The front door of a browser: GraphiQL (the console, once there is one).
   app.get('/', (_request, reply) => reply.redirect('/graphql', 302));
@@ -206,6 +213,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
         // Past it, what still runs is cut; those executions are stored as interrupted.
         const cuts = interruptedRuns.watchCuts(bus);
         if (!settled) app.log.warn({ inFlight: drain.inFlight(), graceMs }, 'shutdown grace over: cutting calls in flight');
+        // An engine still starting could leave workers behind a stop that did not wait for it.
+        await enginesStarted;
         await engines.stop(0);
         await drain.settled(Date.now() + SHUTDOWN_TAIL_MS);
         await platform.recorder.flush();

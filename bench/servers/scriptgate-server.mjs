@@ -1,9 +1,8 @@
 // The Scriptgate server under test, in its own process. Prints one JSON line
 // {port, pid} once listening; stops cleanly on SIGTERM.
-// Runs the compiled server (dist/, what `npm start` runs) as `node
+// Runs the built server (dist/, what `npm start` runs) as `node
 // bench/servers/scriptgate-server.mjs`: one process, so `pid` serves requests.
-import { loadSettings } from '../../dist/config.js';
-import { startServer } from '../../dist/server.js';
+import { loadSettings, startServer } from '../../dist/server.mjs';
 
 const server = await startServer(loadSettings({ ...process.env, PORT: '0', HOST: '127.0.0.1' }));
 console.log(JSON.stringify({ port: server.port, pid: process.pid }));

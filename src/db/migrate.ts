@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type Database from 'better-sqlite3';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import type pg from 'pg';
 
 /**
@@ -17,7 +17,7 @@ export interface Migration {
   checksum: string;
 }
 
-const migrationsRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'prisma', 'migrations');
+const migrationsRoot = join(PACKAGE_ROOT, 'prisma', 'migrations');
 
 export function loadMigrations(provider: 'sqlite' | 'postgresql'): Migration[] {
   const dir = join(migrationsRoot, provider);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Identity } from '../access/caller-identity.ts';
 import type { Settings } from '../config.ts';
 
@@ -168,6 +168,8 @@ function sendGraphQLRefusal(reply: FastifyReply, refusal: RateLimitRefusal): voi
  * the start itself, before anything needs undoing.
  */
 async function connectRedis(url: string, onError: (error: unknown) => void): Promise<Redis> {
+  // Loaded only when configured, like the relay's: most servers count in memory.
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: REDIS_CONNECT_TIMEOUT_MS });
   redis.on('error', throttled(onError));
   const ready = await new Promise<boolean>((resolve) => {

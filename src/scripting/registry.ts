@@ -4,13 +4,37 @@ import type { ScriptEngine, ScriptTypeInfo } from './types.ts';
 /** The script types this server knows, each backed by one engine. */
 export class EngineRegistry {
   private readonly engines = new Map<string, ScriptEngine>();
+  /** Engines whose start has not settled yet, with that start. */
+  private readonly starting = new Map<string, Promise<void>>();
 
   constructor(engines: ScriptEngine[]) {
     for (const engine of engines) this.engines.set(engine.info.name, engine);
   }
 
-  async start(): Promise<void> {
-    await Promise.all([...this.engines.values()].map((engine) => engine.start()));
+  /**
+   * Starts every engine; settles when all have. The server does not wait for
+   * it before serving (interpreter probes and warm workers take most of a
+   * start): a call meanwhile waits for its own engine only (see available).
+   */
+  start(): Promise<void> {
+    return Promise.all(
+      [...this.engines.values()].map((engine) => {
+        const started = engine.start().finally(() => this.starting.delete(engine.info.name));
+        this.starting.set(engine.info.name, started);
+        return started;
+      }),
+    ).then(() => undefined);
+  }
+
+  /** Every type as it is once the engines still starting have settled: what listings show. */
+  async settledList(): Promise<ScriptTypeInfo[]> {
+    if (this.starting.size) await Promise.all(this.starting.values());
+    return this.list();
+  }
+
+  /** Names of the engines still starting. */
+  get startingNames(): string[] {
+    return [...this.starting.keys()];
   }
 
   async stop(deadlineMs?: number): Promise<void> {
@@ -25,14 +49,32 @@ export class EngineRegistry {
     return this.engines.get(name);
   }
 
-  /** The engine for a type that can run now, or a ScriptFailure('unavailable') saying why not. */
+  /**
+   * The engine for a type that can run now, or a ScriptFailure('unavailable')
+   * saying why not. While the engine is still starting: one whose calls wait
+   * for that start, then go on (or fail) as they would have after it.
+   */
   available(name: string): ScriptEngine {
     const engine = this.engines.get(name);
     if (!engine) throw new ScriptFailure('unavailable', `Script type "${name}" is not supported.`);
+    const starting = this.starting.get(name);
+    if (starting) return this.afterStart(engine, starting);
     if (!engine.info.available) {
       throw new ScriptFailure('unavailable', `Script type "${name}" is unavailable: ${engine.info.unavailableReason ?? 'unknown reason'}.`);
     }
     return engine;
+  }
+
+  private afterStart(engine: ScriptEngine, starting: Promise<void>): ScriptEngine {
+    const later = <T>(use: (started: ScriptEngine) => Promise<T>): Promise<T> => starting.then(() => use(this.available(engine.info.name)));
+    return {
+      info: engine.info,
+      start: () => starting,
+      run: (job) => later((started) => started.run(job)),
+      ...(engine.check ? { check: (script: string) => later((started) => started.check!(script)) } : {}),
+      forget: (scriptKey) => engine.forget?.(scriptKey),
+      stop: (deadlineMs) => engine.stop(deadlineMs),
+    };
   }
 
   /** Engines that keep warm state per owner (QuickJS) drop it when a script changes. */

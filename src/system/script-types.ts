@@ -39,9 +39,11 @@ export class ScriptTypesComponent implements SystemComponent {
   async handle(request: InvokeRequest, rest: string[], _caller: Caller): Promise<SystemAnswer> {
     if (rest.length === 2 && rest[1] === 'types') return this.typeDeclarations(request, rest[0]!);
     if (request.method !== 'GET') throw methodNotAllowed(request.method, 'system/script_type');
-    if (rest.length === 0) return { content: { resource: this.engines.list().map(record) } };
-    const engine = rest.length === 1 ? this.engines.find(rest[0]!.toLowerCase()) : undefined;
-    if (!engine) throw notFound(`Script type "${rest.join('/')}" not found.`);
-    return { content: record(engine.info) };
+    // A listing right after start waits for the engines' starts: it shows what calls will find.
+    const types = await this.engines.settledList();
+    if (rest.length === 0) return { content: { resource: types.map(record) } };
+    const info = rest.length === 1 ? types.find((type) => type.name === rest[0]!.toLowerCase()) : undefined;
+    if (!info) throw notFound(`Script type "${rest.join('/')}" not found.`);
+    return { content: record(info) };
   }
 }

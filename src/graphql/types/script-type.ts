@@ -19,12 +19,12 @@ const ScriptType = builder.objectRef<ScriptTypeInfo>('ScriptType').implement({
 builder.queryFields((t) => ({
   scriptTypes: t.field({
     type: [ScriptType],
-    resolve: (_root, _args, ctx) => ctx.platform.engines.list(),
+    resolve: (_root, _args, ctx) => ctx.platform.engines.settledList(),
   }),
   scriptType: t.field({
     type: ScriptType,
     nullable: true,
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.platform.engines.find(name.toLowerCase())?.info ?? null,
+    resolve: async (_root, { name }, ctx) => (await ctx.platform.engines.settledList()).find((type) => type.name === name.toLowerCase()) ?? null,
   }),
 }));

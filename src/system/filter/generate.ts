@@ -2,7 +2,7 @@
  * Builds parser.ts from filter.peggy (`npm run filter:generate`). The parser
  * is committed so the server needs no build step, and a test checks it is
  * what the grammar generates. It is TypeScript (the generated JavaScript
- * unchecked) so `tsc` carries it into dist/ like every other module.
+ * unchecked), bundled into dist/ like every other module.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,0 +1,93 @@
+// Start-up (issue #12): from spawning `npm start` (and `node dist/scriptgate.mjs`,
+// the server process alone) until /healthz answers, with 10 and with 10,000
+// services in the database, and the first call of a javascript service after it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServices } from './many-services.ts';
+import { ADMIN_KEY, API_KEY_HEADER, note, printTable, record, ROOT, section, spawnServer } from './lib.ts';
+
+const ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS) || 5;
+const BENCH = 'startup';
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function get(port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path, headers: { [API_KEY_HEADER]: ADMIN_KEY } }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', () => resolve(0));
+  });
+}
+
+/** A data folder holding `count` javascript services, made by a server that is then stopped. */
+async function dataDirWith(count: number): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-startup-'));
+  const server = await spawnServer('scriptgate', 'bench/servers/scriptgate-server.mjs', { env: { LOG_LEVEL: 'warn', DATA_DIR: dataDir, ADMIN_KEY } });
+  try {
+    await createServices(server.url, count);
+  } finally {
+    await server.stop();
+  }
+  return dataDir;
+}
+
+/** Milliseconds until /healthz answers 200, then the first call's. */
+async function startOnce(command: 'npm' | 'node', dataDir: string): Promise<{ readyMs: number; firstCallMs: number }> {
+  const port = await freePort();
+  const args = command === 'npm' ? ['start', '--silent'] : ['--max-semi-space-size=8', 'dist/scriptgate.mjs'];
+  const started = performance.now();
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, ADMIN_KEY, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    while ((await get(port, '/healthz')) !== 200) {
+      if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode} before answering /healthz`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const readyMs = performance.now() - started;
+    const callStarted = performance.now();
+    const status = await get(port, '/api/v2/svc5/x');
+    if (status !== 200) throw new Error(`the first call answered ${status}`);
+    return { readyMs, firstCallMs: performance.now() - callStarted };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+export async function benchStartup(): Promise<void> {
+  section('Start-up: spawn until /healthz answers, then a first call');
+  const rows = [];
+  for (const count of [10, 10_000]) {
+    const dataDir = await dataDirWith(count);
+    try {
+      for (const command of ['node', 'npm'] as const) {
+        const runs = [];
+        for (let i = 0; i < ROUNDS; i++) runs.push(await startOnce(command, dataDir));
+        const ready = median(runs.map((run) => run.readyMs));
+        const first = median(runs.map((run) => run.firstCallMs));
+        const limit = command === 'npm' ? 1000 : 300;
+        const label = command === 'npm' ? '`npm start`' : 'server process (node dist/scriptgate.mjs)';
+        rows.push(record({ bench: BENCH, metric: `${label} ready, ${count} services`, value: `${ready.toFixed(0)} ms (first call ${first.toFixed(1)} ms)`, target: `< ${limit} ms`, pass: ready < limit }));
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  note(`median of ${ROUNDS} starts each: spawn until /healthz answers 200; then one call of a javascript service (its engine may still be starting)`);
+  printTable(rows);
+}
