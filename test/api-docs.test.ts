@@ -207,7 +207,7 @@ describe('the system document covers every route served', () => {
       add(`${component}/{key}`);
     }
     // A placeholder with more path after it needs a record that exists (`service/{id}/secret`).
-    const existing: Record<string, string> = { service: String(mathId) };
+    const existing: Record<string, string> = { service: String(mathId), script_type: 'typescript' };
     const served = new Set<string>();
     for (const [key, template] of templates) {
       const segments = template.split('/').filter(Boolean);

@@ -45,7 +45,7 @@ function operationId(method: string, path: string): string {
 
 function systemOperation(operation: SystemOperation): Record<string, unknown> {
   const parameters = [...pathParameters(operation.path), ...(operation.query ?? []).map(queryParameter)];
-  const content = { 'application/json': { schema: operation.response } };
+  const content = { [operation.contentType ?? 'application/json']: { schema: operation.response } };
   return {
     tags: [operation.path.split('/')[1] || 'system'],
     summary: operation.summary,

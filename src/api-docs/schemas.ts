@@ -109,6 +109,7 @@ export const SYSTEM_SCHEMAS: Record<string, Schema> = {
       type: text,
       content: { type: 'string', description: 'The script (at most SCRIPT_MAX_BYTES).' },
       config: scriptConfig,
+      skip_syntax_check: { type: 'boolean', description: 'Store a script that does not compile (work in progress); saving one is 400 otherwise.' },
     },
   },
   Created: { type: 'object', properties: { id } },
@@ -177,7 +178,14 @@ export const SYSTEM_SCHEMAS: Record<string, Schema> = {
   },
   EventScriptInput: {
     type: 'object',
-    properties: { type: text, content: text, is_active: flag, allow_event_modification: flag, config: { type: 'object', description: 'As a service\'s, plus `retries` for queued scripts.' } },
+    properties: {
+      type: text,
+      content: text,
+      is_active: flag,
+      allow_event_modification: flag,
+      config: { type: 'object', description: 'As a service\'s, plus `retries` for queued scripts.' },
+      skip_syntax_check: { type: 'boolean', description: 'Store a script that does not compile (work in progress); saving one is 400 otherwise.' },
+    },
   },
   EventNames: {
     type: 'object',
