@@ -97,6 +97,7 @@ export const SYSTEM_SCHEMAS: Record<string, Schema> = {
       created_by_id: { type: 'null' },
       last_modified_by_id: { type: 'null' },
       config: scriptConfig,
+      graphql: { type: ['string', 'null'], description: 'GraphQL SDL extending Query and/or Mutation with typed fields that call this service (docs/GRAPHQL-FIELDS.md).' },
     },
   },
   ServiceInput: {
@@ -109,6 +110,7 @@ export const SYSTEM_SCHEMAS: Record<string, Schema> = {
       type: text,
       content: { type: 'string', description: 'The script (at most SCRIPT_MAX_BYTES).' },
       config: scriptConfig,
+      graphql: { type: ['string', 'null'], description: 'GraphQL SDL (at most 64 KiB) extending Query and/or Mutation; null removes it.' },
       skip_syntax_check: { type: 'boolean', description: 'Store a script that does not compile (work in progress); saving one is 400 otherwise.' },
     },
   },

@@ -24,6 +24,8 @@ export interface InvokeRequest {
   payload: unknown;
   content: string;
   contentType: string | null;
+  /** A typed GraphQL field's call: scripts see it as `event.graphql`. */
+  graphql?: { field: string; operation: 'query' | 'mutation'; args: Record<string, unknown> };
 }
 
 export interface InvokeResult {

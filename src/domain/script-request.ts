@@ -27,6 +27,7 @@ export function eventFor(request: InvokeRequest): ScriptEvent {
     },
     resource: request.resource,
     response: { status_code: 200, content: null, content_type: null, headers: {} },
+    ...(request.graphql ? { graphql: request.graphql } : {}),
   };
 }
 

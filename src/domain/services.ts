@@ -19,7 +19,27 @@ export interface ServiceInput {
   config?: unknown;
   /** Store a script that does not compile (work in progress); it then fails when run. */
   skipSyntaxCheck?: unknown;
+  /** GraphQL SDL giving the service typed Query/Mutation fields; null or "" removes it. */
+  graphql?: unknown;
 }
+
+/**
+ * Services' GraphQL definitions, checked and served by the GraphQL front end
+ * (src/graphql/service-fields/): the domain stores the text and knows no GraphQL.
+ */
+export interface ServiceGraphQL {
+  /**
+   * Throws a DomainError when `sdl` can not join the schema beside the
+   * stored definitions (in id order; `replacing` names the stored one this
+   * save replaces, if any).
+   */
+  check(service: string, sdl: string, stored: readonly { name: string; graphql: string }[], replacing: string | null): void;
+  /** Resolves once this instance serves a schema holding every change saved before the call. */
+  applied(): Promise<void>;
+}
+
+/** A definition's size on save: the schema of every instance carries it. */
+export const MAX_GRAPHQL_BYTES = 64 * 1024;
 
 export interface ServiceQuery {
   ids?: number[];
@@ -40,6 +60,7 @@ interface ServiceData {
   isActive?: boolean;
   content?: string;
   config?: Prisma.InputJsonObject;
+  graphql?: string | null;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
@@ -58,6 +79,9 @@ export class ServiceCatalog {
   /** Bumped on every change: a read that overlapped one must not cache what it read. */
   private generation = 0;
   private readonly syntax: SyntaxChecker;
+  private graphql: ServiceGraphQL | null = null;
+  /** Saves that carry a GraphQL definition, one at a time: two could each pass the collision check against the other. */
+  private graphqlSaves: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Db,
@@ -74,6 +98,11 @@ export class ServiceCatalog {
         engines.forget(changed);
       }
     });
+  }
+
+  /** Installed by the GraphQL front end; without it a definition cannot be saved. */
+  useGraphQL(graphql: ServiceGraphQL): void {
+    this.graphql = graphql;
   }
 
   async list(query: ServiceQuery = {}): Promise<{ services: Service[]; count: number | null }> {
@@ -123,11 +152,14 @@ export class ServiceCatalog {
   async create(input: ServiceInput): Promise<Service> {
     const data = this.validate(input, null);
     await this.syntax.assertCompiles(data.type!, data.content ?? '', input.skipSyntaxCheck);
-    try {
-      return await this.writing(() => this.db.service.create({ data: data as Required<ServiceData> }));
-    } catch (error) {
-      throw this.storeError(error, data.name);
-    }
+    return this.savingGraphQL(!!data.graphql, async () => {
+      if (data.graphql) await this.checkGraphQL(data.name!, data.type!, data.graphql, null);
+      try {
+        return await this.writing(() => this.db.service.create({ data: data as Required<ServiceData> }));
+      } catch (error) {
+        throw this.storeError(error, data.name);
+      }
+    });
   }
 
   /**
@@ -163,6 +195,14 @@ export class ServiceCatalog {
       results[names.get(name)!] = { error: new DomainError('CONFLICT', `A service named "${name}" already exists.`, { field: 'name' }) };
     }
     if (results.some((r) => r.error)) throw batchError(results.map((r) => r.error ?? null));
+    const withGraphQL = results.some((r) => r.data?.graphql);
+    return this.savingGraphQL(withGraphQL, async () => {
+      if (withGraphQL) await this.checkBatchGraphQL(results);
+      return this.storeMany(results);
+    });
+  }
+
+  private async storeMany(results: { data?: ServiceData; error?: Error }[]): Promise<Service[]> {
     let created: Service[];
     try {
       // One statement for the batch (a transaction of single creates cost Prisma's compiler a query each).
@@ -184,11 +224,16 @@ export class ServiceCatalog {
     if (data.type !== undefined || data.content !== undefined) {
       await this.syntax.assertCompiles(data.type ?? existing.type, data.content ?? existing.content, input.skipSyntaxCheck);
     }
-    try {
-      return await this.writing(() => this.db.service.update({ where: { id: existing.id }, data }), [existing.name]);
-    } catch (error) {
-      throw this.storeError(error, data.name);
-    }
+    // A renamed service's fields call it by its new name: the schema changes with it.
+    const schemaChanges = data.graphql !== undefined || (existing.graphql !== null && data.name !== undefined && data.name !== existing.name);
+    return this.savingGraphQL(schemaChanges, async () => {
+      if (data.graphql) await this.checkGraphQL(data.name ?? existing.name, data.type ?? existing.type, data.graphql, existing.name);
+      try {
+        return await this.writing(() => this.db.service.update({ where: { id: existing.id }, data }), [existing.name]);
+      } catch (error) {
+        throw this.storeError(error, data.name);
+      }
+    });
   }
 
   async delete(existing: Service): Promise<void> {
@@ -196,6 +241,49 @@ export class ServiceCatalog {
       throw this.storeError(error, undefined);
     });
     this.bus.serviceChanged(existing.name);
+    if (existing.graphql !== null) await this.graphql?.applied();
+  }
+
+  /**
+   * A save that changes the served schema: one at a time on this instance
+   * (its collision check and its write together), and answered once this
+   * instance serves the new schema, so the next request sees the fields.
+   */
+  private async savingGraphQL<T>(changesSchema: boolean, save: () => Promise<T>): Promise<T> {
+    if (!changesSchema) return save();
+    const saved = this.graphqlSaves.then(save);
+    this.graphqlSaves = saved.catch(() => undefined);
+    const result = await saved;
+    await this.graphql?.applied();
+    return result;
+  }
+
+  /** The definition against the platform's schema and every other service's (CONFLICT names the other). */
+  private async checkGraphQL(name: string, type: string, sdl: string, replacing: string | null): Promise<void> {
+    if (!this.graphql) throw new DomainError('SERVICE_UNAVAILABLE', 'GraphQL definitions are not served here.', { field: 'graphql' });
+    // Its fields would only ever answer 503.
+    validateType(this.engines, type);
+    const stored = await this.db.service.findMany({ where: { graphql: { not: null } }, select: { name: true, graphql: true }, orderBy: { id: 'asc' } });
+    this.graphql.check(name, sdl, stored as { name: string; graphql: string }[], replacing);
+  }
+
+  /** A batch's definitions: each against the stored ones and the batch's earlier records. */
+  private async checkBatchGraphQL(results: { data?: ServiceData; error?: Error }[]): Promise<void> {
+    const stored = await this.db.service.findMany({ where: { graphql: { not: null } }, select: { name: true, graphql: true }, orderBy: { id: 'asc' } });
+    const others = stored as { name: string; graphql: string }[];
+    for (const result of results) {
+      const { name, type, graphql } = result.data!;
+      if (!graphql) continue;
+      try {
+        if (!this.graphql) throw new DomainError('SERVICE_UNAVAILABLE', 'GraphQL definitions are not served here.', { field: 'graphql' });
+        validateType(this.engines, type);
+        this.graphql.check(name!, graphql, others, null);
+        others.push({ name: name!, graphql });
+      } catch (error) {
+        result.error = error as Error;
+      }
+    }
+    if (results.some((r) => r.error)) throw batchError(results.map((r) => r.error ?? null));
   }
 
   /**
@@ -216,6 +304,7 @@ export class ServiceCatalog {
       isActive: true,
       content: data.content ?? '',
       config: (data.config ?? {}) as Service['config'],
+      graphql: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -276,6 +365,7 @@ export class ServiceCatalog {
       if (content !== undefined && input.content === undefined) data.content = validateContent(content, this.limits);
     } else if (!existing) data.config = {};
     if (input.content !== undefined) data.content = validateContent(input.content, this.limits);
+    if (input.graphql !== undefined) data.graphql = validateGraphQLText(input.graphql);
     return data;
   }
 
@@ -285,6 +375,16 @@ export class ServiceCatalog {
     if (code === 'P2025') return notFound('Service not found.');
     return error as Error;
   }
+}
+
+/** The definition's text (checked against the schema on save); null or blank removes it. */
+function validateGraphQLText(graphql: unknown): string | null {
+  if (graphql === null || (typeof graphql === 'string' && graphql.trim() === '')) return null;
+  if (typeof graphql !== 'string') throw badInput('Field "graphql" must be a string of GraphQL SDL (or null to remove it).', 'graphql');
+  if (graphql.length * 3 > MAX_GRAPHQL_BYTES && Buffer.byteLength(graphql) > MAX_GRAPHQL_BYTES) {
+    throw badInput(`Field "graphql" is ${Buffer.byteLength(graphql)} bytes, over the limit of ${MAX_GRAPHQL_BYTES}.`, 'graphql');
+  }
+  return graphql;
 }
 
 function batchError(errors: (Error | null)[]): DomainError {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Identity } from '../access/caller-identity.ts';
-import type { GraphQLServer } from './yoga.ts';
+import { graphqlReady, type GraphQLServer } from './yoga.ts';
 import { toDomainError } from '../http/error-reply.ts';
 import { hasProtoKey } from '../http/proto-keys.ts';
 
@@ -19,6 +19,8 @@ export async function graphqlRoute(
   /** Rate limits (src/http/rate-limit.ts), run after authentication. */
   rateLimit?: onRequestHookHandler,
 ): Promise<void> {
+  // Services' typed fields are in the schema from the first request on.
+  await graphqlReady(yoga);
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));

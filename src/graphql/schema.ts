@@ -8,4 +8,5 @@ import './types/check-script.ts';
 import './types/execution.ts';
 import './types/execution-subscriptions.ts';
 
+import './service-fields/schema-field.ts';
 export const schema = builder.toSchema({ sortSchema: true });

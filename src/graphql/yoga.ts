@@ -12,6 +12,8 @@ import { schema } from './schema.ts';
 import { RequestScope } from './request-scope.ts';
 import { renderGraphiQL } from './graphiql.ts';
 import { useSubscriptionFanout } from './subscription-fanout.ts';
+import { LiveSchema, useLiveSchema } from './service-fields/live-schema.ts';
+import { ServiceSchemas } from './service-fields/schemas.ts';
 
 const GRAPHIQL_START = `# Scriptgate: paste the administrator key into the header below, then run.
 query Overview {
@@ -29,7 +31,13 @@ query Overview {
 
 /** `onUnexpected`: errors thrown by code rather than by the domain, masked for clients, logged here. */
 export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: unknown) => void) {
-  return createYoga<Record<string, unknown>, GraphQLContext>({
+  // The platform's schema plus every service's typed fields, rebuilt as services change (src/graphql/service-fields/).
+  const live = new LiveSchema(new ServiceSchemas(schema), db, platform.bus, {
+    onSkipped: (service, reason) => onUnexpected(new Error(`Service "${service}"'s GraphQL definition is left out of the schema: ${reason}`)),
+    onError: onUnexpected,
+  });
+  platform.services.useGraphQL(live);
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     // Every door authenticates before Yoga runs anything (src/graphql/http-route.ts, websocket.ts) and passes who it is.
@@ -56,14 +64,24 @@ export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: 
     cors: false,
     // The fan-out last: it replaces the subscribe function once every check before it passed.
     plugins: [
+      useLiveSchema(live),
       useParameterErrors(),
       ...useRequestLimits(),
       useOperationAccess(),
       useSubscriptionFanout((error, message) => maskError(error, message, undefined, onUnexpected)),
     ],
   });
+  liveSchemas.set(yoga, live);
+  return yoga;
 }
 
 export type GraphQLServer = ReturnType<typeof createGraphQL>;
+
+const liveSchemas = new WeakMap<object, LiveSchema>();
+
+/** Resolves once the server's first schema, with the services' fields, is built (before it takes requests). */
+export function graphqlReady(yoga: GraphQLServer): Promise<void> {
+  return liveSchemas.get(yoga)?.ready ?? Promise.resolve();
+}
 
 export { schema };

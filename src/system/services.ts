@@ -30,6 +30,7 @@ export function serviceRecord(service: Service) {
     created_by_id: null,
     last_modified_by_id: null,
     config: { ...(service.config as Record<string, unknown>), content: service.content },
+    graphql: service.graphql,
   };
 }
 
@@ -46,6 +47,7 @@ function serviceInput(body: unknown): ServiceInput {
     content: record.content,
     config: record.config,
     skipSyntaxCheck: record.skip_syntax_check ?? record.skipSyntaxCheck,
+    graphql: record.graphql,
   };
 }
 
@@ -86,6 +88,7 @@ const SYSTEM_RECORD = Object.freeze({
   created_by_id: null,
   last_modified_by_id: null,
   config: {},
+  graphql: null,
 });
 
 const isSystem = (key: string) => key === String(SYSTEM_SERVICE_ID);

@@ -4,6 +4,7 @@ import {
   valueFromASTUntyped,
   type DocumentNode,
   type FieldNode,
+  type GraphQLSchema,
   type FragmentDefinitionNode,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -12,6 +13,7 @@ import type { Plugin } from 'graphql-yoga';
 import { SYSTEM_SERVICE_ID, type Verb } from '../../access/access-rules.ts';
 import { forbidden, identityAllows } from '../../access/caller-identity.ts';
 import type { GraphQLContext } from '../builder.ts';
+import { serviceOfField } from '../service-fields/schemas.ts';
 
 /** A root field checked here: the system API component (from its arguments, for one record) and verb it stands for. */
 type Checked = { component: string | ((args: Record<string, unknown>) => string); verb: Verb };
@@ -40,6 +42,8 @@ export const OPERATION_ACCESS: Record<string, 'pipeline' | Checked> = {
   // A syntax check is the check a save makes: what creating a service allows.
   checkScript: { component: 'service', verb: 'POST' },
   execution: { component: (args) => `execution/${String(args.id)}`, verb: 'GET' },
+  // Every service's typed fields in SDL: what reading the service list shows.
+  serviceSchema: { component: 'service', verb: 'GET' },
   // Mutation
   createService: 'pipeline',
   updateService: 'pipeline',
@@ -65,14 +69,16 @@ export const OPERATION_ACCESS: Record<string, 'pipeline' | Checked> = {
 
 /** Refuses, before anything runs, an operation with a root field the caller's role does not grant (a list is refused, not filtered). */
 export function useOperationAccess(): Plugin<GraphQLContext> {
-  const check = (args: { document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null; contextValue: GraphQLContext }): GraphQLError | null => {
+  const check = (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null; contextValue: GraphQLContext }): GraphQLError | null => {
     const { identity } = args.contextValue.caller;
     if (identity.kind === 'admin') return null;
     for (const node of rootFields(args.document, args.operationName)) {
       const field = node.name.value;
       if (field.startsWith('__')) continue;
-      const access = OPERATION_ACCESS[field];
-      if (access === 'pipeline') continue;
+      // Own keys only: a service field may be named "constructor".
+      const access = Object.hasOwn(OPERATION_ACCESS, field) ? OPERATION_ACCESS[field] : undefined;
+      // A service's typed field is a call to the service: the pipeline checks it as one (GET or POST on the field's name).
+      if (access === 'pipeline' || (access === undefined && serviceOfField(args.schema, field))) continue;
       const component = typeof access?.component === 'function' ? access.component(argumentsOf(node, args.variableValues ?? {})) : (access?.component ?? field);
       if (!access || !identityAllows(identity, SYSTEM_SERVICE_ID, component, access.verb, 'API')) {
         const error = forbidden(access?.verb ?? 'GET', 'system', component);

@@ -20,6 +20,7 @@ export const ServiceRef = builder.prismaObject('Service', {
     isActive: t.exposeBoolean('isActive'),
     content: t.exposeString('content', { description: 'The script.' }),
     config: t.field({ type: 'JSON', description: 'Settings other than the script, as given.', resolve: (s) => s.config }),
+    graphql: t.exposeString('graphql', { nullable: true, description: serviceFields.graphql }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -30,6 +31,7 @@ const serviceFields = {
   description: 'At most 255 characters.',
   content: 'The script.',
 };
+  graphql: 'GraphQL SDL: "extend type Query { ... }" and/or "extend type Mutation { ... }" with the object, input and enum types those fields use; each field calls this service (docs/GRAPHQL-FIELDS.md).',
 
 const CreateServiceInput = builder.inputType('CreateServiceInput', {
   fields: (t) => ({
@@ -42,6 +44,7 @@ const CreateServiceInput = builder.inputType('CreateServiceInput', {
     config: t.field({ type: 'JSON', description: 'Other settings, e.g. timeout_ms, memory_limit_mb.' }),
     skipSyntaxCheck: t.boolean({ description: 'Store the script even when it does not compile (work in progress); running it then fails.' }),
   }),
+    graphql: t.string({ description: serviceFields.graphql }),
 });
 
 const UpdateServiceInput = builder.inputType('UpdateServiceInput', {
@@ -56,6 +59,7 @@ const UpdateServiceInput = builder.inputType('UpdateServiceInput', {
     skipSyntaxCheck: t.boolean({ description: 'Store the script even when it does not compile (work in progress); running it then fails.' }),
   }),
 });
+    graphql: t.string({ description: `${serviceFields.graphql} null or "" removes it.` }),
 
 
 /** Script characters of a list, summed once however many aliases return it. */
