@@ -79,7 +79,8 @@ export class EventStages {
     let answer: Answer | null = null;
     for (const { active, params } of matching(scripts, 'pre_process', verb, resource, templates)) {
       // A throw aborts the request with that error (post_process does not see it).
-      const run = await this.runner.run(this.target(active), eventOf(request, params), scriptCaller, apiFor, true);
+      // The request comes back out of the engine only when the script may change it.
+      const run = await this.runner.run(this.target(active), eventOf(request, params), scriptCaller, apiFor, active.script.allowEventModification);
       run.succeed(200);
       if (!active.script.allowEventModification) continue;
       request = requestFromEvent(run.outcome.event.request, request);

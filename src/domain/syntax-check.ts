@@ -44,11 +44,11 @@ export class SyntaxChecker {
       throw badInput('Field "skip_syntax_check" must be true or false.', 'skip_syntax_check');
     }
     if (skip === true) return;
-    const engine = this.engines.find(type);
-    if (!engine?.check) return;
+    if (!this.engines.find(type)?.check) return;
     let diagnostics: Diagnostic[];
     try {
-      diagnostics = await engine.check(content);
+      // available(): while the engine is still starting, its check waits for the start.
+      diagnostics = await this.engines.available(type).check!(content);
     } catch (error) {
       throw checkFailure(error, type);
     }
