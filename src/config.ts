@@ -56,6 +56,8 @@ export interface HttpSettings {
 }
 
 export interface ScriptingSettings {
+  /** Record each run's request and its CPU and memory figures (EXECUTIONS_RUN_DETAILS, default on). */
+  runDetails?: boolean;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   defaultMemoryLimitMb: number;
@@ -175,6 +177,7 @@ export function loadSettings(env: Env = process.env): Settings {
       maxResponseBytes: integer(env, 'SCRIPT_MAX_RESPONSE_BYTES', 10 * 1024 * 1024, 1024, 1024 ** 3),
       sandbox: choice(env, 'SCRIPT_SANDBOX', ['on', 'off'], 'on') === 'off' ? 'off' : 'bwrap',
       network: choice(env, 'SCRIPT_NETWORK', ['host', 'none'], 'host') === 'host',
+      runDetails: choice(env, 'EXECUTIONS_RUN_DETAILS', ['on', 'off'], 'on') === 'on',
       workersPerService: env.SUBPROCESS_WORKERS_PER_SERVICE ? integer(env, 'SUBPROCESS_WORKERS_PER_SERVICE', 1, 1, 10_000) : null,
     },
     executions: {

@@ -314,11 +314,13 @@ describe('the access matrix', () => {
     before?: (who: Who) => Promise<void>;
     /** A subscription: run over server-sent events, allowed when it delivers what `trigger` causes. */
     subscription?: 'logs' | 'executions';
+    /** Rows both keys hold besides: a field that also checks a second grant (replayExecution runs the service). */
+    also?: AccessRow[];
   }
 
   /** The same five attempts as REST; denial is `extensions.code` FORBIDDEN, no or a wrong key a 401 with UNAUTHENTICATED. */
   async function runGqlCases(cases: GqlCase[], trigger: () => Promise<void>): Promise<void> {
-    const keys = await keysFor(t, cases.flatMap((c) => [exactly(c.grant), allBut(c.grant)]));
+    const keys = await keysFor(t, cases.flatMap((c) => [[...exactly(c.grant), ...(c.also ?? [])], [...allBut(c.grant), ...(c.also ?? [])]]));
     const failures: string[] = [];
     const fail = (c: GqlCase, what: string, got: unknown) => failures.push(`${c.field} ${what}: ${JSON.stringify(got).slice(0, 400)}`);
     for (const [i, c] of cases.entries()) {
@@ -463,6 +465,14 @@ describe('the access matrix', () => {
         request: q('mutation { invokeService(name: "gsvc", method: "POST", resource: "items", payload: {a: 1}) { statusCode } }'),
       },
       { field: 'runScript', grant: sys('service', 'POST'), request: q('mutation { runScript(script: { type: "javascript", content: "return 2" }) { statusCode } }') },
+      { field: 'serviceVersion', grant: sys(`service/${gsvc}/version/1`, 'GET'), request: q('{ serviceVersion(name: "gsvc", version: 1) { version } }') },
+      { field: 'rollbackService', grant: sys(`service/${gsvc}`, 'PATCH'), request: q('mutation { rollbackService(name: "gsvc", version: 1) { version } }') },
+      {
+        field: 'replayExecution',
+        grant: sys(`execution/${executionId}`, 'GET'),
+        also: [{ service_id: gsvc, component: '', verb_mask: VERB_BITS.GET, requestor_mask: API }],
+        request: q('mutation($id: ID!) { replayExecution(id: $id) { statusCode } }', { id: executionId }),
+      },
       // Subscription
       { field: 'executionLogs', grant: sys('execution', 'GET'), request: q('subscription { executionLogs(service: "gsvc") { message } }'), subscription: 'logs' },
       { field: 'executionUpdated', grant: sys('execution', 'GET'), request: q('subscription { executionUpdated(service: "gsvc") { id } }'), subscription: 'executions' },

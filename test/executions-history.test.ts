@@ -459,6 +459,12 @@ describe('recording while the database fails', () => {
     error: null,
     logBytes: 0,
     logsTruncated: false,
+    serviceId: null,
+    serviceVersion: null,
+    replayOf: null,
+    request: null,
+    cpuMs: null,
+    peakMemoryBytes: null,
   });
   const line = (executionId: string, sequence: number): LogLineEvent => ({
     executionId,

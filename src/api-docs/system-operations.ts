@@ -72,12 +72,14 @@ export const SYSTEM_OPERATIONS: readonly SystemOperation[] = [
   },
   { method: 'get', path: '/service/{id}', summary: 'Read a service', query: ['fields'], ...record('Service') },
   { method: 'put', path: '/service/{id}', summary: 'Change a service (as PATCH)', body: ref('ServiceInput'), ...record('Service') },
-  { method: 'patch', path: '/service/{id}', summary: 'Change a service', description: 'Given fields replace; `config` keys merge (`null` removes one). The system service (0) cannot be changed.', body: ref('ServiceInput'), ...record('Service') },
+  { method: 'patch', path: '/service/{id}', summary: 'Change a service', description: 'Given fields replace; `config` keys merge (`null` removes one). A save that changes type, script or config makes the next version (`message` is kept with it). `{"rollback_to_version": n, "message": "..."}` makes a new version equal to version n. The system service (0) cannot be changed.', body: ref('ServiceInput'), ...record('Service') },
   { method: 'delete', path: '/service/{id}', summary: 'Delete a service', ...record('Created') },
   { method: 'get', path: '/service/{id}/secret', summary: 'List a service\'s secret names', description: 'Values are write-only.', statuses: [200], response: listOf(ref('SecretName')) },
   { method: 'put', path: '/service/{id}/secret/{name}', summary: 'Set a secret', description: 'Scripts read it as `platform.secrets.NAME`; 201 created, 200 replaced.', body: ref('SecretValue'), statuses: [201, 200], response: ref('SecretName') },
   { method: 'post', path: '/service/{id}/secret/{name}', summary: 'Set a secret (as PUT)', body: ref('SecretValue'), statuses: [201, 200], response: ref('SecretName') },
   { method: 'delete', path: '/service/{id}/secret/{name}', summary: 'Delete a secret', ...record('SecretName') },
+  { method: 'get', path: '/service/{id}/version', summary: 'List a service\'s versions, newest first', query: LIST, statuses: [200], response: listOf(ref('ServiceVersion')) },
+  { method: 'get', path: '/service/{id}/version/{version}', summary: 'Read one version of a service', query: ['fields'], ...record('ServiceVersion') },
 
   // system/script_type
   { method: 'get', path: '/script_type', summary: 'List script types and whether this server runs them', statuses: [200], response: listOf(ref('ScriptType')) },

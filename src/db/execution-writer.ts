@@ -22,8 +22,16 @@ export const EXECUTION_COLUMNS = [
   'logsTruncated',
   'eventName',
   'parentExecutionId',
+  'serviceId',
+  'serviceVersion',
+  'replayOf',
+  'request',
+  'cpuMs',
+  'peakMemoryBytes',
 ] as const;
-export const UPDATED_ON_CONFLICT = EXECUTION_COLUMNS.filter((c) => !['id', 'service', 'scriptType', 'trigger', 'startedAt', 'eventName', 'parentExecutionId'].includes(c));
+/** Set when the run starts and never changed: only its first write carries them. */
+const FIXED_AT_START: readonly string[] = ['id', 'service', 'scriptType', 'trigger', 'startedAt', 'eventName', 'parentExecutionId', 'serviceId', 'serviceVersion', 'replayOf', 'request'];
+export const UPDATED_ON_CONFLICT = EXECUTION_COLUMNS.filter((c) => !FIXED_AT_START.includes(c));
 export const LINE_COLUMNS = ['executionId', 'sequence', 'stream', 'message', 'timestamp'] as const;
 /** Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_STATEMENT = 500;
@@ -63,8 +71,14 @@ export class PostgresExecutionWriter implements ExecutionWriter {
         e.logsTruncated,
         e.eventName,
         e.parentExecutionId,
+        e.serviceId,
+        e.serviceVersion,
+        e.replayOf,
+        e.request ? JSON.stringify(e.request) : null,
+        e.cpuMs,
+        e.peakMemoryBytes,
       ];
-      return this.placeholders(params, row, { 9: 'jsonb', 5: 'timestamp', 6: 'timestamp' });
+      return this.placeholders(params, row, { 9: 'jsonb', 5: 'timestamp', 6: 'timestamp', 17: 'jsonb' });
     });
     const sql =
       `INSERT INTO "Execution" (${EXECUTION_COLUMNS.map(quote).join(', ')}) VALUES ${values.join(', ')} ` +

@@ -49,6 +49,12 @@ export class SqliteExecutionWriter implements ExecutionWriter {
           e.logsTruncated ? 1 : 0,
           e.eventName,
           e.parentExecutionId,
+          e.serviceId,
+          e.serviceVersion,
+          e.replayOf,
+          e.request ? JSON.stringify(e.request) : null,
+          e.cpuMs,
+          e.peakMemoryBytes,
         );
       }
       for (const l of lines) append.run(l.executionId, l.sequence, l.stream, l.message, sqliteTime(l.timestamp));

@@ -2,7 +2,8 @@ import type { Db } from '../db/client.ts';
 import type { Prisma } from '../generated/prisma-sqlite/client.ts';
 import type { EventBus, ExecutionEvent, LogLineEvent } from '../logs/bus.ts';
 import type { ExecutionRecorder } from '../logs/recorder.ts';
-import type { LogStream } from '../scripting/types.ts';
+import type { LogStream, RunUsage } from '../scripting/types.ts';
+import type { RecordedRequest } from './recorded-request.ts';
 import { badInput, notFound } from './errors.ts';
 import { uuidv7 } from './ids.ts';
 
@@ -120,6 +121,10 @@ export class ExecutionRun {
       id: uuidv7(startedAt.getTime()),
       eventName: null,
       parentExecutionId: null,
+      serviceId: null,
+      serviceVersion: null,
+      replayOf: null,
+      request: null,
       ...init,
       status: 'running',
       startedAt,
@@ -129,6 +134,8 @@ export class ExecutionRun {
       error: null,
       logBytes: 0,
       logsTruncated: false,
+      cpuMs: null,
+      peakMemoryBytes: null,
     };
     this.counts?.count(this.state.scriptType, 'running');
     this.publish();
@@ -157,6 +164,13 @@ export class ExecutionRun {
     }
     this.state.logBytes += bytes;
     this.emit(stream, message);
+  };
+
+  /** What the engine measured the run to cost; stored with how it ended. */
+  readonly usage = (usage: RunUsage): void => {
+    if (this.state.finishedAt) return;
+    this.state.cpuMs = usage.cpuMs;
+    this.state.peakMemoryBytes = usage.peakMemoryBytes;
   };
 
   finish(outcome: { status: FinishedStatus; statusCode: number; error?: ExecutionEvent['error'] }): void {
@@ -197,6 +211,10 @@ export interface RunInit {
   service: string;
   eventName?: string | null;
   parentExecutionId?: string | null;
+  serviceId?: number | null;
+  serviceVersion?: number | null;
+  replayOf?: string | null;
+  request?: RecordedRequest | null;
   scriptType: string;
   trigger: string;
 }

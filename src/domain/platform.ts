@@ -25,12 +25,18 @@ import { Invoker } from './invoke.ts';
 import { QueuedRuns } from './queued-runs.ts';
 import { ScriptRunner } from './script-runs.ts';
 import { ServiceCatalog } from './services.ts';
+import { ServiceVersions } from './service-versions.ts';
+import { Replays } from './replay.ts';
 
 /** The domain as both front ends see it: no HTTP, no GraphQL in here. */
 export interface Platform {
   settings: Settings;
   engines: EngineRegistry;
   services: ServiceCatalog;
+  /** Services' version history and rollback. */
+  versions: ServiceVersions;
+  /** Running a recorded request again (replayExecution). */
+  replays: Replays;
   eventScripts: EventScriptCatalog;
   executions: ExecutionLog;
   invoker: Invoker;
@@ -73,7 +79,8 @@ export function createPlatform(parts: PlatformParts): Platform {
   const apps = new AppCatalog(db, bus);
   const authenticator = new Authenticator(parts.adminKey, apps, roles, settings.access.guestRole, bus);
   const system = new SystemService();
-  system.register(new ServicesComponent(services, parts.secrets));
+  const versions = new ServiceVersions(db, services);
+  system.register(new ServicesComponent(services, parts.secrets, versions));
   system.register(new ScriptTypesComponent(engines));
   system.register(new ExecutionsComponent(executions));
   system.register(new EventScriptsComponent(eventScripts));
@@ -83,5 +90,6 @@ export function createPlatform(parts: PlatformParts): Platform {
   const stages = new EventStages(runner, parts.queue, parts.onQueueError);
   const invoker = new Invoker(services, eventScripts, system, runner, stages, settings.scripting);
   const queuedRuns = new QueuedRuns(parts.queue, eventScripts, runner, invoker, authenticator);
-  return { settings, engines, services, eventScripts, executions, invoker, queuedRuns, roles, apps, secrets: parts.secrets, authenticator, bus, recorder };
+  const replays = new Replays(executions, services, runner, invoker);
+  return { settings, engines, services, versions, replays, eventScripts, executions, invoker, queuedRuns, roles, apps, secrets: parts.secrets, authenticator, bus, recorder };
 }

@@ -7,6 +7,7 @@ import type { Caller } from './caller.ts';
 import { DomainError, type ErrorKind } from './errors.ts';
 import { type ExecutionLog, type FinishedStatus, type Redact, redactorFor } from './executions.ts';
 import { INLINE_SCRIPT, type ServiceCatalog } from './services.ts';
+import { recordedRequest } from './recorded-request.ts';
 
 /** What runs: a service's script or an event script (both records have these fields). */
 export interface ScriptOwner {
@@ -80,6 +81,8 @@ export class ScriptRunner {
     /** `platform.api` for this run: its calls are made as the caller, linked to this run's execution. */
     apiFor: (caller: Caller) => (call: ApiCall) => Promise<ApiResult>,
     wantRequest = false,
+    /** Set for a replay: the execution whose request this run repeats. */
+    replayOf: string | null = null,
   ): Promise<ScriptRun> {
     const { owner } = target;
     let engine;
@@ -93,8 +96,21 @@ export class ScriptRunner {
     let secrets = this.secretsFor(target);
     if (secrets instanceof Promise) secrets = await secrets;
     const redact = redactorFor(secrets);
+    const details = this.settings.runDetails !== false;
+    // A saved service's own run records which of its versions ran (event scripts and unsaved scripts have none).
+    const saved = target.eventName === null && (owner as { id?: unknown }).id ? (owner as unknown as { id: number; version?: number }) : null;
     const run = this.executions.start(
-      { service: target.service, eventName: target.eventName, parentExecutionId: caller.parentExecutionId ?? null, scriptType: owner.type, trigger: caller.trigger },
+      {
+        service: target.service,
+        eventName: target.eventName,
+        parentExecutionId: caller.parentExecutionId ?? null,
+        scriptType: owner.type,
+        trigger: caller.trigger,
+        serviceId: saved?.id ?? null,
+        serviceVersion: saved?.version ?? null,
+        replayOf,
+        request: details ? recordedRequest(event.request) : null,
+      },
       limits.maxLogBytes,
       redact,
     );
@@ -111,6 +127,8 @@ export class ScriptRunner {
         log: run.log,
         wantRequest,
         depth: caller.depth,
+        version: saved?.version,
+        usage: details ? run.usage : undefined,
       });
     } catch (error) {
       throw this.failed(run, error, redact);

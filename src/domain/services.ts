@@ -6,6 +6,7 @@ import type { EngineRegistry } from '../scripting/registry.ts';
 import { badInput, DomainError, notFound } from './errors.ts';
 import { configObject, mergeConfig, validateConfigJson, validateContent, validateLimits, validateOpenApi, validateType } from './script-fields.ts';
 import { SyntaxChecker } from './syntax-check.ts';
+import { firstVersionFields, nextVersionFields, noteOf, restoreFields, versionRow, type SaveNote } from './service-versions.ts';
 
 export type { Service };
 
@@ -17,6 +18,10 @@ export interface ServiceInput {
   isActive?: unknown;
   content?: unknown;
   config?: unknown;
+  /** Says what a save that makes a new version changed (kept with the version). */
+  message?: unknown;
+  /** Who saves: set by the system API from the caller, never from a record. */
+  savedBy?: unknown;
   /** Store a script that does not compile (work in progress); it then fails when run. */
   skipSyntaxCheck?: unknown;
   /** GraphQL SDL giving the service typed Query/Mutation fields; null or "" removes it. */
@@ -53,6 +58,9 @@ export interface ServiceQuery {
 }
 
 interface ServiceData {
+  /** With `versions`: the version a save makes (see service-versions.ts). */
+  version?: number;
+  versions?: { create: Prisma.ServiceVersionCreateWithoutServiceInput };
   name?: string;
   label?: string;
   description?: string;
@@ -62,6 +70,9 @@ interface ServiceData {
   config?: Prisma.InputJsonObject;
   graphql?: string | null;
 }
+
+/** Each validated record's save note (its message checked), for the version it makes. */
+const saveNotes = new WeakMap<object, SaveNote>();
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
 /** What inline runs are recorded under: no service can have this name (parentheses are not allowed in one). */
@@ -149,8 +160,18 @@ export class ServiceCatalog {
     return service;
   }
 
+  /** A rollback: type, script and config exactly as a version had them (config replaced, not merged), saved as the next version. */
+  async restore(existing: Service, snapshot: { type: string; content: string; config: unknown }, note: SaveNote): Promise<Service> {
+    try {
+      return await this.writing(() => this.db.service.update({ where: { id: existing.id }, data: restoreFields(existing, snapshot, note) }), [existing.name]);
+    } catch (error) {
+      throw this.storeError(error, existing.name);
+    }
+  }
+
   async create(input: ServiceInput): Promise<Service> {
     const data = this.validate(input, null);
+    Object.assign(data, firstVersionFields(data, noteOf(input)));
     await this.syntax.assertCompiles(data.type!, data.content ?? '', input.skipSyntaxCheck);
     return this.savingGraphQL(!!data.graphql, async () => {
       if (data.graphql) await this.checkGraphQL(data.name!, data.type!, data.graphql, null);
@@ -209,6 +230,8 @@ export class ServiceCatalog {
       created = await this.writing(async () => {
         const rows = await this.db.service.createManyAndReturn({ data: results.map((r) => r.data as Required<ServiceData>) });
         const byName = new Map(rows.map((row) => [row.name, row]));
+        // Version 1 of each (not in the batch's statement: createManyAndReturn takes no nested writes).
+        await this.db.serviceVersion.createMany({ data: results.map((r) => versionRow(byName.get(r.data!.name!)!.id, 1, r.data as Required<ServiceData>, saveNotes.get(r.data!)!)) });
         return results.map((r) => byName.get(r.data!.name!)!);
       });
     } catch (error) {
@@ -221,6 +244,7 @@ export class ServiceCatalog {
 
   async update(existing: Service, input: ServiceInput): Promise<Service> {
     const data = this.validate(input, existing);
+    Object.assign(data, nextVersionFields(existing, data, noteOf(input)));
     if (data.type !== undefined || data.content !== undefined) {
       await this.syntax.assertCompiles(data.type ?? existing.type, data.content ?? existing.content, input.skipSyntaxCheck);
     }
@@ -297,6 +321,7 @@ export class ServiceCatalog {
     const now = new Date();
     return {
       id: 0,
+      version: 0,
       name: INLINE_SCRIPT,
       label: 'Inline script',
       description: '',
@@ -365,6 +390,7 @@ export class ServiceCatalog {
       if (content !== undefined && input.content === undefined) data.content = validateContent(content, this.limits);
     } else if (!existing) data.config = {};
     if (input.content !== undefined) data.content = validateContent(input.content, this.limits);
+    saveNotes.set(data, noteOf(input));
     if (input.graphql !== undefined) data.graphql = validateGraphQLText(input.graphql);
     return data;
   }

@@ -96,10 +96,27 @@ export interface ScriptJob {
    */
   depth?: number;
   /**
+   * The service version being run: engines that keep warm state per script
+   * keep it per version too, so a rollback to an older script never meets
+   * state made by another version (absent for event scripts and inline runs).
+   */
+  version?: number;
+  /**
+   * Receives what the run cost, once, before the run settles (also when it
+   * fails); absent when nobody records it, and then engines measure nothing.
+   */
+  usage?: (usage: RunUsage) => void;
+  /**
    * Whether the caller reads changes the script made to `event.request`
    * (event scripts will); engines may skip returning it otherwise.
    */
   wantRequest?: boolean;
+}
+
+/** What one run cost, as its engine measures it (docs/AUTHORING.md says how, per engine). */
+export interface RunUsage {
+  cpuMs: number | null;
+  peakMemoryBytes: number | null;
 }
 
 export interface ScriptOutcome {

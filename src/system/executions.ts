@@ -27,6 +27,11 @@ const filterable: FilterFields<keyof Prisma.ExecutionWhereInput> = {
   status_code: { column: 'statusCode', kind: 'int', nullable: true },
   log_bytes: { column: 'logBytes', kind: 'int' },
   logs_truncated: { column: 'logsTruncated', kind: 'boolean' },
+  service_id: { column: 'serviceId', kind: 'int', nullable: true },
+  service_version: { column: 'serviceVersion', kind: 'int', nullable: true },
+  replay_of: { column: 'replayOf', kind: 'string', nullable: true },
+  cpu_ms: { column: 'cpuMs', kind: 'number', nullable: true },
+  peak_memory_bytes: { column: 'peakMemoryBytes', kind: 'number', nullable: true },
 };
 
 function executionRecord(e: Execution) {
@@ -45,6 +50,12 @@ function executionRecord(e: Execution) {
     error: e.error,
     log_bytes: e.logBytes,
     logs_truncated: e.logsTruncated,
+    service_id: e.serviceId,
+    service_version: e.serviceVersion,
+    replay_of: e.replayOf,
+    cpu_ms: e.cpuMs,
+    peak_memory_bytes: e.peakMemoryBytes,
+    request: e.request,
   };
 }
 

@@ -7,6 +7,8 @@ import { SYSTEM_SERVICE_ID } from '../access/access-rules.ts';
 import type { SystemAnswer, SystemComponent } from './component.ts';
 import { routeRecords } from './record-routes.ts';
 import { serviceSecretRequest } from './service-secrets.ts';
+import { rollbackOf, serviceVersionRequest } from './service-versions.ts';
+import { savedByOf, type ServiceVersions } from '../domain/service-versions.ts';
 import type { Prisma } from '../generated/prisma-sqlite/client.ts';
 import type { FilterFields } from './filter/to-where.ts';
 import { filterWhere, flag, integerIn, list, mapInTurns, MAX_INT32, order, pickFields, wholeNumber, type Query } from './query.ts';
@@ -29,6 +31,7 @@ export function serviceRecord(service: Service) {
     last_modified_date: service.updatedAt.toISOString(),
     created_by_id: null,
     last_modified_by_id: null,
+    version: service.version,
     config: { ...(service.config as Record<string, unknown>), content: service.content },
     graphql: service.graphql,
   };
@@ -40,6 +43,7 @@ function serviceInput(body: unknown): ServiceInput {
   const record = body as Record<string, unknown>;
   return {
     name: record.name,
+    message: record.message,
     label: record.label,
     description: record.description,
     type: record.type,
@@ -100,20 +104,23 @@ function builtIn(): never {
 /** `system/service`: DreamFactory's service records, addressed by id. */
 export class ServicesComponent implements SystemComponent {
   readonly name = 'service';
-  readonly templates = ['service/{id}', 'service/{id}/secret', 'service/{id}/secret/{name}'];
+  readonly templates = ['service/{id}', 'service/{id}/secret', 'service/{id}/secret/{name}', 'service/{id}/version', 'service/{id}/version/{version}'];
 
   constructor(
     private readonly services: ServiceCatalog,
     private readonly secrets: SecretStore,
+    private readonly versions: ServiceVersions,
   ) {}
 
-  async handle(request: InvokeRequest, rest: string[], _caller: Caller): Promise<SystemAnswer> {
+  async handle(request: InvokeRequest, rest: string[], caller: Caller): Promise<SystemAnswer> {
     if (rest[1] === 'secret') return serviceSecretRequest(this.secrets, request, await this.services.byId(idParam(rest[0]!)), rest.slice(2));
+    if (rest[1] === 'version') return serviceVersionRequest(this.versions, request, await this.services.byId(idParam(rest[0]!)), rest.slice(2));
+    const savedBy = savedByOf(caller.identity);
     return routeRecords(request, rest, 'service', {
       list: (query) => this.list(query),
-      create: (payload, query) => this.create(payload, query),
+      create: (payload, query) => this.create(payload, query, savedBy),
       one: (key, query) => (isSystem(key) ? Promise.resolve({ content: pickFields(SYSTEM_RECORD, list(query, 'fields')) }) : this.one(key, query)),
-      update: (key, payload) => (isSystem(key) ? builtIn() : this.update(key, payload)),
+      update: (key, payload) => (isSystem(key) ? builtIn() : this.update(key, payload, savedBy)),
       remove: (key) => (isSystem(key) ? builtIn() : this.delete(key)),
     });
   }
@@ -141,11 +148,12 @@ export class ServicesComponent implements SystemComponent {
   }
 
   /** `{resource: [...]}` (or an array) is a batch, all or none; one unwrapped record answers for itself, as in DreamFactory. */
-  private async create(body: unknown, query: Query): Promise<SystemAnswer> {
+  private async create(body: unknown, query: Query, savedBy: string): Promise<SystemAnswer> {
+    const saved = (record: unknown): ServiceInput => ({ ...serviceInput(record), savedBy });
     const fields = list(query, 'fields');
     const created = (s: Service) => (fields ? pickFields(serviceRecord(s), fields) : { id: s.id });
     if (body && typeof body === 'object' && !Array.isArray(body) && !('resource' in body)) {
-      const service = await this.services.create(serviceInput(body));
+      const service = await this.services.create(saved(body));
       return { statusCode: 201, content: created(service), rows: [service] };
     }
     const records = body && typeof body === 'object' && !Array.isArray(body) ? (body as { resource: unknown }).resource : body;
@@ -154,7 +162,7 @@ export class ServicesComponent implements SystemComponent {
     if (batch.length > MAX_BATCH_RECORDS) {
       throw badInput(`A batch may create at most ${MAX_BATCH_RECORDS} services; this one has ${batch.length}. Send it in parts.`, 'resource');
     }
-    const services = await this.services.createMany(batch.map(serviceInput));
+    const services = await this.services.createMany(batch.map(saved));
     return { statusCode: 201, content: { resource: services.map(created) }, rows: services };
   }
 
@@ -163,9 +171,12 @@ export class ServicesComponent implements SystemComponent {
     return { content: pickFields(serviceRecord(service), list(query, 'fields')), rows: [service] };
   }
 
-  private async update(key: string, body: unknown): Promise<SystemAnswer> {
+  private async update(key: string, body: unknown, savedBy: string): Promise<SystemAnswer> {
     const existing = await this.services.byId(idParam(key));
-    const updated = await this.services.update(existing, serviceInput(body));
+    const rollback = rollbackOf(body);
+    const updated = rollback
+      ? await this.versions.rollback(existing, rollback.version, { savedBy, message: rollback.message })
+      : await this.services.update(existing, { ...serviceInput(body), savedBy });
     return { content: serviceRecord(updated), rows: [updated] };
   }
 

@@ -42,6 +42,7 @@ export const OPERATION_ACCESS: Record<string, 'pipeline' | Checked> = {
   // A syntax check is the check a save makes: what creating a service allows.
   checkScript: { component: 'service', verb: 'POST' },
   execution: { component: (args) => `execution/${String(args.id)}`, verb: 'GET' },
+  serviceVersion: 'pipeline',
   // Every service's typed fields in SDL: what reading the service list shows.
   serviceSchema: { component: 'service', verb: 'GET' },
   // Mutation
@@ -60,6 +61,9 @@ export const OPERATION_ACCESS: Record<string, 'pipeline' | Checked> = {
   setServiceSecret: 'pipeline',
   deleteServiceSecret: 'pipeline',
   invokeService: 'pipeline',
+  rollbackService: 'pipeline',
+  // Reading the execution; then the service's own access (or, with `script`, creating services) is checked as the run starts.
+  replayExecution: { component: (args) => `execution/${String(args.id)}`, verb: 'GET' },
   // Running any script is what creating a service allows.
   runScript: { component: 'service', verb: 'POST' },
   // Subscription

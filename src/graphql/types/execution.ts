@@ -2,6 +2,7 @@ import { EXECUTION_STATUSES, NEWEST_FIRST, type ExecutionStatus } from '../../do
 import type { ExecutionEvent, LogLineEvent } from '../../logs/bus.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
+import { answered, Invocation, RunScriptInput } from './invocation.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageSize } from '../paging.ts';
 
 /** Rows a Prisma query built by Pothos will read: its page, times the page of nested logs when selected. */
@@ -62,6 +63,17 @@ export const ExecutionRef = builder.prismaObject('Execution', {
     error: t.field({ type: ExecutionError, nullable: true, resolve: (e) => e.error as ExecutionEvent['error'] }),
     logBytes: t.exposeInt('logBytes'),
     logsTruncated: t.exposeBoolean('logsTruncated', { description: 'True when lines past the byte cap were dropped.' }),
+    serviceId: t.exposeInt('serviceId', { nullable: true, description: "The service's id; null for event scripts and unsaved scripts." }),
+    serviceVersion: t.exposeInt('serviceVersion', { nullable: true, description: 'The version of the service that ran (see Service.versions).' }),
+    replayOf: t.exposeID('replayOf', { nullable: true, description: 'The execution this run replayed (replayExecution).' }),
+    request: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'The request it ran with: method, resource, parameters, headers (no credentials), contentType, payload (the body as text, at most 64 KiB), payloadTruncated.',
+      resolve: (e) => e.request,
+    }),
+    cpuMs: t.exposeFloat('cpuMs', { nullable: true, description: 'CPU time of the run, ms, as its engine measures it (docs/AUTHORING.md); null while running or when unknown.' }),
+    peakMemoryBytes: t.exposeFloat('peakMemoryBytes', { nullable: true, description: 'Peak memory of the run, bytes, as its engine measures it (docs/AUTHORING.md).' }),
     logs: t.relatedConnection('logs', { cursor: 'id', maxSize: pageSize, defaultSize: DEFAULT_PAGE_SIZE, query: () => ({ orderBy: { sequence: 'asc' } }) }),
   }),
 });
@@ -102,5 +114,15 @@ builder.queryFields((t) => ({
       await ctx.platform.executions.ready();
       return ctx.db.execution.findUnique({ ...query, where: { id: String(id) } });
     },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  replayExecution: t.field({
+    type: Invocation,
+    description:
+      "Runs an execution's recorded request again, as a new execution with `replayOf` set: against its service's current script, or against `script` (unsaved, to check a fix against the call that failed; it gets no secrets, as runScript). Only the service's handler runs, not its event scripts. Answers as invokeService does.",
+    args: { id: t.arg.id({ required: true }), script: t.arg({ type: RunScriptInput }) },
+    resolve: (_root, { id, script }, ctx) => answered(ctx.platform.replays.replay(String(id), script ?? null, ctx.caller)),
   }),
 }));

@@ -4,7 +4,7 @@ import type { InvokeRequest, InvokeResult } from '../../domain/invoke.ts';
 import { requestHeaders, requestParameters } from '../../domain/script-request.ts';
 import { builder } from '../builder.ts';
 
-const Invocation = builder.objectRef<InvokeResult>('Invocation').implement({
+export const Invocation = builder.objectRef<InvokeResult>('Invocation').implement({
   description: 'What calling a scripted service answered.',
   fields: (t) => ({
     statusCode: t.exposeInt('statusCode'),
@@ -15,7 +15,7 @@ const Invocation = builder.objectRef<InvokeResult>('Invocation').implement({
   }),
 });
 
-const RunScriptInput = builder.inputType('RunScriptInput', {
+export const RunScriptInput = builder.inputType('RunScriptInput', {
   description: 'A script to run without saving it: the fields a service would have.',
   fields: (t) => ({
     type: t.string({ required: true, description: 'A script type name, as in `scriptTypes`.' }),
@@ -51,7 +51,7 @@ function requestFrom(args: RequestArgs): Omit<InvokeRequest, 'service'> {
  * its status and error body, as REST would show it. GraphQL errors are for
  * calls that could not be made (not found, bad input, not allowed, overloaded).
  */
-async function answered(call: Promise<InvokeResult>): Promise<InvokeResult> {
+export async function answered(call: Promise<InvokeResult>): Promise<InvokeResult> {
   try {
     return await call;
   } catch (error) {

@@ -29,9 +29,10 @@ export const ServiceRef = builder.prismaObject('Service', {
 const serviceFields = {
   label: 'At most 80 characters; defaults to the name.',
   description: 'At most 255 characters.',
+  message: 'Kept with the version this save makes (when it changes type, script or config); at most 500 characters.',
   content: 'The script.',
-};
   graphql: 'GraphQL SDL: "extend type Query { ... }" and/or "extend type Mutation { ... }" with the object, input and enum types those fields use; each field calls this service (docs/GRAPHQL-FIELDS.md).',
+};
 
 const CreateServiceInput = builder.inputType('CreateServiceInput', {
   fields: (t) => ({
@@ -40,11 +41,12 @@ const CreateServiceInput = builder.inputType('CreateServiceInput', {
     description: t.string({ description: serviceFields.description }),
     type: t.string({ required: true, description: 'A script type name.' }),
     content: t.string({ required: true, description: serviceFields.content }),
+    message: t.string({ description: serviceFields.message }),
     isActive: t.boolean(),
     config: t.field({ type: 'JSON', description: 'Other settings, e.g. timeout_ms, memory_limit_mb.' }),
+    graphql: t.string({ description: serviceFields.graphql }),
     skipSyntaxCheck: t.boolean({ description: 'Store the script even when it does not compile (work in progress); running it then fails.' }),
   }),
-    graphql: t.string({ description: serviceFields.graphql }),
 });
 
 const UpdateServiceInput = builder.inputType('UpdateServiceInput', {
@@ -54,12 +56,13 @@ const UpdateServiceInput = builder.inputType('UpdateServiceInput', {
     description: t.string({ description: serviceFields.description }),
     type: t.string(),
     content: t.string({ description: serviceFields.content }),
+    message: t.string({ description: serviceFields.message }),
     isActive: t.boolean(),
     config: t.field({ type: 'JSON', description: 'Keys to set; null removes a key; keys not given stay.' }),
+    graphql: t.string({ description: `${serviceFields.graphql} null or "" removes it.` }),
     skipSyntaxCheck: t.boolean({ description: 'Store the script even when it does not compile (work in progress); running it then fails.' }),
   }),
 });
-    graphql: t.string({ description: `${serviceFields.graphql} null or "" removes it.` }),
 
 
 /** Script characters of a list, summed once however many aliases return it. */

@@ -274,5 +274,6 @@ function keyOf(job: ScriptJob): string {
     known = { script: job.script, digest: createHash('sha1').update(job.script).digest('base64url') };
     digests.set(job.scriptKey, known);
   }
-  return `${job.scriptKey}\u0000${known.digest}\u0000${job.limits.memoryLimitMb}`;
+  // The version too: a rollback to an older script never meets state another version left in a context.
+  return `${job.scriptKey}\u0000${job.version ?? ''}\u0000${known.digest}\u0000${job.limits.memoryLimitMb}`;
 }

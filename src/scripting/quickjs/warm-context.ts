@@ -22,6 +22,8 @@ interface ActiveRun {
   abort: (failure: ScriptFailure) => void;
   /** Whether the guest started timers or API calls, leaving state to reset. */
   startedAsync: boolean;
+  /** Milliseconds the host thread spent in this run's guest code so far (measured only when job.usage is set). */
+  cpuMs: number;
   deadlineTimer?: NodeJS.Timeout;
 }
 
@@ -104,12 +106,18 @@ export class WarmContext {
   }
 
   async run(job: ScriptJob): Promise<ScriptOutcome> {
-    const run: ActiveRun = { job, timers: new Map(), pendingCalls: new Set(), settle: nothing, abort: nothing, startedAsync: false };
+    const run: ActiveRun = { job, timers: new Map(), pendingCalls: new Set(), settle: nothing, abort: nothing, startedAsync: false, cpuMs: 0 };
     this.active = run;
     this.interrupted = false;
     this.deadline = Date.now() + job.limits.timeoutMs;
     try {
-      let text = this.start(run);
+      const began = job.usage ? performance.now() : 0;
+      let text: string;
+      try {
+        text = this.start(run);
+      } finally {
+        if (job.usage) run.cpuMs += performance.now() - began;
+      }
       if (text === '') text = await this.finishLater(run);
       if (this.interrupted) throw timeoutFailure(job);
       const parsed = JSON.parse(text) as { returned: unknown; response?: ScriptEvent['response']; request?: ScriptEvent['request'] };
@@ -124,7 +132,27 @@ export class WarmContext {
       throw this.interrupted && failure.kind !== 'crashed' ? timeoutFailure(job) : failure;
     } finally {
       this.endRun(run);
+      if (job.usage) this.reportUsage(run);
     }
+  }
+
+  /**
+   * CPU: the time the server's thread spent inside the guest's synchronous
+   * slices (QuickJS runs on it, so that time is CPU time unless the OS took
+   * the thread away meanwhile). Memory: the instance's linear memory, which
+   * only grows, so it holds this run's peak (and any earlier run's in the
+   * same warm context). The runtime's own malloc_size counts 8 bytes an
+   * allocation in this build, and computeMemoryUsage walks every object
+   * (0.8 ms): neither serves per run.
+   */
+  private reportUsage(run: ActiveRun): void {
+    let peakMemoryBytes: number | null = null;
+    try {
+      peakMemoryBytes = this.memoryBytes;
+    } catch {
+      // an aborted instance: unknown
+    }
+    run.job.usage!({ cpuMs: Math.round(run.cpuMs * 1000) / 1000, peakMemoryBytes });
   }
 
   /** Ends the run in progress, if any, with this failure (shutting down). */
@@ -267,12 +295,15 @@ export class WarmContext {
    * out of a timer or promise callback would take the whole server down.
    */
   private guard(run: ActiveRun, body: () => void): void {
+    const began = run.job.usage ? performance.now() : 0;
     try {
       body();
     } catch (error) {
       this.healthy = false;
       const failure = asScriptFailure(error);
       run.abort(this.interrupted && failure.kind !== 'crashed' ? timeoutFailure(run.job) : failure);
+    } finally {
+      if (run.job.usage) run.cpuMs += performance.now() - began;
     }
   }
 

@@ -12,6 +12,7 @@ import type { LanguageSpec } from './languages/language.ts';
 import { MemoryWatch, residentBytes } from './memory-watch.ts';
 import { OutputLines } from './output-lines.ts';
 import { ChildrenReader, findSandboxProcesses, type SandboxProcesses } from './process-tree.ts';
+import { RunCost, type CostMark } from './run-cost.ts';
 import {
   CHECK_FRAME_LIMITS,
   encodeFrame,
@@ -70,6 +71,8 @@ interface ActiveJob {
   deadline: NodeJS.Timeout | null;
   memory: MemoryWatch | null;
   apiCallsInFlight: number;
+  /** The runner's CPU and memory readings at dispatch (only when the job's cost is recorded). */
+  cost: CostMark | null;
 }
 
 /** A syntax check in progress (see `check`). */
@@ -127,6 +130,8 @@ export class Worker {
   private initChildren: ChildrenReader | null = null;
   /** The runner's own children: none between jobs, unless a job left one running. */
   private runnerChildren: ChildrenReader | null = null;
+  /** Reads what each job costs the runner (see run-cost.ts). */
+  private cost: RunCost | null = null;
 
   constructor(
     private readonly config: WorkerConfig,
@@ -224,6 +229,7 @@ export class Worker {
         deadline: null,
         memory: null,
         apiCallsInFlight: 0,
+        cost: job.usage && this.cost ? this.cost.begin() : null,
       };
       this.active = active;
       if (memoryLimitMb > 0) {
@@ -374,7 +380,10 @@ export class Worker {
       }
       if (this.state === 'starting') this.initChildren = new ChildrenReader(this.sandbox.init);
     }
-    if (this.state === 'starting' && this.runnerPid) this.runnerChildren = new ChildrenReader(this.runnerPid);
+    if (this.state === 'starting' && this.runnerPid) {
+      this.runnerChildren = new ChildrenReader(this.runnerPid);
+      this.cost = new RunCost(this.runnerPid);
+    }
     // The memory backstop counts from what the idle runner already uses.
     this.baselineRss = (this.runnerPid && (await residentBytes(this.runnerPid))) || 0;
     if (this.state !== 'starting') return;
@@ -495,6 +504,8 @@ export class Worker {
   private settle(active: ActiveJob, outcome: ScriptOutcome | ScriptFailure): void {
     if (active.settled) return;
     active.settled = true;
+    // Before the process is killed (a limit) or as it is gone (readings then come back null).
+    if (active.cost && this.cost) active.job.usage!(this.cost.end(active.cost));
     if (outcome instanceof ScriptFailure) active.reject(outcome);
     else active.resolve(outcome);
   }
@@ -561,6 +572,7 @@ export class Worker {
     this.notifyIdle();
     this.initChildren?.close();
     this.runnerChildren?.close();
+    this.cost?.close();
     this.command.release();
     if (this.config.directory) void rm(this.config.directory, { recursive: true, force: true }).catch(() => {});
     this.exitedResolve();

@@ -1,0 +1,38 @@
+-- Service versions (every save that changes script, type or config; rollbacks), and per-execution
+-- service version, replay link, recorded request and run cost.
+
+-- AlterTable
+ALTER TABLE "Service" ADD COLUMN "version" INTEGER NOT NULL DEFAULT 1;
+
+-- CreateTable
+CREATE TABLE "ServiceVersion" (
+    "id" SERIAL NOT NULL,
+    "serviceId" INTEGER NOT NULL,
+    "version" INTEGER NOT NULL,
+    "type" TEXT NOT NULL,
+    "content" TEXT NOT NULL,
+    "config" JSONB NOT NULL,
+    "message" TEXT,
+    "savedAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "savedBy" TEXT NOT NULL,
+
+    CONSTRAINT "ServiceVersion_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE UNIQUE INDEX "ServiceVersion_serviceId_version_key" ON "ServiceVersion"("serviceId", "version");
+
+-- AddForeignKey
+ALTER TABLE "ServiceVersion" ADD CONSTRAINT "ServiceVersion_serviceId_fkey" FOREIGN KEY ("serviceId") REFERENCES "Service"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- Services saved before versions existed start at version 1.
+INSERT INTO "ServiceVersion" ("serviceId", "version", "type", "content", "config", "message", "savedAt", "savedBy")
+SELECT "id", 1, "type", "content", "config", NULL, "updatedAt", 'admin' FROM "Service";
+
+-- AlterTable
+ALTER TABLE "Execution" ADD COLUMN "serviceId" INTEGER,
+ADD COLUMN "serviceVersion" INTEGER,
+ADD COLUMN "replayOf" TEXT,
+ADD COLUMN "request" JSONB,
+ADD COLUMN "cpuMs" DOUBLE PRECISION,
+ADD COLUMN "peakMemoryBytes" DOUBLE PRECISION;
