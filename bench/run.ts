@@ -13,6 +13,7 @@ const benches: Bench[] = [
   { name: 'memory', run: async () => (await import('./memory.ts')).benchMemory() },
   { name: 'event-scripts', run: async () => (await import('./event-scripts.ts')).benchEventScripts() },
   { name: 'access', run: async () => (await import('./access.ts')).benchAccess() },
+  { name: 'recording-cost', run: async () => (await import('./recording-cost.ts')).benchRecordingCost() },
   { name: 'first-call', run: async () => (await import('./first-call.ts')).benchFirstCall() },
   { name: 'many-services', run: async () => (await import('./many-services.ts')).benchManyServices() },
   { name: 'startup', run: async () => (await import('./startup.ts')).benchStartup() },
