@@ -16,8 +16,11 @@ export interface LiveSchemaEvents {
 
 export class LiveSchema implements ServiceGraphQL {
   private schema: GraphQLSchema;
-  /** The definitions the served schema was built from, by service name. */
-  private served = new Map<string, string>();
+  /** The definitions the served schema was built from, by service name, with the service's id (its place in the order). */
+  private served = new Map<string, { id: number; graphql: string }>();
+  /** Services changed since the last rebuild read them; `all` after a start or a lost notice connection. */
+  private pending = new Set<string>();
+  private pendingAll = true;
   private running: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
   readonly ready: Promise<void>;
@@ -29,7 +32,12 @@ export class LiveSchema implements ServiceGraphQL {
     private readonly events: LiveSchemaEvents,
   ) {
     this.schema = schemas.base;
-    bus.onServiceChanged((name) => void this.changed(name));
+    // Every service change, here or on another instance: only that row is read again.
+    bus.onServiceChanged((name) => {
+      if (name === null) this.pendingAll = true;
+      else this.pending.add(name);
+      void this.refresh();
+    });
     this.ready = this.refresh();
   }
 
@@ -48,7 +56,7 @@ export class LiveSchema implements ServiceGraphQL {
 
   /**
    * A rebuild that starts after this call (so it reads every change
-   * committed before it). Calls during a rebuild share the one after it.
+   * committed and notified before it). Calls during a rebuild share the one after it.
    */
   refresh(): Promise<void> {
     if (!this.running) {
@@ -64,31 +72,27 @@ export class LiveSchema implements ServiceGraphQL {
     return this.queued;
   }
 
-  /** A change notice: only services that have, or had, a definition change the schema. */
-  private async changed(name: string | null): Promise<void> {
-    try {
-      if (name !== null && !this.served.has(name)) {
-        const row = await this.db.service.findUnique({ where: { name }, select: { graphql: true } });
-        if (!row?.graphql) return;
-      }
-      await this.refresh();
-    } catch (error) {
-      this.events.onError(error);
-    }
-  }
-
   private async rebuild(): Promise<void> {
+    const all = this.pendingAll;
+    const names = [...this.pending];
+    this.pendingAll = false;
+    this.pending.clear();
+    if (!all && names.length === 0) return;
     try {
-      const rows = (await this.db.service.findMany({
-        where: { graphql: { not: null } },
-        select: { name: true, graphql: true },
-        orderBy: { id: 'asc' },
-      })) as StoredDefinition[];
-      if (rows.length === this.served.size && rows.every((row) => this.served.get(row.name) === row.graphql)) return;
-      const schema = await this.schemas.build(rows, this.events.onSkipped);
-      this.schema = schema;
-      this.served = new Map(rows.map((row) => [row.name, row.graphql]));
+      const select = { id: true, name: true, graphql: true } as const;
+      const rows = all
+        ? await this.db.service.findMany({ where: { graphql: { not: null } }, select })
+        : await this.db.service.findMany({ where: { name: { in: names } }, select });
+      const next = all ? new Map<string, { id: number; graphql: string }>() : new Map(this.served);
+      for (const name of names) next.delete(name);
+      for (const row of rows) if (row.graphql !== null) next.set(row.name, { id: row.id, graphql: row.graphql });
+      if (next.size === this.served.size && [...next].every(([name, { graphql }]) => this.served.get(name)?.graphql === graphql)) return;
+      const ordered = [...next].sort((a, b) => a[1].id - b[1].id).map(([name, { graphql }]) => ({ name, graphql }));
+      this.schema = await this.schemas.build(ordered, this.events.onSkipped);
+      this.served = next;
     } catch (error) {
+      // Read again in full next time: this change may have been missed.
+      this.pendingAll = true;
       this.events.onError(error);
     }
   }
