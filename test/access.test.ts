@@ -465,6 +465,7 @@ describe('the access matrix', () => {
         request: q('mutation { invokeService(name: "gsvc", method: "POST", resource: "items", payload: {a: 1}) { statusCode } }'),
       },
       { field: 'runScript', grant: sys('service', 'POST'), request: q('mutation { runScript(script: { type: "javascript", content: "return 2" }) { statusCode } }') },
+      { field: 'serviceSchema', grant: sys('service', 'GET'), request: q('{ serviceSchema }') },
       { field: 'serviceVersion', grant: sys(`service/${gsvc}/version/1`, 'GET'), request: q('{ serviceVersion(name: "gsvc", version: 1) { version } }') },
       { field: 'rollbackService', grant: sys(`service/${gsvc}`, 'PATCH'), request: q('mutation { rollbackService(name: "gsvc", version: 1) { version } }') },
       {
