@@ -504,6 +504,13 @@ describe.skipIf(!postgres)('typed service fields on PostgreSQL, two instances', 
     await eventually(async () => !(await rootFieldNames(b)).includes('sharedWrite'), 'the second instance to drop the field');
   }, 60_000);
 
+  it('colliding saves at once on one instance (a pool of connections): exactly one wins', async () => {
+    const saves = await Promise.all(Array.from({ length: 8 }, (_, i) => define(a, `pgclash${i}`, 'extend type Query { pgContested: Int }', `return ${i}`)));
+    expect(saves.filter((answer) => !answer.errors)).toHaveLength(1);
+    expect(saves.filter((answer) => answer.errors?.[0]?.extensions?.code === 'CONFLICT')).toHaveLength(7);
+    expect((await gql(a, '{ pgContested }')).errors).toBeUndefined();
+  }, 60_000);
+
   it('a definition that no longer fits (saved at once on two instances) is left out, never breaking the schema', async () => {
     // Stored behind the check's back, as two instances racing could: the older service keeps the name.
     await defineOk(a, 'racer1', 'extend type Query { raced: Int }', 'return 1');
