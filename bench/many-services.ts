@@ -3,7 +3,7 @@
 // service (same server, same run), and the server's resident memory once each
 // has been called. BENCH_SERVICES sets how many (default 10,000).
 import autocannon from 'autocannon';
-import { ADMIN_KEY, API_KEY_HEADER, mb, note, printTable, record, rest, rssOf, section, startScriptgate, type ServerProcess } from './lib.ts';
+import { ADMIN_KEY, API_KEY_HEADER, mb, memoryUsageOf, note, printTable, record, rest, rssOf, section, sleep, startScriptgate, type ServerProcess } from './lib.ts';
 
 const SERVICES = Number(process.env.BENCH_SERVICES) || 10_000;
 /** Services called one after another, twice, for the cold-call latency (the warm set holds 64). */
@@ -12,6 +12,7 @@ const CREATE_BATCH = 500;
 const CONNECTIONS = 32;
 const DURATION_S = Number(process.env.BENCH_DURATION_S) || 3;
 const BENCH = 'many-services';
+const IDLE_BEFORE_RSS_MS = 10_000;
 const SCRIPT = "return {hello: 'world', at: event.resource}";
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
@@ -74,9 +75,15 @@ export async function benchManyServices(): Promise<void> {
     const oneRps = Math.max(...single);
     const spreadRps = Math.max(...spread);
     // Every service has been called at least once by now (round-robin passes over all of them).
+    const busyRss = rssOf(server.pid);
+    // As a server between bursts: V8's memory reducer collects once it has been idle a few seconds.
+    await sleep(IDLE_BEFORE_RSS_MS);
     const rss = rssOf(server.pid);
+    const usage = await memoryUsageOf(server);
 
     note(`latency seen by the client (fetch, keep-alive); cold: ${LATENCY_SERVICES} services in turn, twice (${latencies.length} calls)`);
+    note(`RSS right after the load ${mb(busyRss.rss)}, after ${IDLE_BEFORE_RSS_MS / 1000} s idle ${mb(rss.rss)}`);
+    note(`memory: JS heap ${mb(usage.heapUsed)} used of ${mb(usage.heapTotal)}, array buffers (QuickJS instances' memory) ${mb(usage.arrayBuffers)}, external ${mb(usage.external)}`);
     note(`cold p90 ${percentile(sorted, 0.9).toFixed(2)} ms, p95 ${percentile(sorted, 0.95).toFixed(2)} ms, max ${sorted.at(-1)!.toFixed(2)} ms`);
     printTable([
       record({ bench: BENCH, metric: 'cold call median', value: `${p50.toFixed(2)} ms (warm ${percentile(warm, 0.5).toFixed(2)} ms)`, target: '< 2 ms', pass: p50 < 2 }),
