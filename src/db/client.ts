@@ -7,6 +7,7 @@ import type { Settings } from '../config.ts';
 import { PostgresExecutionWriter, type ExecutionWriter } from './execution-writer.ts';
 import { migratePostgres, migrateSqlite } from './migrate.ts';
 import { PostgresServiceChanges } from './postgres-service-changes.ts';
+import { openSqliteConnection } from './sqlite-connection.ts';
 import { SqliteExecutionWriter } from './sqlite-execution-writer.ts';
 
 /**
@@ -23,23 +24,9 @@ export interface OpenDatabase {
   executionWriter: ExecutionWriter;
   /** Service changes to and from other instances sharing this database; null on SQLite (one instance). */
   serviceChanges: PostgresServiceChanges | null;
-  /** SQLite's own connection (the one Prisma uses), for writes on the hot path; null on PostgreSQL. */
+  /** SQLite: the hot path's own connection (see sqlite-connection.ts), opened on first use; null on PostgreSQL. */
   sqliteConnection: (() => Promise<Database.Database>) | null;
   close(): Promise<void>;
-}
-
-/** Keeps the connection Prisma opens, so batched writes can share it. */
-class SharedConnectionFactory extends PrismaBetterSqlite3 {
-  connection: Database.Database | null = null;
-
-  override async connect() {
-    const adapter = await super.connect();
-    this.connection = (adapter as unknown as { client: Database.Database }).client;
-    // In WAL mode NORMAL never corrupts the database; it skips an fsync per
-    // commit, which blocked the event loop on every batch of executions.
-    this.connection.pragma('synchronous = NORMAL');
-    return adapter;
-  }
 }
 
 /** `onError`: failures in the background (lost notification connection), reported, never thrown. */
@@ -53,15 +40,16 @@ export async function openDatabase(database: Settings['database'], onError: (err
     } finally {
       raw.close();
     }
-    const factory = new SharedConnectionFactory({ url: database.file, timeout: 5000 });
-    const db = new SqliteClient({ adapter: factory });
-    const connection = async () => {
-      if (!factory.connection) await db.$connect();
-      if (!factory.connection) throw new Error('Prisma did not open its SQLite connection');
-      return factory.connection;
-    };
+    const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: database.file, timeout: 5000 }) });
+    let hotPath: Database.Database | null = null;
+    const connection = async () => (hotPath ??= openSqliteConnection(database.file));
     const executionWriter = new SqliteExecutionWriter(connection);
-    return { db, provider: 'sqlite', applied, executionWriter, serviceChanges: null, sqliteConnection: connection, close: () => db.$disconnect() };
+    const close = async () => {
+      hotPath?.close();
+      hotPath = null;
+      await db.$disconnect();
+    };
+    return { db, provider: 'sqlite', applied, executionWriter, serviceChanges: null, sqliteConnection: connection, close };
   }
   // Loaded only when used: the PostgreSQL client and driver cost tens of MB of memory.
   const [{ default: pg }, { PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([

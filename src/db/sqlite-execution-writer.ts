@@ -1,13 +1,14 @@
 import type Database from 'better-sqlite3';
 import type { ExecutionEvent, LogLineEvent } from '../logs/bus.ts';
+import { whenNotBusy } from './sqlite-connection.ts';
 import { EXECUTION_COLUMNS, LINE_COLUMNS, quote, UPDATED_ON_CONFLICT, type ExecutionWriter } from './execution-writer.ts';
 
 /**
  * Batches on SQLite: prepared statements in one synchronous transaction on
- * the same connection Prisma uses. Through Prisma even raw SQL cost about
- * 35 µs a request in argument handling; this costs a few µs a row.
- * Being synchronous, it cannot interleave with Prisma's statements, except
- * inside a Prisma transaction left open across an await: then it waits.
+ * the hot path's own connection (sqlite-connection.ts). Through Prisma even
+ * raw SQL cost about 35 µs a request in argument handling; this costs a few
+ * µs a row. While a Prisma transaction left open across an await holds the
+ * write lock, the batch waits between tries, never inside SQLite.
  */
 export class SqliteExecutionWriter implements ExecutionWriter {
   private statements: { write: (executions: ExecutionEvent[], lines: LogLineEvent[]) => void; connection: Database.Database } | null =
@@ -16,12 +17,8 @@ export class SqliteExecutionWriter implements ExecutionWriter {
   constructor(private readonly connection: () => Promise<Database.Database>) {}
 
   async write(executions: ExecutionEvent[], lines: LogLineEvent[]): Promise<void> {
-    const { write, connection } = this.statements ?? (this.statements = this.prepare(await this.connection()));
-    for (let waited = 0; connection.inTransaction; waited += 5) {
-      if (waited > 5000) throw new Error('the database stayed inside another transaction for 5 s');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    write(executions, lines);
+    const { write } = this.statements ?? (this.statements = this.prepare(await this.connection()));
+    await whenNotBusy(() => write(executions, lines));
   }
 
   private prepare(connection: Database.Database) {

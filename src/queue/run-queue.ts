@@ -61,7 +61,7 @@ export interface RunQueueStats {
 export type AttemptOutcome = 'succeeded' | 'retried' | 'failed' | 'dropped';
 
 export interface QueueDatabase extends Pick<OpenDatabase, 'db' | 'provider'> {
-  /** SQLite: the connection Prisma uses, for prepared statements on it; without it the queue goes through Prisma's raw SQL. */
+  /** SQLite: the hot path's own connection, for prepared statements on it; without it the queue goes through Prisma's raw SQL. */
   sqliteConnection?: (() => Promise<Database.Database>) | null;
 }
 

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Db } from '../db/client.ts';
+import { whenNotBusy } from '../db/sqlite-connection.ts';
 
 /** Where the queue's SQL runs: through Prisma, or straight on SQLite's connection. */
 export interface SqlExecutor {
@@ -32,10 +33,10 @@ export class PrismaExecutor implements SqlExecutor {
 const MAX_PREPARED = 64;
 
 /**
- * Straight on the better-sqlite3 connection Prisma uses (as the execution
- * writer does): an enqueue through Prisma's raw SQL cost about ten times a
- * prepared statement. Sharing Prisma's connection, never a second one, keeps
- * SQLite's write lock from ever blocking the event loop in a busy wait.
+ * Straight on the hot path's own better-sqlite3 connection (as the execution
+ * writer does; see db/sqlite-connection.ts): an enqueue through Prisma's raw
+ * SQL cost about ten times a prepared statement. A statement that meets the
+ * write lock held by a Prisma transaction waits between tries.
  */
 export class SqliteConnectionExecutor implements SqlExecutor {
   private readonly prepared = new Map<string, Database.Statement>();
@@ -45,29 +46,25 @@ export class SqliteConnectionExecutor implements SqlExecutor {
 
   async query<T>(sql: string, params: unknown[]): Promise<T[]> {
     const statement = await this.statement(sql);
-    return statement.all(...params) as T[];
+    return whenNotBusy(() => statement.all(...params) as T[]);
   }
 
   async execute(sql: string, params: unknown[]): Promise<number> {
     const statement = await this.statement(sql);
-    return statement.run(...params).changes;
+    return whenNotBusy(() => statement.run(...params).changes);
   }
 
   async executeAll(statements: [string, unknown[]][]): Promise<void> {
     const prepared: { statement: Database.Statement; params: unknown[] }[] = [];
     for (const [sql, params] of statements) prepared.push({ statement: await this.statement(sql), params });
-    this.connection!.transaction(() => {
+    const all = this.connection!.transaction(() => {
       for (const { statement, params } of prepared) statement.run(...params);
-    })();
+    });
+    await whenNotBusy(() => all());
   }
 
   private async statement(sql: string): Promise<Database.Statement> {
     const connection = (this.connection ??= await this.connect());
-    // Inside a Prisma transaction left open across an await, statements here would join it: wait it out.
-    for (let waited = 0; connection.inTransaction; waited += 5) {
-      if (waited > 5000) throw new Error('the database stayed inside another transaction for 5 s');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
     let statement = this.prepared.get(sql);
     if (!statement) {
       if (this.prepared.size >= MAX_PREPARED) this.prepared.clear();
