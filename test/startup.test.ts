@@ -7,6 +7,7 @@ import { loadSettings } from '../src/config.ts';
 import { loadMigrations } from '../src/db/migrate.ts';
 import { startServer } from '../src/server.ts';
 import { ADMIN_KEY, createService, startTestServer } from './helpers/server.ts';
+import { typeRunsHere } from './helpers/interpreters.ts';
 
 describe('first start without ADMIN_KEY', () => {
   it('generates a key once, keeps only its hash, and accepts it after a restart', async () => {
@@ -137,5 +138,37 @@ describe('settings', () => {
     expect([...settings.scripting.disabled]).toEqual(['php']);
     expect(settings.scripting.interpreterPaths.python3).toBe('/usr/bin/python3');
     expect(loadSettings({ DF_SCRIPTING_DISABLE: 'all' }).scripting.disabled.size).toBe(6);
+  });
+});
+
+describe('script engines start after the server listens', () => {
+  it('answers /healthz naming the engines still starting, and a call made then waits for its engine', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-engines-'));
+    const env = { DATA_DIR: dataDir };
+    const first = await startTestServer(env);
+    const python = typeRunsHere('python3', (await first.rest('GET', '/api/v2/system/script_type/python3')).json?.available === true);
+    await createService(first, 'early-js', 'javascript', 'return { early: "javascript" }');
+    if (python) await createService(first, 'early-py', 'python3', "return {'early': 'python3'}");
+    // Stopped without removing its data: the second start reads it (the helper's own folder was never used).
+    await first.server.stop();
+    rmSync(first.dataDir, { recursive: true, force: true });
+
+    const settings = loadSettings({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY, LOG_LEVEL: 'silent' });
+    const second = await startServer(settings);
+    try {
+      const health = await (await fetch(`${second.url}/healthz`)).json();
+      expect(health.status).toBe('ok');
+      // The subprocess engines probe interpreters and start warm workers: still going when the server first answers.
+      expect(health.starting).toEqual(expect.arrayContaining(python ? ['python3'] : ['nodejs']));
+      const calls = [fetch(`${second.url}/api/v2/early-js`, { headers: { 'x-dreamfactory-api-key': ADMIN_KEY } })];
+      if (python) calls.push(fetch(`${second.url}/api/v2/early-py`, { headers: { 'x-dreamfactory-api-key': ADMIN_KEY } }));
+      const answers = await Promise.all(calls.map(async (call) => (await call).json()));
+      expect(answers).toEqual(python ? [{ early: 'javascript' }, { early: 'python3' }] : [{ early: 'javascript' }]);
+      await second.platform.engines.settledList();
+      expect(await (await fetch(`${second.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    } finally {
+      await second.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -42,6 +42,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...env,
   });
   const server = await startServer(settings);
+  // Script engines start after the server listens; tests that look at a type's availability want them settled.
+  await server.platform.engines.settledList();
   const url = server.url;
   const rest: TestServer['rest'] = (method, path, body, headers = {}) => restTo(url, method, path, body, { 'x-dreamfactory-api-key': ADMIN_KEY, ...headers });
   const gql: TestServer['gql'] = async (document, variables, headers = {}) => {
