@@ -6,6 +6,7 @@
 // files by path at run time (pino's transport workers, Prisma's query compiler).
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { build as buildConsole } from 'vite';
 
 const external = ['better-sqlite3', 'pino', 'pino-pretty', 'thread-stream', '@prisma/*', 'pg', 'ioredis'];
 
@@ -26,3 +27,6 @@ await build({
   banner: { js: "import { createRequire as __scriptgateRequire } from 'node:module'; const require = __scriptgateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// The web console (console/, served at /console): static files into dist/console.
+await buildConsole({ configFile: 'console/vite.config.ts' });

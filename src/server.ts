@@ -9,6 +9,7 @@ import { graphqlRoute } from './graphql/http-route.ts';
 import { createGraphQL } from './graphql/yoga.ts';
 import { graphiqlAssetsRoute } from './graphql/graphiql.ts';
 import { apiDocsPageRoutes } from './api-docs/page.ts';
+import { consoleRoutes } from './console/route.ts';
 import { EventBus } from './logs/bus.ts';
 import type { RedisRelay } from './logs/redis-relay.ts';
 import { registerRest } from './rest/router.ts';
@@ -163,8 +164,9 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     return starting.length ? { status: 'ok', starting } : { status: 'ok' };
   });
   metricsRoute(app, metrics, { platform, adminKey, public: settings.http.metricsPublic });
-  // The front door of a browser: GraphiQL (the console, once there is one).
-  app.get('/', (_request, reply) => reply.redirect('/graphql', 302));
+  // The front door of a browser: the web console (GraphiQL stays at /graphql).
+  app.get('/', (_request, reply) => reply.redirect('/console', 302));
+  consoleRoutes(app);
   graphiqlAssetsRoute(app);
   // The browsable API docs (Swagger UI, offline): public, the documents behind them need a key.
   apiDocsPageRoutes(app);

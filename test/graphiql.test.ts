@@ -37,10 +37,10 @@ function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ s
 }
 
 describe('GraphiQL page and assets over HTTP', () => {
-  it('GET / redirects a browser to /graphql', async () => {
+  it('GET / redirects a browser to the console (test/console.test.ts), GraphiQL stays at /graphql', async () => {
     const response = await fetch(`${t.url}/`, { redirect: 'manual' });
     expect(response.status).toBe(302);
-    expect(response.headers.get('location')).toBe('/graphql');
+    expect(response.headers.get('location')).toBe('/console');
   });
 
   it('the page loads everything from this server: no CDN URL, a same-origin-only CSP', async () => {
@@ -112,7 +112,7 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('GraphiQL in headless
     await browser?.close();
   });
 
-  /** Opens GraphiQL through `/` and records every request the page makes and every complaint it logs. */
+  /** Opens GraphiQL at /graphql and records every request the page makes and every complaint it logs. */
   async function openGraphiQL(): Promise<{ page: Page; requests: BrowserRequest[]; complaints: string[] }> {
     const page = await browser.newPage();
     const requests: BrowserRequest[] = [];
@@ -123,7 +123,7 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('GraphiQL in headless
     page.on('console', (message) => {
       if (message.type() === 'error' && !message.text().includes('status of 401')) complaints.push(`console: ${message.text()}`);
     });
-    await page.goto(`${t.url}/`);
+    await page.goto(`${t.url}/graphql`);
     return { page, requests, complaints };
   }
 
