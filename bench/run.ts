@@ -18,6 +18,7 @@ const benches: Bench[] = [
   { name: 'many-services', run: async () => (await import('./many-services.ts')).benchManyServices() },
   { name: 'startup', run: async () => (await import('./startup.ts')).benchStartup() },
   { name: 'check-script', run: async () => (await import('./check-script.ts')).benchCheckScript() },
+  { name: 'console', run: async () => (await import('./console.ts')).benchConsole() },
   { name: 'typed-fields', run: async () => (await import('./typed-fields.ts')).benchTypedFields() },
   {
     name: 'subprocess',

@@ -169,7 +169,9 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('the console in headl
 
   const byTestId = (id: string) => page.locator(`[data-testid="${id}"]`);
   async function shot(name: string): Promise<void> {
-    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+    if (!SCREENSHOTS) return;
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
   }
   /** Replaces the editor's text as typed input (insertText: no auto-closed brackets in the way). */
   async function typeScript(text: string): Promise<void> {

@@ -62,6 +62,7 @@ export class ScriptEditor {
           basicSetup,
           keymap.of([indentWithTab]),
           this.language.of([]),
+          EditorView.lineWrapping,
           lintGutter(),
           linter((view) => this.findings(view), { delay: 400 }),
           EditorView.contentAttributes.of({ 'aria-label': options.label }),
