@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import Fastify from 'fastify';
+import { consoleRoutes } from '../src/console/route.ts';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +128,27 @@ describe('the console over HTTP', () => {
     expect(csp).toContain("connect-src 'self';");
     const post = await fetch(`${t.url}/console`, { method: 'POST', body: '{}' });
     expect(post.status).toBe(404);
+  });
+});
+
+describe('the console route alone, on a copy of the build', () => {
+  it('keeps serving the build it read while `npm run build` removes and rewrites dist/console; answers 503 before any build', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'scriptgate-console-'));
+    const app = Fastify();
+    consoleRoutes(app, directory);
+    try {
+      expect((await app.inject({ url: '/console' })).statusCode).toBe(503);
+      cpSync(join(ROOT, 'dist', 'console'), directory, { recursive: true });
+      const page = await app.inject({ url: '/console' });
+      expect(page.statusCode).toBe(200);
+      const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(page.body)![1]!;
+      rmSync(directory, { recursive: true, force: true });
+      expect((await app.inject({ url: '/console' })).body).toBe(page.body);
+      expect((await app.inject({ url: script })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
 

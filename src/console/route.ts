@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../domain/errors.ts';
@@ -7,11 +7,13 @@ import { PACKAGE_ROOT } from '../package-root.ts';
 /**
  * The web console at /console (console/, built by `npm run build` into
  * dist/console). Served from a fixed list: the files Vite's manifest names,
- * read when the first request comes (a build made after the server started
- * is picked up when its index.html changes). A request is a lookup in that
- * list, never a path joined from the URL, so `..` and encodings of it find
- * nothing. The page and its files are public; everything it shows needs a
- * key, which the page keeps in sessionStorage only.
+ * read into memory when the first request comes (about 750 kB). A build made
+ * after the server started is picked up when its index.html changes; while a
+ * build is being written (or removed, `npm run build` empties dist/) the
+ * files read last are served, never half of each. A request is a lookup in
+ * that list, never a path joined from the URL, so `..` and encodings of it
+ * find nothing. The page and its files are public; everything it shows needs
+ * a key, which the page keeps in sessionStorage only.
  */
 
 export const CONSOLE_PATH = '/console';
@@ -26,8 +28,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 interface Asset {
-  file: string;
-  size: number;
+  body: Buffer;
   contentType: string;
 }
 
@@ -70,25 +71,20 @@ function contentSecurityPolicy(host: string | undefined): string {
 export function consoleRoutes(app: FastifyInstance, directory = join(PACKAGE_ROOT, 'dist', 'console')): void {
   let built: Built | null = null;
 
-  /** The build's files, reloaded when index.html changed; null when there is no build. */
+  /** The build's files, read again when index.html changed; null before any build was read. */
   const current = (): Built | null => {
     let indexMtimeMs: number;
     try {
       indexMtimeMs = statSync(join(directory, 'index.html')).mtimeMs;
     } catch {
-      return null;
+      return built;
     }
     if (built?.indexMtimeMs === indexMtimeMs) return built;
-    const manifest = JSON.parse(readFileSync(join(directory, '.vite', 'manifest.json'), 'utf8')) as Record<string, ManifestChunk>;
-    const names = new Set<string>();
-    for (const chunk of Object.values(manifest)) for (const name of [chunk.file, ...(chunk.css ?? []), ...(chunk.assets ?? [])]) names.add(name);
-    const assets = new Map<string, Asset>();
-    for (const name of names) {
-      const file = join(directory, name);
-      const extension = name.slice(name.lastIndexOf('.'));
-      assets.set(name, { file, size: statSync(file).size, contentType: CONTENT_TYPES[extension] ?? 'application/octet-stream' });
+    try {
+      built = readBuild(directory, indexMtimeMs);
+    } catch {
+      // A build being written: the last complete one until it is done.
     }
-    built = { indexMtimeMs, index: readFileSync(join(directory, 'index.html')), assets };
     return built;
   };
 
@@ -114,10 +110,21 @@ export function consoleRoutes(app: FastifyInstance, directory = join(PACKAGE_ROO
     if (!asset) throw new DomainError('NOT_FOUND', `No console file at ${path.slice(0, 200)}.`);
     return reply
       .header('content-type', asset.contentType)
-      .header('content-length', asset.size)
       // Hashed names: a new build is a new URL.
       .header('cache-control', 'public, max-age=31536000, immutable')
       .header('x-content-type-options', 'nosniff')
-      .send(createReadStream(asset.file));
+      .send(asset.body);
   });
+}
+
+function readBuild(directory: string, indexMtimeMs: number): Built {
+  const manifest = JSON.parse(readFileSync(join(directory, '.vite', 'manifest.json'), 'utf8')) as Record<string, ManifestChunk>;
+  const assets = new Map<string, Asset>();
+  for (const chunk of Object.values(manifest)) {
+    for (const name of [chunk.file, ...(chunk.css ?? []), ...(chunk.assets ?? [])]) {
+      const extension = name.slice(name.lastIndexOf('.'));
+      assets.set(name, { body: readFileSync(join(directory, name)), contentType: CONTENT_TYPES[extension] ?? 'application/octet-stream' });
+    }
+  }
+  return { indexMtimeMs, index: readFileSync(join(directory, 'index.html')), assets };
 }
