@@ -66,7 +66,7 @@ describe('the hot path on its own SQLite connection', () => {
 
     let written = false;
     const { maxGapMs } = await loopHeldDuring(async () => {
-      const write = executionWriter.write([execution('held-1')], [{ executionId: 'held-1', sequence: 1, stream: 'STDOUT', message: 'kept', timestamp: new Date() }]).then(() => {
+      const write = executionWriter.write([execution('held-1')], [{ executionId: 'held-1', service: 'held', sequence: 1, stream: 'STDOUT', message: 'kept', timestamp: new Date() }]).then(() => {
         written = true;
       });
       // The batch meets the lock and waits between tries while the transaction stays open.
