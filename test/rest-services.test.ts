@@ -56,10 +56,10 @@ describe('authentication', () => {
     expect((await t.rest('GET', '/api/v2/system/service?filter=name=system')).json.resource).toEqual([]);
   });
 
-  it('sends a browser at / to GraphiQL', async () => {
+  it('sends a browser at / to the console', async () => {
     const response = await fetch(`${t.url}/`, { redirect: 'manual' });
     expect(response.status).toBe(302);
-    expect(response.headers.get('location')).toBe('/graphql');
+    expect(response.headers.get('location')).toBe('/console');
   });
 
   it('answers /healthz without a key', async () => {
