@@ -7,18 +7,16 @@
  * /api-docs works offline in Chromium without running a hostile document's
  * markup.
  */
-import { existsSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page, type Request as BrowserRequest } from 'playwright-core';
+import { type Browser, type Page, type Request as BrowserRequest } from 'playwright-core';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { API_DOCS_ASSETS_PATH } from '../src/api-docs/page.ts';
+import { rawGet as rawGetFrom } from './helpers/raw-http.ts';
+import { browserTestsRun, launchChromium } from './helpers/chromium.ts';
 import { eventually } from './helpers/eventually.ts';
 import { ADMIN_KEY, asAdmin, createService, restAs, startTestServer, type RestResponse, type TestServer } from './helpers/server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI !== 'true') console.warn(`Skipping the API docs browser tests: no ${CHROMIUM} (apt-get install -y chromium).`);
+const browserTests = browserTestsRun('API docs');
 
 const VERBS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 const OPERATION_KEYS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -66,20 +64,8 @@ async function keyWith(rows: { service_id: number | null; component: string; ver
   return app.api_key as string;
 }
 
-/** A request exactly as written: fetch() would resolve `..` before sending it. */
-function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  const { port } = new URL(t.url);
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, path, headers }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, body }));
-    });
-    request.on('error', reject);
-    request.end();
-  });
-}
+/** A request exactly as written (fetch() would resolve `..`), with any headers. */
+const rawGet = (path: string, headers: Record<string, string> = {}) => rawGetFrom(t.url, path, headers);
 
 describe('api_docs documents', () => {
   it('GET /api/v2/api_docs lists system first, then the services, in DreamFactory\'s list shape', async () => {
@@ -411,12 +397,11 @@ describe('the /api-docs page over HTTP', () => {
   });
 });
 
-describe.skipIf(!hasChromium && process.env.CI !== 'true')('the /api-docs page in headless Chromium', { timeout: 90_000 }, () => {
+describe.skipIf(!browserTests)('the /api-docs page in headless Chromium', { timeout: 90_000 }, () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`Chromium is required under CI but ${CHROMIUM} is missing: install Debian's "chromium" package (.ci/run does).`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -3,18 +3,16 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSy
 import { tmpdir } from 'node:os';
 import Fastify from 'fastify';
 import { consoleRoutes } from '../src/console/route.ts';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { rawGet as rawGetFrom } from './helpers/raw-http.ts';
+import { browserTestsRun, launchChromium } from './helpers/chromium.ts';
 import { eventually } from './helpers/eventually.ts';
 import { typeRunsHere } from './helpers/interpreters.ts';
 import { ADMIN_KEY, createService, startTestServer, type TestServer } from './helpers/server.ts';
 
-// Debian's package; playwright-core downloads no browser.
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI !== 'true') console.warn(`Skipping the console browser tests: no ${CHROMIUM} (apt-get install -y chromium).`);
+const browserTests = browserTestsRun('console');
 /** CONSOLE_SCREENSHOTS=docs/console (npm run console:screenshots): a PNG of each screen. */
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS;
 
@@ -57,20 +55,8 @@ afterAll(async () => {
   await t?.stop();
 });
 
-/** A request exactly as written (fetch() would resolve `..`), with any Host header. */
-function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const { port } = new URL(t.url);
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, path, headers }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
-    });
-    request.on('error', reject);
-    request.end();
-  });
-}
+/** A request exactly as written (fetch() would resolve `..`), with any headers. */
+const rawGet = (path: string, headers: Record<string, string> = {}) => rawGetFrom(t.url, path, headers);
 
 describe('the console over HTTP', () => {
   it('GET / redirects to /console; the page has a same-origin CSP allowing this host\'s WebSocket, and no inline script', async () => {
@@ -153,7 +139,7 @@ describe('the console route alone, on a copy of the build', () => {
 });
 
 // A browser on two busy cores: more time than an HTTP test.
-describe.skipIf(!hasChromium && process.env.CI !== 'true')('the console in headless Chromium', { timeout: 120_000 }, () => {
+describe.skipIf(!browserTests)('the console in headless Chromium', { timeout: 120_000 }, () => {
   let browser: Browser;
   let page: Page;
   const complaints: string[] = [];
@@ -161,9 +147,8 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('the console in headl
   let expectedComplaint: RegExp | null = null;
 
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`Chromium is required under CI but ${CHROMIUM} is missing: install Debian's "chromium" package (.ci/run does).`);
     if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (error) => complaints.push(`page error: ${error.message}`));
     page.on('requestfailed', (request) => {

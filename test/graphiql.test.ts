@@ -1,15 +1,12 @@
-import { existsSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page, type Request as BrowserRequest } from 'playwright-core';
+import { type Browser, type Page, type Request as BrowserRequest } from 'playwright-core';
 import { GRAPHIQL_ASSETS_PATH } from '../src/graphql/graphiql.ts';
+import { rawGet as rawGetFrom } from './helpers/raw-http.ts';
+import { browserTestsRun, launchChromium } from './helpers/chromium.ts';
 import { eventually } from './helpers/eventually.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from './helpers/server.ts';
 
-// Debian's package; playwright-core downloads no browser.
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI !== 'true') console.warn(`Skipping the GraphiQL browser tests: no ${CHROMIUM} (apt-get install -y chromium).`);
+const browserTests = browserTestsRun('GraphiQL');
 
 let t: TestServer;
 
@@ -21,20 +18,8 @@ afterAll(async () => {
   await t?.stop();
 });
 
-/** A request exactly as written: fetch() would resolve `..` before sending it. */
-function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const { port } = new URL(t.url);
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, path, headers }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
-    });
-    request.on('error', reject);
-    request.end();
-  });
-}
+/** A request exactly as written (fetch() would resolve `..`), with any headers. */
+const rawGet = (path: string, headers: Record<string, string> = {}) => rawGetFrom(t.url, path, headers);
 
 describe('GraphiQL page and assets over HTTP', () => {
   it('GET / redirects a browser to the console (test/console.test.ts), GraphiQL stays at /graphql', async () => {
@@ -100,12 +85,11 @@ describe('GraphiQL page and assets over HTTP', () => {
 });
 
 // A browser on two busy cores: more time than an HTTP test.
-describe.skipIf(!hasChromium && process.env.CI !== 'true')('GraphiQL in headless Chromium', { timeout: 90_000 }, () => {
+describe.skipIf(!browserTests)('GraphiQL in headless Chromium', { timeout: 90_000 }, () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`Chromium is required under CI but ${CHROMIUM} is missing: install Debian's "chromium" package (.ci/run does).`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
