@@ -11,7 +11,7 @@ import { type EventStages } from './event-stages.ts';
 import { templateSegments } from './event-names.ts';
 import { eventFor, requestFromPath } from './script-request.ts';
 import { responseFrom } from './script-response.ts';
-import type { ScriptRunner } from './script-runs.ts';
+import type { ScriptRun, ScriptRunner } from './script-runs.ts';
 import type { Service, ServiceCatalog, ServiceInput } from './services.ts';
 
 export interface InvokeRequest {
@@ -155,15 +155,20 @@ export class Invoker {
 
   private async runService(service: Service, request: InvokeRequest, caller: Caller): Promise<InvokeResult> {
     const run = await this.runner.run({ owner: service, service: service.name, eventName: null }, eventFor(request), caller, (c) => this.apiFor(c));
-    let result: InvokeResult;
-    try {
-      result = { ...responseFrom(run.outcome), executionId: run.executionId };
-    } catch (error) {
-      throw run.fail(error as DomainError);
-    }
-    run.succeed(result.statusCode);
-    return result;
+    return answerOf(run);
   }
+}
+
+/** A service's run as its caller's answer; a response the script set wrongly fails the run. */
+export function answerOf(run: ScriptRun): InvokeResult {
+  let result: InvokeResult;
+  try {
+    result = { ...responseFrom(run.outcome), executionId: run.executionId };
+  } catch (error) {
+    throw run.fail(error as DomainError);
+  }
+  run.succeed(result.statusCode);
+  return result;
 }
 
 function errorResult(error: DomainError): ApiResult {

@@ -3,10 +3,9 @@ import { forbidden, identityAllows } from '../access/caller-identity.ts';
 import type { Caller } from './caller.ts';
 import { badInput, DomainError } from './errors.ts';
 import type { ExecutionLog } from './executions.ts';
-import type { InvokeRequest, InvokeResult, Invoker } from './invoke.ts';
+import { answerOf, type InvokeRequest, type InvokeResult, type Invoker } from './invoke.ts';
 import { replayBody, type RecordedRequest } from './recorded-request.ts';
 import { eventFor } from './script-request.ts';
-import { responseFrom } from './script-response.ts';
 import type { ScriptRunner } from './script-runs.ts';
 import { INLINE_SCRIPT, type Service, type ServiceCatalog, type ServiceInput } from './services.ts';
 
@@ -57,14 +56,7 @@ export class Replays {
       false,
       original.id,
     );
-    let result: InvokeResult;
-    try {
-      result = { ...responseFrom(run.outcome), executionId: run.executionId };
-    } catch (error) {
-      throw run.fail(error as DomainError);
-    }
-    run.succeed(result.statusCode);
-    return result;
+    return answerOf(run);
   }
 
   /** An unsaved script: allowed to whoever may run scripts inline (create services); it gets no secrets, as runScript. */
