@@ -27,6 +27,14 @@ const statusByKind: Record<ErrorKind, number> = {
   TIMEOUT: 504,
 };
 
+/** The kind an HTTP status stands for, where one kind owns it (500 is any of several: null). */
+export function kindOfStatus(status: number): ErrorKind | null {
+  for (const [kind, owned] of Object.entries(statusByKind) as [ErrorKind, number][]) {
+    if (owned === status && status !== 500) return kind;
+  }
+  return null;
+}
+
 export class DomainError extends Error {
   readonly status: number;
   constructor(

@@ -1,4 +1,4 @@
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, kindOfStatus } from '../domain/errors.ts';
 import type { InvokeResult } from '../domain/invoke.ts';
 import { rowsBehind } from '../system/component.ts';
 import type { GraphQLContext } from './builder.ts';
@@ -64,15 +64,5 @@ function errorFromResponse(result: InvokeResult): DomainError {
 }
 
 function kindOf(status: number): DomainError['kind'] {
-  const kinds: Record<number, DomainError['kind']> = {
-    400: 'BAD_INPUT',
-    401: 'UNAUTHENTICATED',
-    403: 'FORBIDDEN',
-    404: 'NOT_FOUND',
-    409: 'CONFLICT',
-    503: 'SERVICE_UNAVAILABLE',
-    504: 'TIMEOUT',
-    508: 'LOOP_DETECTED',
-  };
-  return kinds[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_INPUT');
+  return kindOfStatus(status) ?? (status >= 500 ? 'INTERNAL' : 'BAD_INPUT');
 }

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { DomainError, type ErrorKind } from '../../domain/errors.ts';
 
-const graphqlCodes: Record<ErrorKind, string> = {
+export const graphqlCodes: Record<ErrorKind, string> = {
   BAD_INPUT: 'BAD_USER_INPUT',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',

@@ -3,27 +3,23 @@
 // Mutation field, the field's name as the resource), recorded with the
 // trigger `graphql-field`.
 import { GraphQLError, isLeafType, isListType, isNonNullType, type GraphQLFieldResolver, type GraphQLOutputType } from 'graphql';
-import { DomainError } from '../../domain/errors.ts';
+import { DomainError, kindOfStatus } from '../../domain/errors.ts';
+import { graphqlCodes } from '../plugins/domain-errors.ts';
 import type { InvokeRequest } from '../../domain/invoke.ts';
 import type { GraphQLContext } from '../builder.ts';
 
 export const FIELD_TRIGGER = 'graphql-field';
 
-/** GraphQL codes for the statuses a call can end with; any other failure is the script's. */
-const CODES: Record<number, string> = {
-  400: 'BAD_USER_INPUT',
-  401: 'UNAUTHENTICATED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  409: 'CONFLICT',
-  503: 'SERVICE_UNAVAILABLE',
-  504: 'TIMEOUT',
-};
+/** The code a call's status stands for, as domain errors are coded; any other failure (a loop's 508 included) is the script's. */
+function codeOf(status: number): string {
+  const kind = kindOfStatus(status);
+  return kind && kind !== 'LOOP_DETECTED' ? graphqlCodes[kind] : 'SCRIPT_ERROR';
+}
 
 /** The error on one field (the request's other fields are unaffected), shaped as the domain's errors are. */
 export function fieldError(status: number, message: string, executionId: string | null | undefined): GraphQLError {
   return new GraphQLError(message, {
-    extensions: { code: CODES[status] ?? 'SCRIPT_ERROR', status, ...(executionId ? { executionId } : {}) },
+    extensions: { code: codeOf(status), status, ...(executionId ? { executionId } : {}) },
   });
 }
 
