@@ -12,7 +12,7 @@ import { type Browser, type Page, type Request as BrowserRequest } from 'playwri
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { API_DOCS_ASSETS_PATH } from '../src/api-docs/page.ts';
 import { rawGet as rawGetFrom } from './helpers/raw-http.ts';
-import { browserTestsRun, launchChromium } from './helpers/chromium.ts';
+import { browserTestsRun, launchChromium, openRecorded } from './helpers/chromium.ts';
 import { eventually } from './helpers/eventually.ts';
 import { ADMIN_KEY, asAdmin, createService, restAs, startTestServer, type RestResponse, type TestServer } from './helpers/server.ts';
 
@@ -408,18 +408,7 @@ describe.skipIf(!browserTests)('the /api-docs page in headless Chromium', { time
     await browser?.close();
   });
 
-  async function openPage(): Promise<{ page: Page; requests: BrowserRequest[]; complaints: string[] }> {
-    const page = await browser.newPage();
-    const requests: BrowserRequest[] = [];
-    const complaints: string[] = [];
-    page.on('request', (request) => requests.push(request));
-    page.on('pageerror', (error) => complaints.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning') complaints.push(`console ${message.type()}: ${message.text()}`);
-    });
-    await page.goto(`${t.url}/api-docs`);
-    return { page, requests, complaints };
-  }
+  const openPage = () => openRecorded(browser, `${t.url}/api-docs`, (message) => message.type() === 'error' || message.type() === 'warning');
 
   async function enterKey(page: Page, key: string): Promise<void> {
     await page.locator('#sg-key').fill(key);

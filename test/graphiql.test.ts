@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Browser, type Page, type Request as BrowserRequest } from 'playwright-core';
 import { GRAPHIQL_ASSETS_PATH } from '../src/graphql/graphiql.ts';
 import { rawGet as rawGetFrom } from './helpers/raw-http.ts';
-import { browserTestsRun, launchChromium } from './helpers/chromium.ts';
+import { browserTestsRun, launchChromium, openRecorded } from './helpers/chromium.ts';
 import { eventually } from './helpers/eventually.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -97,19 +97,8 @@ describe.skipIf(!browserTests)('GraphiQL in headless Chromium', { timeout: 90_00
   });
 
   /** Opens GraphiQL at /graphql and records every request the page makes and every complaint it logs. */
-  async function openGraphiQL(): Promise<{ page: Page; requests: BrowserRequest[]; complaints: string[] }> {
-    const page = await browser.newPage();
-    const requests: BrowserRequest[] = [];
-    const complaints: string[] = [];
-    page.on('request', (request) => requests.push(request));
-    page.on('pageerror', (error) => complaints.push(`page error: ${error.message}`));
-    // The one expected console error is Chromium's own line for the keyless schema fetch's 401.
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().includes('status of 401')) complaints.push(`console: ${message.text()}`);
-    });
-    await page.goto(`${t.url}/graphql`);
-    return { page, requests, complaints };
-  }
+  // The one expected console error is Chromium's own line for the keyless schema fetch's 401.
+  const openGraphiQL = () => openRecorded(browser, `${t.url}/graphql`, (message) => message.type() === 'error' && !message.text().includes('status of 401'));
 
   const introspections = (requests: BrowserRequest[]) => requests.filter((request) => request.method() === 'POST' && (request.postData() ?? '').includes('IntrospectionQuery'));
   const keyOf = (request: BrowserRequest) => request.headers()['x-dreamfactory-api-key'] ?? '';
