@@ -29,10 +29,38 @@ export const EXECUTION_COLUMNS = [
   'cpuMs',
   'peakMemoryBytes',
 ] as const;
+/** One execution's values in EXECUTION_COLUMNS order; each database spells times and flags its own way. */
+export function executionValues(e: ExecutionEvent, time: (date: Date) => string, flag: (value: boolean) => unknown): unknown[] {
+  return [
+    e.id,
+    e.service,
+    e.scriptType,
+    e.status,
+    e.trigger,
+    time(e.startedAt),
+    e.finishedAt ? time(e.finishedAt) : null,
+    e.durationMs,
+    e.statusCode,
+    e.error ? JSON.stringify(e.error) : null,
+    e.logBytes,
+    flag(e.logsTruncated),
+    e.eventName,
+    e.parentExecutionId,
+    e.serviceId,
+    e.serviceVersion,
+    e.replayOf,
+    e.request ? JSON.stringify(e.request) : null,
+    e.cpuMs,
+    e.peakMemoryBytes,
+  ];
+}
+
 /** Set when the run starts and never changed: only its first write carries them. */
 const FIXED_AT_START: readonly string[] = ['id', 'service', 'scriptType', 'trigger', 'startedAt', 'eventName', 'parentExecutionId', 'serviceId', 'serviceVersion', 'replayOf', 'request'];
 export const UPDATED_ON_CONFLICT = EXECUTION_COLUMNS.filter((c) => !FIXED_AT_START.includes(c));
 export const LINE_COLUMNS = ['executionId', 'sequence', 'stream', 'message', 'timestamp'] as const;
+const iso = (date: Date) => date.toISOString();
+const same = (value: boolean) => value;
 /** Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_STATEMENT = 500;
 
@@ -55,31 +83,7 @@ export class PostgresExecutionWriter implements ExecutionWriter {
 
   private upsertExecutions(rows: ExecutionEvent[]): [string, unknown[]] {
     const params: unknown[] = [];
-    const values = rows.map((e) => {
-      const row = [
-        e.id,
-        e.service,
-        e.scriptType,
-        e.status,
-        e.trigger,
-        e.startedAt.toISOString(),
-        e.finishedAt ? e.finishedAt.toISOString() : null,
-        e.durationMs,
-        e.statusCode,
-        e.error ? JSON.stringify(e.error) : null,
-        e.logBytes,
-        e.logsTruncated,
-        e.eventName,
-        e.parentExecutionId,
-        e.serviceId,
-        e.serviceVersion,
-        e.replayOf,
-        e.request ? JSON.stringify(e.request) : null,
-        e.cpuMs,
-        e.peakMemoryBytes,
-      ];
-      return this.placeholders(params, row, { 9: 'jsonb', 5: 'timestamp', 6: 'timestamp', 17: 'jsonb' });
-    });
+    const values = rows.map((e) => this.placeholders(params, executionValues(e, iso, same), { 9: 'jsonb', 5: 'timestamp', 6: 'timestamp', 17: 'jsonb' }));
     const sql =
       `INSERT INTO "Execution" (${EXECUTION_COLUMNS.map(quote).join(', ')}) VALUES ${values.join(', ')} ` +
       `ON CONFLICT ("id") DO UPDATE SET ${UPDATED_ON_CONFLICT.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`;

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { ExecutionEvent, LogLineEvent } from '../logs/bus.ts';
 import { whenNotBusy } from './sqlite-connection.ts';
-import { EXECUTION_COLUMNS, LINE_COLUMNS, quote, UPDATED_ON_CONFLICT, type ExecutionWriter } from './execution-writer.ts';
+import { executionValues, EXECUTION_COLUMNS, LINE_COLUMNS, quote, UPDATED_ON_CONFLICT, type ExecutionWriter } from './execution-writer.ts';
 
 /**
  * Batches on SQLite: prepared statements in one synchronous transaction on
@@ -30,35 +30,15 @@ export class SqliteExecutionWriter implements ExecutionWriter {
       `INSERT INTO "LogLine" (${LINE_COLUMNS.map(quote).join(', ')}) VALUES (${LINE_COLUMNS.map(() => '?').join(', ')})`,
     );
     const write = connection.transaction((executions: ExecutionEvent[], lines: LogLineEvent[]) => {
-      for (const e of executions) {
-        upsert.run(
-          e.id,
-          e.service,
-          e.scriptType,
-          e.status,
-          e.trigger,
-          sqliteTime(e.startedAt),
-          e.finishedAt ? sqliteTime(e.finishedAt) : null,
-          e.durationMs,
-          e.statusCode,
-          e.error ? JSON.stringify(e.error) : null,
-          e.logBytes,
-          e.logsTruncated ? 1 : 0,
-          e.eventName,
-          e.parentExecutionId,
-          e.serviceId,
-          e.serviceVersion,
-          e.replayOf,
-          e.request ? JSON.stringify(e.request) : null,
-          e.cpuMs,
-          e.peakMemoryBytes,
-        );
-      }
+      for (const e of executions) upsert.run(...executionValues(e, sqliteTime, asInteger));
       for (const l of lines) append.run(l.executionId, l.sequence, l.stream, l.message, sqliteTime(l.timestamp));
     });
     return { write, connection };
   }
 }
+
+/** SQLite has no booleans: Prisma reads 1 and 0. */
+const asInteger = (value: boolean) => (value ? 1 : 0);
 
 /**
  * The text Prisma's SQLite adapter writes for DateTime, so both read alike.
