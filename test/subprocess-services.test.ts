@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { typeRunsHere } from './helpers/interpreters.ts';
+import { typesRunningOn } from './helpers/interpreters.ts';
 import { createService, startTestServer, type TestServer } from './helpers/server.ts';
 
 /** The subprocess engines end to end: REST in, the language runner, platform.api back through the domain. */
@@ -7,9 +7,7 @@ let t: TestServer;
 let available: Record<string, boolean> = {};
 beforeAll(async () => {
   t = await startTestServer();
-  const types = (await t.rest('GET', '/api/v2/system/script_type')).json.resource;
-  available = Object.fromEntries(types.map((type: any) => [type.name, type.available]));
-  for (const [name, ok] of Object.entries(available)) typeRunsHere(name, ok);
+  available = await typesRunningOn(t);
   await createService(t, 'target', 'javascript', 'return { got: event.request.parameters.v ?? null, method: event.request.method }');
 });
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubprocessEngine } from '../src/scripting/subprocess/engine.ts';
-import { typeRunsHere } from './helpers/interpreters.ts';
+import { typesRunningOn } from './helpers/interpreters.ts';
 import { createService, startTestServer, type TestServer } from './helpers/server.ts';
 
 /** checkScript and the check on save, in every script type, against the real engines and interpreters. */
@@ -8,9 +8,7 @@ let t: TestServer;
 let available: Record<string, boolean> = {};
 beforeAll(async () => {
   t = await startTestServer();
-  const types = (await t.rest('GET', '/api/v2/system/script_type')).json.resource;
-  available = Object.fromEntries(types.map((type: any) => [type.name, type.available]));
-  for (const [name, ok] of Object.entries(available)) typeRunsHere(name, ok);
+  available = await typesRunningOn(t);
 });
 afterAll(async () => {
   await t.stop();

@@ -9,3 +9,11 @@ export function typeRunsHere(type: string, runs: boolean, why = 'its interpreter
   console.warn(`Skipping ${type} tests: ${why}.`);
   return false;
 }
+
+/** Each script type the server lists, and whether it runs here (checked with typeRunsHere: under CI every one must). */
+export async function typesRunningOn(t: { rest(method: string, path: string): Promise<{ json: any }> }): Promise<Record<string, boolean>> {
+  const types: { name: string; available: boolean }[] = (await t.rest('GET', '/api/v2/system/script_type')).json.resource;
+  const available = Object.fromEntries(types.map((type) => [type.name, type.available]));
+  for (const [name, ok] of Object.entries(available)) typeRunsHere(name, ok);
+  return available;
+}
