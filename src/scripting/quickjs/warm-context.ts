@@ -6,6 +6,10 @@ import { heapOf } from './capped-modules.ts';
 import { asScriptFailure, thrownFailure, timeoutFailure, type ThrownDescription } from './failures.ts';
 import { GUEST_PRELUDE, MAX_PENDING_TIMERS } from './guest-prelude.ts';
 import { wrapScript } from './script-source.ts';
+import { threadCpuReader } from './thread-cpu.ts';
+
+/** Read once per process: the file stays open (see thread-cpu.ts). */
+const threadCpu = threadCpuReader();
 
 const STACK_LIMIT_BYTES = 200 * 1024;
 /** The prelude is our own code, but it runs in the guest like any other: under a deadline too. */
@@ -61,7 +65,7 @@ export class WarmContext {
   /** A slice of guest work is being timed (see timed). */
   private measuring = false;
   /** The process's CPU time when the interrupt handler first ran in the slice being timed, and the clock then. */
-  private sliceCpu: NodeJS.CpuUsage | null = null;
+  private sliceCpu: number | null = null;
   private sliceCpuAt = 0;
   /** False once this context must not serve another run. */
   healthy = true;
@@ -198,7 +202,7 @@ export class WarmContext {
 
   private shouldInterrupt(): boolean {
     if (this.measuring && this.sliceCpu === null) {
-      this.sliceCpu = process.cpuUsage();
+      this.sliceCpu = threadCpu();
       this.sliceCpuAt = performance.now();
     }
     if (this.deadline !== 0 && Date.now() <= this.deadline) return false;
@@ -310,9 +314,9 @@ export class WarmContext {
   /**
    * Runs one synchronous slice of guest work and adds its CPU time to the
    * run: the slice's duration on the host thread; for a slice long enough to
-   * reach the interrupt handler, from then on the process's CPU time
-   * (process.cpuUsage), so time the OS gave to others is not counted.
-   * A short slice costs two clock reads; a long one two cpuUsage calls more.
+   * reach the interrupt handler, from then on the thread's CPU time, so time
+   * the OS gave to others is not counted. Never more than the time that passed.
+   * A short slice costs two clock reads; a long one two CPU reads more.
    */
   private timed<T>(run: ActiveRun, body: () => T): T {
     if (!run.job.usage) return body();
@@ -324,11 +328,11 @@ export class WarmContext {
     } finally {
       this.measuring = false;
       const cpu = this.sliceCpu;
-      if (cpu) {
-        const used = process.cpuUsage(cpu);
-        run.cpuMs += this.sliceCpuAt - began + (used.user + used.system) / 1000;
+      const wall = performance.now() - began;
+      if (cpu !== null) {
+        run.cpuMs += Math.min(wall, this.sliceCpuAt - began + threadCpu() - cpu);
         this.sliceCpu = null;
-      } else run.cpuMs += performance.now() - began;
+      } else run.cpuMs += wall;
     }
   }
 
