@@ -21,13 +21,15 @@ const SUBPROCESS_HELLOS = [
 ];
 const RATIO_GOAL = 0.5;
 /**
- * The subprocess endpoints are also measured on a second server with
- * SCRIPT_SANDBOX=off, alternating with the sandboxed one, this many rounds
- * each (0 skips it): the sandbox and its per-job checks may cost at most 5%
- * of throughput. Each side's best round counts (other load on the machine
- * only ever lowers a round).
+ * The subprocess endpoints are also measured on two fresh servers, one with
+ * the sandbox and one with SCRIPT_SANDBOX=off, in this many pairs of adjacent
+ * rounds (0 skips it): the sandbox and its per-job checks may cost at most 5%
+ * of throughput. The ratio is the median of the pairs' ratios: a pair's two
+ * rounds are seconds apart, so other load on the machine touches both alike,
+ * and both servers have the same history (the main server has recorded the
+ * javascript rounds' executions by then).
  */
-const SANDBOX_ROUNDS = Number(process.env.BENCH_SANDBOX_ROUNDS ?? 2);
+const SANDBOX_ROUNDS = Number(process.env.BENCH_SANDBOX_ROUNDS ?? 6);
 const SANDBOX_RATIO_GOAL = 0.95;
 const BENCH = 'http-throughput';
 
@@ -159,11 +161,8 @@ export async function benchHttpThroughput(): Promise<void> {
   } finally {
     await bareServer.stop();
   }
-  try {
-    if (SANDBOX_ROUNDS > 0 && subprocess.length > 0) await measureSandboxCost(scriptgateServer, subprocess.map((s) => s.type), sandboxCost);
-  } finally {
-    await scriptgateServer.stop();
-  }
+  await scriptgateServer.stop();
+  if (SANDBOX_ROUNDS > 0 && subprocess.length > 0) await measureSandboxCost(subprocess.map((s) => s.type), sandboxCost);
   const { bare, scriptgate } = medianRound(rounds);
   const ratio = scriptgate.rps / bare.rps;
   const cpuRatio = median(rounds.map((r) => r.bare.cpuUs / r.scriptgate.cpuUs));
@@ -192,10 +191,10 @@ export async function benchHttpThroughput(): Promise<void> {
     );
   }
   for (const { type, sandboxed, unsandboxed } of sandboxCost) {
-    const best = (loads: Load[]) => loads.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const on = best(sandboxed);
-    const off = best(unsandboxed);
-    const sandboxRatio = on.rps / off.rps;
+    const pairRatios = sandboxed.map((on, i) => on.rps / unsandboxed[i]!.rps);
+    const sandboxRatio = median(pairRatios);
+    const on = sandboxed[pairRatios.indexOf(sandboxRatio)]!;
+    const off = unsandboxed[pairRatios.indexOf(sandboxRatio)]!;
     const clean = [...sandboxed, ...unsandboxed].every((l) => l.problems.length === 0);
     rows.push(
       record({
@@ -210,7 +209,7 @@ export async function benchHttpThroughput(): Promise<void> {
   printTable(rows);
   if (sandboxCost.length) {
     const fmtRounds = (loads: Load[]) => loads.map((l) => `${Math.round(l.rps).toLocaleString('en-US')} (${l.cpuUs.toFixed(0)} µs)`).join(', ');
-    note(`sandbox cost, req/s (CPU per request, server and workers), best round counts; SCRIPT_SANDBOX=off, same server otherwise:`);
+    note(`sandbox cost, req/s (CPU per request, server and workers) per round; the median pair's ratio counts; SCRIPT_SANDBOX=off, same build and history otherwise:`);
     for (const { type, sandboxed, unsandboxed } of sandboxCost) note(`  ${type}: sandboxed ${fmtRounds(sandboxed)}; unsandboxed ${fmtRounds(unsandboxed)}`);
   }
   for (const { type, load: l } of subprocess) if (l.problems.length) note(`${type}: PROBLEMS: ${l.problems.join('; ')}`);
@@ -225,34 +224,26 @@ export async function benchHttpThroughput(): Promise<void> {
 }
 
 /**
- * The subprocess endpoints on `server` and on a second server with
- * SCRIPT_SANDBOX=off, in alternating rounds, so the sandbox's cost is
+ * The subprocess endpoints on two fresh servers, sandboxed and with
+ * SCRIPT_SANDBOX=off, in adjacent pairs of rounds, so the sandbox's cost is
  * measured in one run under the same conditions.
  */
-async function measureSandboxCost(
-  server: ServerProcess,
-  types: string[],
-  into: { type: string; sandboxed: Load[]; unsandboxed: Load[] }[],
-): Promise<void> {
-  const unsandboxedServer = await startScriptgateWithHello({ SCRIPT_SANDBOX: 'off' });
+async function measureSandboxCost(types: string[], into: { type: string; sandboxed: Load[]; unsandboxed: Load[] }[]): Promise<void> {
+  const servers = { on: await startScriptgateWithHello(), off: await startScriptgateWithHello({ SCRIPT_SANDBOX: 'off' }) };
   try {
     for (const type of types) {
-      const targetOn = { url: `${server.url}/api/v2/hello-${type}`, headers: { [API_KEY_HEADER]: ADMIN_KEY }, pid: server.pid };
-      const targetOff = { url: `${unsandboxedServer.url}/api/v2/hello-${type}`, headers: { [API_KEY_HEADER]: ADMIN_KEY }, pid: unsandboxedServer.pid };
-      if ((await rest(unsandboxedServer.url, 'GET', `/api/v2/hello-${type}`)).status !== 200) continue;
-      await autocannon({ ...optionsFor(targetOff), duration: WARMUP_S });
+      const target = (server: ServerProcess) => ({ url: `${server.url}/api/v2/hello-${type}`, headers: { [API_KEY_HEADER]: ADMIN_KEY }, pid: server.pid });
+      const targets = { on: target(servers.on), off: target(servers.off) };
+      for (const side of ['on', 'off'] as const) await autocannon({ ...optionsFor(targets[side]), duration: WARMUP_S });
       const entry = { type, sandboxed: [] as Load[], unsandboxed: [] as Load[] };
       for (let round = 0; round < SANDBOX_ROUNDS; round++) {
-        // Off first in the first round, on first in the next: neither side always follows the other.
+        // Off first in one pair, on first in the next: neither side always follows the other.
         const order = round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
-        for (const side of order) {
-          if (side === 'on') entry.sandboxed.push(await load(targetOn, true));
-          else entry.unsandboxed.push(await load(targetOff, true));
-        }
+        for (const side of order) (side === 'on' ? entry.sandboxed : entry.unsandboxed).push(await load(targets[side], true));
       }
       into.push(entry);
     }
   } finally {
-    await unsandboxedServer.stop();
+    await Promise.all([servers.on.stop(), servers.off.stop()]);
   }
 }
