@@ -56,11 +56,19 @@ export async function graphqlRoute(
         });
         reply.status(response.status);
         if (response.body === null && response.status >= 400) return reply.type('application/json; charset=utf-8').send(bodilessError(request, response.status));
-        reply.send(response.body);
+        // A result is one string (Yoga's JSON, the GraphiQL page): sent as it is. Piping it as a stream cost a
+        // stream pipeline per request; only event streams (subscriptions, incremental delivery) are streamed.
+        reply.send(isStreamed(response) ? response.body : await response.text());
         return reply;
       },
     });
   });
+}
+
+/** An answer sent as it is produced: server-sent events, or multipart incremental delivery. */
+function isStreamed(response: Response): boolean {
+  const type = response.headers.get('content-type') ?? '';
+  return type.startsWith('text/event-stream') || type.startsWith('multipart/');
 }
 
 /** The GraphiQL page (a browser asking for HTML) is static; every operation needs a key. */

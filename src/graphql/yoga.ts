@@ -48,6 +48,9 @@ export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: 
     },
     maskedErrors: { maskError: (error, message, isDev) => maskError(error, message, isDev, onUnexpected) },
     logging: false,
+    // The route's bodyLimit bounds the body before Yoga sees it (http-route.ts); Yoga's own limit re-read every body
+    // through a stream pipeline (a third of a __typename request's time), where the string body is read directly.
+    maxRequestBodySize: false,
     graphiql: {
       title: 'Scriptgate',
       // Server-sent events carry the header editor's key; a browser WebSocket cannot send headers.

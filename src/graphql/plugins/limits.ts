@@ -66,25 +66,21 @@ export function useRequestLimits(): Plugin[] {
     costLimit: { maxCost: GRAPHQL_LIMITS.maxCost, ...onRejection },
   }).protect();
   const limitsFirst: Plugin = {
-    onValidate({ params, setResult }) {
-      const errors = validate(params.schema, params.documentAST, validationRules);
-      if (errors.length > 0) {
-        setResult(errors);
-        return;
-      }
-      // GraphQL stops validating past a budget of work of its own, with a bare "Validation aborted.": say why.
-      return ({ result, setResult: replace }) => {
-        if (!result.some((error) => error.message === 'Validation aborted.')) return;
-        replace(
-          result.map((error) =>
-            error.message === 'Validation aborted.'
-              ? new GraphQLError('The document is too complex to validate (a field repeated too often, or fragments spread too widely): send a smaller one.', {
-                  extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
-                })
-              : error,
-          ),
+    // A validation function, not a check of our own in onValidate: Yoga's validation cache (per schema and
+    // parsed document) answers a document seen before without calling it, so the limits cost nothing on a repeat.
+    onValidate({ validateFn, setValidationFn }) {
+      setValidationFn((schema, document, rules, typeInfo, options) => {
+        const refused = validate(schema, document, validationRules);
+        if (refused.length > 0) return refused;
+        // GraphQL stops validating past a budget of work of its own, with a bare "Validation aborted.": say why.
+        return (validateFn(schema, document, rules, typeInfo, options) as readonly GraphQLError[]).map((error) =>
+          error.message === 'Validation aborted.'
+            ? new GraphQLError('The document is too complex to validate (a field repeated too often, or fragments spread too widely): send a smaller one.', {
+                extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+              })
+            : error,
         );
-      };
+      });
     },
   };
   return [tokens, limitsFirst];
