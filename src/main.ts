@@ -1,3 +1,4 @@
+import { saveCodeCache } from './code-cache.ts';
 import { ConfigError, loadSettings } from './config.ts';
 import { startServer } from './server.ts';
 
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
       ),
   });
   server.app.log.info({ url: server.url, graphql: `${server.url}/graphql`, database: settings.database.provider }, 'Scriptgate ready');
+  // What this start compiled, kept for the next one (built runs only: dist/scriptgate.mjs).
+  saveCodeCache();
   let first: { signal: string; at: number } | null = null;
   const shutdown = (signal: string) => {
     if (first) {
