@@ -4,7 +4,7 @@ import { normaliseApiCall } from '../subprocess/api-call.ts';
 import { MAX_API_CALLS_IN_FLIGHT, type ScriptEvent, type ScriptJob, type ScriptLimits, type ScriptOutcome } from '../types.ts';
 import { heapOf } from './capped-modules.ts';
 import { asScriptFailure, thrownFailure, timeoutFailure, type ThrownDescription } from './failures.ts';
-import { GUEST_PRELUDE, MAX_PENDING_TIMERS } from './guest-prelude.ts';
+import { GUEST_PRELUDE, MAX_PENDING_TIMERS, PRELUDE_PARTS } from './guest-prelude.ts';
 import { wrapScript } from './script-source.ts';
 import { threadCpuReader } from './thread-cpu.ts';
 
@@ -393,7 +393,13 @@ export class WarmContext {
       const run = this.active;
       if (run) run.abort(this.failureFrom(JSON.parse(context.getString(description)) as ThrownDescription, run.job));
     });
-    const hostFunctions = [log, api, timer, clearTimer, request, done, fail];
+    // The source of a part the prelude compiles on first use (see guest-prelude.ts).
+    const part = context.newFunction('part', (nameHandle) => {
+      const name = context.getString(nameHandle);
+      if (!Object.hasOwn(PRELUDE_PARTS, name)) throw new Error(`the prelude has no part "${name}"`);
+      return context.newString(PRELUDE_PARTS[name]!);
+    });
+    const hostFunctions = [log, api, timer, clearTimer, request, done, fail, part];
     try {
       const factory = this.context.evalCode(GUEST_PRELUDE, 'prelude.js');
       if (factory.error) {
