@@ -73,6 +73,8 @@ export class LiveSchema implements ServiceGraphQL {
   }
 
   private async rebuild(): Promise<void> {
+    // Never in the turn of the save that asked for it (its check and write already took that turn's time).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const all = this.pendingAll;
     const names = [...this.pending];
     this.pendingAll = false;

@@ -38,12 +38,21 @@ export function serviceOfField(schema: GraphQLSchema, field: string): string | u
   return serviceFieldsOf.get(schema)?.get(field);
 }
 
+/** The root types of one build, and the service behind each service field. */
+interface Roots {
+  query: GraphQLObjectType;
+  mutation: GraphQLObjectType;
+  services: Map<string, string>;
+}
+
 /** A definition left out of a build, and why. */
 export type Skipped = (service: string, reason: string) => void;
 
 /** A definition built into GraphQL types of its own, ready to join any build. */
 interface Piece {
   definition: ServiceDefinition;
+  /** What it claims (namesOf), computed once: every check and build walks every definition's names. */
+  names: string[];
   /** Its object, input and enum types, referring to the platform's own scalars. */
   types: GraphQLNamedType[];
   /** Its root fields, each calling the service. */
@@ -76,6 +85,8 @@ export class ServiceSchemas {
   private readonly sharedScalars: Record<string, GraphQLNamedType>;
   private readonly rootConfigs: Record<RootType, ReturnType<GraphQLObjectType['toConfig']>>;
   private readonly baseConfig: ReturnType<GraphQLSchema['toConfig']>;
+  /** The platform's named types but its roots (a build makes new ones). */
+  private readonly baseTypes: GraphQLNamedType[];
 
   constructor(readonly base: GraphQLSchema) {
     this.sharedScalars = Object.fromEntries(['JSON', 'DateTime'].flatMap((name) => (base.getType(name) ? [[name, base.getType(name)!]] : [])));
@@ -83,6 +94,7 @@ export class ServiceSchemas {
     this.pieceBase = new GraphQLSchema({ query: stub('Query', 'services'), mutation: stub('Mutation', 'createService'), types: Object.values(this.sharedScalars) });
     this.rootConfigs = { Query: base.getQueryType()!.toConfig(), Mutation: base.getMutationType()!.toConfig() };
     this.baseConfig = base.toConfig();
+    this.baseTypes = Object.entries(base.getTypeMap()).flatMap(([name, type]) => (name !== 'Query' && name !== 'Mutation' && !name.startsWith('__') ? [type] : []));
   }
 
   /**
@@ -95,7 +107,7 @@ export class ServiceSchemas {
     // The names the served schema gives the other services, as a build decides them: one it leaves out claims nothing.
     const taken = new Map<string, string>();
     for (const other of this.acceptable(stored, () => undefined, false)) {
-      if (other.definition.service !== replacing) for (const key of namesOf(other.definition)) taken.set(key, other.definition.service);
+      if (other.definition.service !== replacing) for (const key of other.names) taken.set(key, other.definition.service);
     }
     for (const root of ROOT_TYPES) {
       for (const field of mine.fields[root]) {
@@ -127,7 +139,14 @@ export class ServiceSchemas {
       this.read(name, graphql);
       if (++fresh % BUILD_SLICE === 0) await nextTurn();
     }
-    return this.assemble(this.acceptable(stored, skipped));
+    // A save's rebuild runs in turns of its own, so no request waits behind the whole of it: the pieces
+    // accepted, then the new root types' fields, then the schema over every type (each about a third).
+    await nextTurn();
+    const pieces = this.acceptable(stored, skipped);
+    if (pieces.length === 0) return this.base;
+    const roots = this.roots(pieces);
+    await nextTurn();
+    return this.assemble(pieces, roots);
   }
 
   /** Stored definitions that build and do not collide with an earlier one; the cache keeps only the names given. */
@@ -144,7 +163,7 @@ export class ServiceSchemas {
         skipped(name, error!);
         continue;
       }
-      const names = namesOf(piece.definition);
+      const names = piece.names;
       const clash = names.find((key) => owners.has(key));
       if (clash) {
         skipped(name, `${clash.replace(':', ' ')} is already service "${owners.get(clash)}"'s`);
@@ -156,9 +175,11 @@ export class ServiceSchemas {
     return accepted;
   }
 
-  /** New Query and Mutation types (the platform's fields, then the services'), and a schema over every type. */
-  private assemble(pieces: readonly Piece[]): GraphQLSchema {
-    if (pieces.length === 0) return this.base;
+  /**
+   * New Query and Mutation types (the platform's fields, then the services'), their fields built here
+   * (GraphQL builds them lazily, inside the schema's constructor otherwise), and which service owns each.
+   */
+  private roots(pieces: readonly Piece[]): Roots {
     const services = new Map<string, string>();
     const root = (name: RootType) => {
       const config = this.rootConfigs[name];
@@ -167,12 +188,16 @@ export class ServiceSchemas {
         Object.assign(fields, piece.fields[name]);
         for (const field of piece.definition.fields[name]) services.set(field, piece.definition.service);
       }
-      return new GraphQLObjectType({ ...config, fields });
+      const type = new GraphQLObjectType({ ...config, fields });
+      type.getFields();
+      return type;
     };
-    const query = root('Query');
-    const mutation = root('Mutation');
-    const types: GraphQLNamedType[] = [];
-    for (const [name, type] of Object.entries(this.base.getTypeMap())) if (name !== 'Query' && name !== 'Mutation' && !name.startsWith('__')) types.push(type);
+    return { query: root('Query'), mutation: root('Mutation'), services };
+  }
+
+  /** The schema over the platform's types, the pieces' types and the new roots. */
+  private assemble(pieces: readonly Piece[], { query, mutation, services }: Roots): GraphQLSchema {
+    const types = [...this.baseTypes];
     for (const piece of pieces) types.push(...piece.types);
     const schema = new GraphQLSchema({
       ...this.baseConfig,
@@ -234,6 +259,6 @@ export class ServiceSchemas {
         fields[rootName][field] = { ...configs[field]!, resolve: serviceFieldResolver(definition.service, operation) as GraphQLFieldResolver<unknown, unknown> };
       }
     }
-    return { definition, types, fields };
+    return { definition, names: namesOf(definition), types, fields };
   }
 }
