@@ -5,13 +5,18 @@
 // Left out of the bundles: native and WebAssembly packages and those that load
 // files by path at run time (pino's transport workers, Prisma's query compiler).
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 import { build as buildConsole } from 'vite';
 
 const external = ['better-sqlite3', 'pino', 'pino-pretty', 'thread-stream', '@prisma/*', 'pg', 'ioredis'];
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', external, logLevel: 'warning' };
 
-rmSync('dist', { recursive: true, force: true });
+// `--start-only DIR`: the `npm start` files alone, into DIR (test/startup.test.ts builds its own copy).
+const startOnly = process.argv[2] === '--start-only';
+const outdir = startOnly ? process.argv[3] : 'dist';
+if (!outdir) throw new Error('usage: node scripts/build.mjs [--start-only OUTDIR]');
+if (!startOnly) rmSync('dist', { recursive: true, force: true });
 
 // `npm start` (dist/scriptgate.mjs, src/launcher.ts) runs src/main.ts as one
 // CommonJS file through a vm.Script with V8's code cache (src/code-cache.ts):
@@ -20,13 +25,14 @@ rmSync('dist', { recursive: true, force: true });
 await build({
   ...common,
   entryPoints: ['src/main.ts'],
-  outfile: 'dist/scriptgate.cjs',
+  outfile: join(outdir, 'scriptgate.cjs'),
   format: 'cjs',
   supported: { 'dynamic-import': false },
   define: { 'import.meta.url': '__scriptgateBundleUrl' },
   banner: { js: "const __scriptgateBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-await build({ ...common, entryPoints: ['src/launcher.ts'], outfile: 'dist/scriptgate.mjs', format: 'esm' });
+await build({ ...common, entryPoints: ['src/launcher.ts'], outfile: join(outdir, 'scriptgate.mjs'), format: 'esm' });
+if (startOnly) process.exit(0);
 
 // The programmatic entry (dist/server.mjs, what the benchmarks' server process
 // imports): ES modules, split so that engines and drivers load on first use.

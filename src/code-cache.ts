@@ -28,8 +28,7 @@ export type CacheUse = 'accepted' | 'none' | 'corrupt' | 'rejected';
  */
 export function runWithCodeCache(bundleFile: string, cacheDir: string): CacheUse {
   const bundle = readFileSync(bundleFile);
-  const prefix = `scriptgate-${hex(crc32(bundle))}-`;
-  const cacheFile = join(cacheDir, `${prefix}${hex(crc32(`${process.version} ${arch()} ${process.execArgv.join(' ')}`))}.bin`);
+  const { prefix, cacheFile } = cacheFileFor(bundle, cacheDir);
   const cached = readCache(cacheFile);
   // The wrapper CommonJS gives a module; the bundle has no import() left (scripts/build.mjs), vm.Script could not run one.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${bundle.toString('utf8')}\n})`, {
@@ -37,9 +36,9 @@ export function runWithCodeCache(bundleFile: string, cacheDir: string): CacheUse
     cachedData: cached ?? undefined,
   });
   const use: CacheUse = cached === undefined ? 'none' : cached === null ? 'corrupt' : script.cachedDataRejected ? 'rejected' : 'accepted';
-  if (use !== 'accepted') {
-    (globalThis as Record<symbol, unknown>)[SAVE] = () => writeCache(script, cacheDir, cacheFile, prefix);
-  }
+  const hooks = globalThis as Record<symbol, unknown>;
+  if (use === 'accepted') delete hooks[SAVE];
+  else hooks[SAVE] = () => writeCache(script, cacheDir, cacheFile, prefix);
   const module = { exports: {} };
   (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(bundleFile), module, bundleFile, dirname(bundleFile));
   return use;
@@ -55,6 +54,12 @@ export function saveCodeCache(): void {
   delete (globalThis as Record<symbol, unknown>)[SAVE];
   // After the requests waiting for readiness: serializing takes tens of milliseconds.
   if (save) setImmediate(save);
+}
+
+/** Named by the bundle's CRC-32 (`prefix`), then by Node's version, the machine and the V8 flags: V8 refuses a cache made under others. */
+export function cacheFileFor(bundle: Buffer, cacheDir: string): { prefix: string; cacheFile: string } {
+  const prefix = `scriptgate-${hex(crc32(bundle))}-`;
+  return { prefix, cacheFile: join(cacheDir, `${prefix}${hex(crc32(`${process.version} ${arch()} ${process.execArgv.join(' ')}`))}.bin`) };
 }
 
 /** The payload, or undefined when there is no file, or null when it is not one this code wrote whole. */

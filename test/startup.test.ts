@@ -1,12 +1,14 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../src/config.ts';
 import { loadMigrations } from '../src/db/migrate.ts';
 import { startServer } from '../src/server.ts';
-import { ADMIN_KEY, createService, startTestServer } from './helpers/server.ts';
+import { eventually } from './helpers/eventually.ts';
+import { ADMIN_KEY, createService, restTo, startTestServer } from './helpers/server.ts';
 import { typeRunsHere } from './helpers/interpreters.ts';
 
 describe('first start without ADMIN_KEY', () => {
@@ -172,3 +174,72 @@ describe('script engines start after the server listens', () => {
     }
   });
 });
+
+describe('`npm start` with V8\'s code cache (src/launcher.ts)', () => {
+  const root = resolve(import.meta.dirname, '..');
+  // Its own build, beside node_modules (the bundle finds the package root by walking up): dist/ is shared with other suites.
+  const cache = join(root, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const buildDir = mkdtempSync(join(cache, 'scriptgate-startup-'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-code-cache-'));
+  afterAll(() => {
+    rmSync(buildDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Starts the built launcher; resolves with its URL and a stop() once it logged that it is ready. */
+  async function startBuilt(): Promise<{ url: string; stop(): Promise<number | null> }> {
+    const child = spawn(process.execPath, [join(buildDir, 'scriptgate.mjs')], {
+      cwd: root,
+      env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_KEY, LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    let output = '';
+    const url = await new Promise<string>((done, fail) => {
+      const read = (chunk: Buffer) => {
+        output += chunk.toString();
+        const line = output.split('\n').find((l) => l.includes('"Scriptgate ready"'));
+        if (line) done((JSON.parse(line) as { url: string }).url);
+      };
+      child.stdout!.on('data', read);
+      child.stderr!.on('data', read);
+      void exited.then((code) => fail(new Error(`the built server exited (${code}) before it was ready: ${output}`)));
+    });
+    return { url, stop: () => (child.kill('SIGTERM'), exited) };
+  }
+
+  const rest = (url: string, method: string, path: string, body?: unknown) => restTo(url, method, path, body, { 'x-dreamfactory-api-key': ADMIN_KEY });
+  const cacheDir = join(dataDir, 'code-cache');
+  const cacheFiles = () => readdirSync(cacheDir).filter((name) => name.endsWith('.bin'));
+
+  it('writes the cache on the first start, starts from it, and starts from source (rewriting it) when it is corrupt', { timeout: 120_000 }, async () => {
+    const built = spawnSync(process.execPath, ['scripts/build.mjs', '--start-only', buildDir], { cwd: root, encoding: 'utf8' });
+    expect(built.status, built.stderr).toBe(0);
+
+    const first = await startBuilt();
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    expect((await rest(first.url, 'POST', '/api/v2/system/service', { resource: [{ name: 'cached', type: 'javascript', config: { content: 'return { cached: true }' } }] })).status).toBe(201);
+    await eventually(() => cacheFiles().length === 1, 'the code cache written after the first start');
+    expect(await first.stop()).toBe(0);
+    const file = join(cacheDir, cacheFiles()[0]!);
+    const written = readFileSync(file);
+
+    const second = await startBuilt();
+    expect((await fetch(`${second.url}/healthz`)).status).toBe(200);
+    expect((await rest(second.url, 'GET', '/api/v2/cached')).json).toEqual({ cached: true });
+    expect(await second.stop()).toBe(0);
+    // Used, not rewritten.
+    expect(readFileSync(file).equals(written)).toBe(true);
+
+    const corrupt = Buffer.from(written);
+    corrupt[corrupt.length >> 1] ^= 0xff;
+    writeFileSync(file, corrupt);
+    const third = await startBuilt();
+    expect((await rest(third.url, 'GET', '/api/v2/cached')).json).toEqual({ cached: true });
+    await eventually(() => !readFileSync(file).equals(corrupt), 'the corrupt code cache rewritten');
+    expect(await third.stop()).toBe(0);
+    expect(readFileSync(file).subarray(0, 8).toString()).toBe('SGV8CC01');
+  });
+});
+
