@@ -22,11 +22,15 @@ if (!startOnly) rmSync('dist', { recursive: true, force: true });
 // CommonJS file through a vm.Script with V8's code cache (src/code-cache.ts):
 // Node 20 caches no ES module's code. A vm.Script cannot run import(), so
 // esbuild turns each into a require(); import.meta.url is the bundle's URL.
+// Without comments (licences go to scriptgate.cjs.LEGAL.txt) the file is
+// ASCII, which V8 keeps in half the memory and reads faster.
 await build({
   ...common,
   entryPoints: ['src/main.ts'],
   outfile: join(outdir, 'scriptgate.cjs'),
   format: 'cjs',
+  minifyWhitespace: true,
+  legalComments: 'linked',
   supported: { 'dynamic-import': false },
   define: { 'import.meta.url': '__scriptgateBundleUrl' },
   banner: { js: "const __scriptgateBundleUrl = require('node:url').pathToFileURL(__filename).href;" },

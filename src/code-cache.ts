@@ -6,6 +6,7 @@
 // version and V8 flags; a start without a usable one (none, stale, corrupt,
 // refused by V8) runs the bundle from its source and writes a new one once
 // the server is ready (saveCodeCache).
+import { isAscii } from 'node:buffer';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch } from 'node:os';
@@ -31,7 +32,9 @@ export function runWithCodeCache(bundleFile: string, cacheDir: string): CacheUse
   const { prefix, cacheFile } = cacheFileFor(bundle, cacheDir);
   const cached = readCache(cacheFile);
   // The wrapper CommonJS gives a module; the bundle has no import() left (scripts/build.mjs), vm.Script could not run one.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${bundle.toString('utf8')}\n})`, {
+  // ASCII (as scripts/build.mjs writes it) read as Latin-1 is the same text, in a string of one byte a character.
+  const source = bundle.toString(isAscii(bundle) ? 'latin1' : 'utf8');
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundleFile,
     cachedData: cached ?? undefined,
   });

@@ -107,6 +107,12 @@ describe('code cache', () => {
     expect(start(rebuilt)).toBe('accepted');
   });
 
+  it('a bundle that is not ASCII is read as UTF-8', () => {
+    const b = bundle('naïve — not ASCII');
+    expect(start(b, 'save')).toBe('none');
+    expect(runner(b).runs).toEqual([expect.objectContaining({ marker: 'naïve — not ASCII' })]);
+  });
+
   it('without the data folder nothing is written (the server creates DATA_DIR), and the bundle still runs', () => {
     const b = bundle('no data folder', undefined, false);
     expect(start(b, 'save')).toBe('none');
