@@ -1,7 +1,7 @@
 // Runs the built server (a CommonJS bundle, dist/scriptgate.cjs) through a
 // vm.Script fed with V8's code cache, as v8-compile-cache does: Node 20 has
-// no module.enableCompileCache, and compiling the 5 MB bundle plus the
-// functions a start runs was about a third of the process's start-up.
+// no module.enableCompileCache, and compiling the bundle and the functions a
+// start runs was about 30% of the process's CPU time until it listened.
 // The cache lives in DATA_DIR/code-cache, one file per bundle and per Node
 // version and V8 flags; a start without a usable one (none, stale, corrupt,
 // refused by V8) runs the bundle from its source and writes a new one once
@@ -31,9 +31,9 @@ export function runWithCodeCache(bundleFile: string, cacheDir: string): CacheUse
   const bundle = readFileSync(bundleFile);
   const { prefix, cacheFile } = cacheFileFor(bundle, cacheDir);
   const cached = readCache(cacheFile);
-  // The wrapper CommonJS gives a module; the bundle has no import() left (scripts/build.mjs), vm.Script could not run one.
   // ASCII (as scripts/build.mjs writes it) read as Latin-1 is the same text, in a string of one byte a character.
   const source = bundle.toString(isAscii(bundle) ? 'latin1' : 'utf8');
+  // The wrapper CommonJS gives a module; the bundle has no import() left (scripts/build.mjs), vm.Script could not run one.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundleFile,
     cachedData: cached ?? undefined,
@@ -59,10 +59,15 @@ export function saveCodeCache(): void {
   if (save) setImmediate(save);
 }
 
-/** Named by the bundle's CRC-32 (`prefix`), then by Node's version, the machine and the V8 flags: V8 refuses a cache made under others. */
+/**
+ * Named by the bundle's CRC-32 (`prefix`), then by Node's version, the
+ * machine and the flags (command line and NODE_OPTIONS): V8 refuses a cache
+ * made under other V8 flags, and starts with different ones keep a file each.
+ */
 export function cacheFileFor(bundle: Buffer, cacheDir: string): { prefix: string; cacheFile: string } {
   const prefix = `scriptgate-${hex(crc32(bundle))}-`;
-  return { prefix, cacheFile: join(cacheDir, `${prefix}${hex(crc32(`${process.version} ${arch()} ${process.execArgv.join(' ')}`))}.bin`) };
+  const runtime = [process.version, arch(), ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
+  return { prefix, cacheFile: join(cacheDir, `${prefix}${hex(crc32(runtime))}.bin`) };
 }
 
 /** The payload, or undefined when there is no file, or null when it is not one this code wrote whole. */
