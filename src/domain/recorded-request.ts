@@ -14,6 +14,12 @@ export const MAX_RECORDED_PAYLOAD_BYTES = 64 * 1024;
 const CREDENTIAL_HEADERS = ['authorization', 'x-dreamfactory-api-key', 'x-dreamfactory-session-token', 'cookie', 'proxy-authorization'];
 /** Query parameters that carry credentials. */
 const CREDENTIAL_PARAMETERS = ['api_key', 'session_token'];
+/**
+ * Lengths of the credential header names: a header name of another length
+ * cannot be one in any case, so most names are passed over without being
+ * lower-cased and compared (a request's headers are scanned on every run).
+ */
+const CREDENTIAL_HEADER_LENGTHS = new Set(CREDENTIAL_HEADERS.map((name) => name.length));
 
 /**
  * What an execution keeps of the request it ran with. Cheap on the hot path:
@@ -32,23 +38,34 @@ export function recordedRequest(request: ScriptRequest): RecordedRequest {
   return {
     method: request.method,
     resource: request.resource,
-    parameters: without(request.parameters ?? {}, CREDENTIAL_PARAMETERS, false),
-    headers: without(request.headers ?? {}, CREDENTIAL_HEADERS, true) as Record<string, string>,
+    parameters: withoutParameters(request.parameters ?? {}),
+    headers: withoutHeaders(request.headers ?? {}),
     contentType: request.content_type ?? null,
     payload,
     payloadTruncated,
   };
 }
 
-/** The object itself when it holds none of `names`; otherwise a copy without them (header names in any case). */
-function without(values: Record<string, unknown>, names: readonly string[], anyCase: boolean): Record<string, unknown> {
-  let found = false;
-  for (const name of names) if (name in values) found = true;
-  if (!found && anyCase) for (const key in values) if (names.includes(key.toLowerCase())) found = true;
-  if (!found) return values;
+/** The parameters themselves when none carries a credential; otherwise a copy without those. */
+function withoutParameters(parameters: Record<string, unknown>): Record<string, unknown> {
+  if (!CREDENTIAL_PARAMETERS.some((name) => name in parameters)) return parameters;
   const copy: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(values)) if (!names.includes(anyCase ? key.toLowerCase() : key)) copy[key] = value;
+  for (const [key, value] of Object.entries(parameters)) if (!CREDENTIAL_PARAMETERS.includes(key)) copy[key] = value;
   return copy;
+}
+
+/** The headers themselves when none carries a credential (names in any case); otherwise a copy without those. */
+function withoutHeaders(headers: Record<string, string>): Record<string, string> {
+  let found = false;
+  for (const name in headers) if (isCredentialHeader(name)) found = true;
+  if (!found) return headers;
+  const copy: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (!isCredentialHeader(name)) copy[name] = value;
+  return copy;
+}
+
+function isCredentialHeader(name: string): boolean {
+  return CREDENTIAL_HEADER_LENGTHS.has(name.length) && CREDENTIAL_HEADERS.includes(name.toLowerCase());
 }
 
 /** The longest prefix of `text` within `maxBytes` of UTF-8, never splitting a character. */
