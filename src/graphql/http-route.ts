@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Identity } from '../access/caller-identity.ts';
 import { graphqlReady, type GraphQLServer } from './yoga.ts';
+import { jsonOperations } from './json-operations.ts';
 import { toDomainError } from '../http/error-reply.ts';
 import { hasProtoKey } from '../http/proto-keys.ts';
 
@@ -21,6 +22,7 @@ export async function graphqlRoute(
 ): Promise<void> {
   // Services' typed fields are in the schema from the first request on.
   await graphqlReady(yoga);
+  const answerJsonOperation = jsonOperations(yoga);
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
@@ -48,12 +50,15 @@ export async function graphqlRoute(
         }
         // Set by authenticateHook; only the GraphiQL page has none.
         const identity: Identity | null = request.identity ?? null;
-        const response = await yoga.fetch(fetchRequest(yoga, request, reply), { req: request.raw, reply, identity });
-        response.headers.forEach((value, key) => {
-          // Node owns the connection: Yoga's `Connection: keep-alive` on event streams overrode a client's `Connection: close`.
-          const name = key.toLowerCase();
-          if (name !== 'connection' && !(name === 'content-encoding' && value === 'none')) reply.header(key, value);
-        });
+        const serverContext = { req: request.raw, reply, identity };
+        // The common request (a JSON query or mutation) skips Yoga's fetch-API layer; it answers the rest.
+        const answer = await answerJsonOperation({ method: request.method, url: request.url, headers: request.headers, body: request.body, serverContext });
+        if (answer) {
+          for (const [name, value] of answer.headers) reply.header(name, value);
+          return reply.status(answer.status).send(answer.body);
+        }
+        const response = await yoga.fetch(fetchRequest(yoga, request, reply), serverContext);
+        copyHeaders(response.headers, reply);
         reply.status(response.status);
         if (response.body === null && response.status >= 400) return reply.type('application/json; charset=utf-8').send(bodilessError(request, response.status));
         // A result is one string (Yoga's JSON, the GraphiQL page): sent as it is. Piping it as a stream cost a
@@ -62,6 +67,14 @@ export async function graphqlRoute(
         return reply;
       },
     });
+  });
+}
+
+function copyHeaders(headers: Headers, reply: FastifyReply): void {
+  headers.forEach((value, key) => {
+    // Node owns the connection: Yoga's `Connection: keep-alive` on event streams overrode a client's `Connection: close`.
+    const name = key.toLowerCase();
+    if (name !== 'connection' && !(name === 'content-encoding' && value === 'none')) reply.header(key, value);
   });
 }
 

@@ -1,0 +1,139 @@
+// The common GraphQL request, answered without Yoga's fetch-API layer: a POST
+// of a JSON body asking for a JSON answer, for a query or a mutation.
+//
+// Yoga's own handling of such a request (a server adapter building a context,
+// eight request-parser hooks, the body read through a Request, the result
+// negotiated and wrapped in a Response) cost about as much again as a REST
+// call of the same service. Here the body fastify already read is parsed once,
+// and the operation goes through Yoga's getResultForParams: the same params
+// hooks, envelop (live schema, limits, access, masked errors, the parse and
+// validation caches) and error handling as every other request; the answer is
+// Yoga's processRegularResult, so its status codes and JSON are Yoga's.
+// Anything else (another content type or Accept, a body Yoga would refuse, a
+// subscription) returns null and Yoga answers it as before.
+import type { ExecutionResult } from 'graphql';
+import { processRegularResult } from 'graphql-yoga';
+import type { Identity } from '../access/caller-identity.ts';
+import type { GraphQLServer } from './yoga.ts';
+
+/** What the route needs to answer: Yoga's status, headers and body. */
+export interface JsonAnswer {
+  status: number;
+  headers: readonly (readonly [string, string])[];
+  body: string;
+}
+
+const JSON_HEADERS = [['content-type', 'application/json; charset=utf-8']] as const;
+
+/** A result Yoga would answer with 200 and its plain JSON (graphql-yoga's processRegularResult and getResponseInitByRespectingErrors). */
+function isPlainResult(result: unknown): result is ExecutionResult & { stringify?: (result: ExecutionResult) => string } {
+  if (result === null || typeof result !== 'object' || Array.isArray(result) || Symbol.asyncIterator in result) return false;
+  const { errors, extensions } = result as ExecutionResult;
+  return !errors?.length && !extensions?.http;
+}
+
+export interface JsonOperationRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  /** What Yoga's context is built from (src/graphql/yoga.ts): the Node request and reply, and who asks. */
+  serverContext: { req: unknown; reply: unknown; identity: Identity | null };
+}
+
+const PARAMS = new Set(['query', 'variables', 'operationName', 'extensions']);
+
+/** The answerer for `yoga`: answers a request if it is a plain JSON operation, else null (for Yoga). */
+export function jsonOperations(yoga: GraphQLServer): (request: JsonOperationRequest) => Promise<JsonAnswer | null> {
+  // Read once: each read through Yoga's server adapter (a Proxy) binds a new function.
+  const { fetchAPI } = yoga;
+  const getResultForParams = yoga.getResultForParams;
+  return async (request) => {
+    if (request.method !== 'POST' || typeof request.body !== 'string') return null;
+    if (!isJsonType(request.headers['content-type']) || !answersJson(request.headers.accept)) return null;
+    const params = paramsOf(request.body);
+    if (!params) return null;
+    const fetchRequest = new fetchAPI.Request(`http://localhost${request.url}`, { method: 'POST', headers: headersOf(fetchAPI, request.headers) });
+    // An object of its own, as Yoga's server adapter gives it (Yoga adds the request and params to it).
+    const context = { ...request.serverContext, waitUntil: ignoreLater };
+    const result = await getResultForParams({ params, request: fetchRequest }, context);
+    // Data and no errors (the common answer) is 200 and the result's JSON; Yoga decides every other status.
+    if (isPlainResult(result)) return { status: 200, headers: JSON_HEADERS, body: (result.stringify ?? JSON.stringify)(result) };
+    const response = await processRegularResult(result!, fetchAPI, 'application/json');
+    const headers: [string, string][] = [];
+    response.headers.forEach((value, name) => headers.push([name, value]));
+    return { status: response.status, headers, body: await response.text() };
+  };
+}
+
+/** Work a plugin leaves running after the answer; nothing waits for it here (Yoga's adapter would only on disposal). */
+function ignoreLater(promise: Promise<unknown> | void): void {
+  void promise?.catch?.(() => undefined);
+}
+
+function isJsonType(value: string | string[] | undefined): boolean {
+  if (typeof value !== 'string') return false;
+  const semicolon = value.indexOf(';');
+  return (semicolon < 0 ? value : value.slice(0, semicolon)).trim().toLowerCase() === 'application/json';
+}
+
+/**
+ * Whether Yoga would answer `application/json` for a single result: its
+ * negotiation (graphql-yoga's accept.js and use-result-processor.js) takes the
+ * last match of the Accept types, read from last to first, against
+ * application/graphql-response+json and application/json, utf-8 only.
+ */
+export function answersJson(accept: string | string[] | undefined): boolean {
+  if (accept === undefined || accept === '*/*' || accept === 'application/json') return true;
+  if (Array.isArray(accept)) return false;
+  const types = (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',');
+  let chosen: string | null = null;
+  for (let i = types.length - 1; i >= 0; i--) {
+    const [type, ...parameters] = types[i]!.split(';');
+    const charset = parameters.find((parameter) => parameter.includes('charset=')) ?? 'charset=utf-8';
+    if (type === undefined || charset !== 'charset=utf-8') continue;
+    for (const offered of ['application/graphql-response+json', 'application/json']) if (mediaTypeMatches(offered, type)) chosen = offered;
+  }
+  return chosen === 'application/json';
+}
+
+function mediaTypeMatches(offered: string, asked: string): boolean {
+  const [askedMain, askedSub] = offered.split('/');
+  const [main, sub] = asked.split('/');
+  return (main === '*' || main === askedMain) && (sub === '*' || sub === askedSub);
+}
+
+/**
+ * The body as GraphQL parameters, only when Yoga's checks would pass them
+ * (use-check-graphql-query-params.js) and it is no subscription: a body Yoga
+ * refuses is refused by Yoga, in its words.
+ */
+function paramsOf(body: string): { query: string; variables?: Record<string, unknown>; operationName?: string; extensions?: Record<string, unknown> } | null {
+  let params: unknown;
+  try {
+    params = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) return null;
+  const fields = params as Record<string, unknown>;
+  for (const key in fields) if (fields[key] != null && !PARAMS.has(key)) return null;
+  const { query, variables, operationName, extensions } = fields;
+  if (typeof query !== 'string' || /\bsubscription\b/.test(query)) return null;
+  if (!isObjectOrNothing(variables) || !isObjectOrNothing(extensions)) return null;
+  if (operationName != null && typeof operationName !== 'string') return null;
+  return fields as { query: string };
+}
+
+function isObjectOrNothing(value: unknown): boolean {
+  return value == null || (typeof value === 'object' && !Array.isArray(value));
+}
+
+function headersOf(fetchAPI: GraphQLServer['fetchAPI'], from: JsonOperationRequest['headers']): Headers {
+  const headers = new fetchAPI.Headers();
+  for (const [name, value] of Object.entries(from)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+  }
+  return headers;
+}
