@@ -1,7 +1,8 @@
 // Typed service fields (docs/GRAPHQL-FIELDS.md):
 // 1. a typed field's call latency against `invokeService` and REST, for the
 //    same script in the same server, rounds alternating (one connection, so
-//    the figure is latency, not throughput);
+//    the figure is latency, not throughput), and GraphQL's door alone
+//    (`{ __typename }`: no script runs) beside them;
 // 2. the schema's rebuild with 10, 100 and 1,000 typed services, in process
 //    (one definition changed: the usual rebuild; and from nothing: a start);
 // 3. on a server holding 1,000 typed services, requests' worst latency while
@@ -76,6 +77,8 @@ async function callLatency(): Promise<void> {
         method: 'POST',
         body: JSON.stringify({ query: 'mutation { invokeService(name: "weather", resource: "weather", parameters: { city: "Oslo" }) { statusCode content } }' }),
       },
+      // The breakdown: GraphQL's door alone (auth, parse and validation caches, envelop, execute, JSON), no script run.
+      { name: 'GraphQL door alone ({ __typename })', url: graphql, method: 'POST', body: JSON.stringify({ query: '{ __typename }' }) },
     ];
     for (const target of targets) await latencyMs(target); // warm-up
     const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
@@ -83,7 +86,7 @@ async function callLatency(): Promise<void> {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) samples.get(target.name)!.push(await latencyMs(target));
     }
-    const [restMs, typedMs, invokeMs] = targets.map((t) => median(samples.get(t.name)!));
+    const [restMs, typedMs, invokeMs, doorMs] = targets.map((t) => median(samples.get(t.name)!));
     note(`rounds (mean latency, ms): ${targets.map((t) => `${t.name} ${samples.get(t.name)!.map((v) => v.toFixed(3)).join('/')}`).join('; ')}`);
     printTable([
       record({ bench: BENCH, metric: 'REST call, mean latency', value: `${restMs!.toFixed(3)} ms`, target: '' }),
@@ -96,6 +99,7 @@ async function callLatency(): Promise<void> {
         pass: typedMs! / restMs! <= 1.1,
       }),
       record({ bench: BENCH, metric: 'typed field minus REST, per call', value: `${((typedMs! - restMs!) * 1000).toFixed(0)} µs`, target: '' }),
+      record({ bench: BENCH, metric: 'GraphQL door alone ({ __typename }), mean latency', value: `${doorMs!.toFixed(3)} ms`, target: '' }),
       record({
         bench: BENCH,
         metric: 'typed field / invokeService latency (same run)',
