@@ -22,6 +22,8 @@ export interface CostMark {
  */
 export class RunCost {
   private readonly buffer = Buffer.alloc(2048);
+  /** Bytes read into `buffer` by the last read. */
+  private length = 0;
   private schedstat: number | null;
   private status: number | null;
   private clearRefs: number | null;
@@ -36,7 +38,7 @@ export class RunCost {
     let reset = false;
     if (this.clearRefs !== null) {
       try {
-        writeSync(this.clearRefs, '5');
+        writeSync(this.clearRefs, RESET_PEAK);
         reset = true;
       } catch {
         closeSync(this.clearRefs);
@@ -62,27 +64,51 @@ export class RunCost {
   }
 
   private cpuNs(): number | null {
-    const text = this.read(this.schedstat);
-    if (text === null) return null;
-    const ns = Number(text.slice(0, text.indexOf(' ')));
-    return Number.isFinite(ns) ? ns : null;
+    // `schedstat` is "<ns on a CPU> <ns waiting> <timeslices>".
+    return this.read(this.schedstat) ? this.numberAt(0) : null;
   }
 
+  /** Parsed from the bytes read: the status text is about 1.4 KB, and a string of it per job was garbage. */
   private memory(): { hwm: number | null; rss: number | null } {
-    const text = this.read(this.status);
-    return { hwm: text === null ? null : kilobytes(text, 'VmHWM:'), rss: text === null ? null : kilobytes(text, 'VmRSS:') };
+    if (!this.read(this.status)) return { hwm: null, rss: null };
+    return { hwm: this.kilobytes(VM_HWM), rss: this.kilobytes(VM_RSS) };
   }
 
-  private read(fd: number | null): string | null {
-    if (fd === null) return null;
+  private read(fd: number | null): boolean {
+    if (fd === null) return false;
     try {
-      const length = readSync(fd, this.buffer, 0, this.buffer.length, 0);
-      return this.buffer.toString('latin1', 0, length);
+      this.length = readSync(fd, this.buffer, 0, this.buffer.length, 0);
+      return true;
     } catch {
-      return null; // the process is gone
+      return false; // the process is gone
     }
   }
+
+  /** `VmHWM:\t   1736 kB` as bytes. */
+  private kilobytes(field: Buffer): number | null {
+    const at = this.buffer.indexOf(field);
+    // Past `length` are bytes of an earlier read.
+    if (at === -1 || at + field.length > this.length) return null;
+    const kb = this.numberAt(at + field.length);
+    return kb === null ? null : kb * 1024;
+  }
+
+  /** The decimal number at `from` in the bytes read, after blanks; null when there is none. */
+  private numberAt(from: number): number | null {
+    const { buffer, length } = this;
+    let at = from;
+    while (at < length && (buffer[at] === SPACE || buffer[at] === TAB)) at++;
+    let value = 0;
+    const start = at;
+    for (; at < length && buffer[at]! >= ZERO && buffer[at]! <= NINE; at++) value = value * 10 + (buffer[at]! - ZERO);
+    return at === start ? null : value;
+  }
 }
+
+const RESET_PEAK = Buffer.from('5');
+const VM_HWM = Buffer.from('VmHWM:');
+const VM_RSS = Buffer.from('VmRSS:');
+const [SPACE, TAB, ZERO, NINE] = [0x20, 0x09, 0x30, 0x39];
 
 function open(path: string, flags: string): number | null {
   try {
@@ -90,12 +116,4 @@ function open(path: string, flags: string): number | null {
   } catch {
     return null;
   }
-}
-
-/** `VmHWM:\t   1736 kB` as bytes. */
-function kilobytes(status: string, field: string): number | null {
-  const at = status.indexOf(field);
-  if (at === -1) return null;
-  const kb = Number.parseInt(status.slice(at + field.length, status.indexOf('\n', at)), 10);
-  return Number.isFinite(kb) ? kb * 1024 : null;
 }
