@@ -11,6 +11,11 @@
 // Yoga's processRegularResult, so its status codes and JSON are Yoga's.
 // Anything else (another content type or Accept, a body Yoga would refuse, a
 // subscription) returns null and Yoga answers it as before.
+// Plugin hooks that see these requests: onParams, onExecutionResult and every
+// envelop hook; ones that do not: onRequest, onRequestParse, onResultProcess
+// and onResponse (ours use them for GET parameters and event streams only). A
+// plugin that needs those on every request must be added here as well.
+// test/graphql-door.test.ts sends each kind of request both ways.
 import type { ExecutionResult } from 'graphql';
 import { processRegularResult } from 'graphql-yoga';
 import type { Identity } from '../access/caller-identity.ts';
