@@ -74,6 +74,10 @@ interface ServiceData {
 /** Each validated record's save note (its message checked), for the version it makes. */
 const saveNotes = new WeakMap<object, SaveNote>();
 
+/** A batch's typed-field definitions checked in one event-loop turn (each is checked against every stored one). */
+const CHECKS_PER_TURN = 25;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
 /** What inline runs are recorded under: no service can have this name (parentheses are not allowed in one). */
 export const INLINE_SCRIPT = '(inline)';
@@ -288,6 +292,8 @@ export class ServiceCatalog {
     // Its fields would only ever answer 503.
     validateType(this.engines, type);
     const stored = await this.db.service.findMany({ where: { graphql: { not: null } }, select: { name: true, graphql: true }, orderBy: { id: 'asc' } });
+    // Reading a thousand definitions and checking against them are each a long turn: other requests go between.
+    await nextTurn();
     this.graphql.check(name, sdl, stored as { name: string; graphql: string }[], replacing);
   }
 
@@ -295,9 +301,11 @@ export class ServiceCatalog {
   private async checkBatchGraphQL(results: { data?: ServiceData; error?: Error }[]): Promise<void> {
     const stored = await this.db.service.findMany({ where: { graphql: { not: null } }, select: { name: true, graphql: true }, orderBy: { id: 'asc' } });
     const others = stored as { name: string; graphql: string }[];
+    let checked = 0;
     for (const result of results) {
       const { name, type, graphql } = result.data!;
       if (!graphql) continue;
+      if (checked++ % CHECKS_PER_TURN === 0) await nextTurn();
       try {
         if (!this.graphql) throw new DomainError('SERVICE_UNAVAILABLE', 'GraphQL definitions are not served here.', { field: 'graphql' });
         validateType(this.engines, type);
