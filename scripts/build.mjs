@@ -10,7 +10,9 @@ import { build } from 'esbuild';
 import { build as buildConsole } from 'vite';
 
 const external = ['better-sqlite3', 'pino', 'pino-pretty', 'thread-stream', '@prisma/*', 'pg', 'ioredis'];
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', external, logLevel: 'warning' };
+// graphql-js checks every instanceof the long way unless NODE_ENV is production (it looks for a second copy of itself).
+const production = { 'process.env.NODE_ENV': '"production"' };
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', external, logLevel: 'warning', define: production };
 
 // `--start-only DIR`: the `npm start` files alone, into DIR (test/startup.test.ts builds its own copy).
 const startOnly = process.argv[2] === '--start-only';
@@ -32,7 +34,7 @@ await build({
   minifyWhitespace: true,
   legalComments: 'linked',
   supported: { 'dynamic-import': false },
-  define: { 'import.meta.url': '__scriptgateBundleUrl' },
+  define: { ...production, 'import.meta.url': '__scriptgateBundleUrl' },
   banner: { js: "const __scriptgateBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 await build({ ...common, entryPoints: ['src/launcher.ts'], outfile: join(outdir, 'scriptgate.mjs'), format: 'esm' });

@@ -6,7 +6,7 @@ import { PrismaClient as SqliteClient } from '../generated/prisma-sqlite/client.
 import type { Settings } from '../config.ts';
 import { PostgresExecutionWriter, type ExecutionWriter } from './execution-writer.ts';
 import { migratePostgres, migrateSqlite } from './migrate.ts';
-import { PostgresServiceChanges } from './postgres-service-changes.ts';
+import type { PostgresServiceChanges } from './postgres-service-changes.ts';
 import { openSqliteConnection } from './sqlite-connection.ts';
 import { SqliteExecutionWriter } from './sqlite-execution-writer.ts';
 
@@ -52,10 +52,11 @@ export async function openDatabase(database: Settings['database'], onError: (err
     return { db, provider: 'sqlite', applied, executionWriter, serviceChanges: null, sqliteConnection: connection, close };
   }
   // Loaded only when used: the PostgreSQL client and driver cost tens of MB of memory.
-  const [{ default: pg }, { PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
+  const [{ default: pg }, { PrismaPg }, { PrismaClient: PostgresClient }, { PostgresServiceChanges }] = await Promise.all([
     import('pg'),
     import('@prisma/adapter-pg'),
     import('../generated/prisma-postgresql/client.ts'),
+    import('./postgres-service-changes.ts'),
   ]);
   const pool = new pg.Pool({ connectionString: database.url, max: 10 });
   pool.on('error', () => undefined); // an idle client dying must not crash the server
