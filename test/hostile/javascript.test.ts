@@ -265,13 +265,16 @@ describe('finding 4: memory is bounded and given back', () => {
   it('cuts a single huge log line in the sandbox, so it is never copied whole into the server', async () => {
     const options = { max_log_bytes: 100_000, memory_limit_mb: 256 };
     await createService(t, 'huge-line', 'javascript', "console.log('x'.repeat(50 * 1024 * 1024)); return { logged: true }", options);
-    // The same string built and not logged: the guest's own work, which blocks the loop as long as the machine's memory takes.
+    // The same string built and not logged, before and after: the guest's own work (which blocks the loop as long as
+    // the machine's memory takes) and the dropping of its grown instance, under the same conditions as the logging run.
     await createService(t, 'huge-string', 'javascript', "return { logged: 'x'.repeat(50 * 1024 * 1024).length > 0 }", options);
-    const { maxDelayMs: buildingMs } = await call('huge-string');
+    const before = await call('huge-string');
     const { response, maxDelayMs } = await call('huge-line');
+    const after = await call('huge-string');
+    const buildingMs = Math.max(before.maxDelayMs, after.maxDelayMs);
     expect(response.json).toEqual({ logged: true });
-    // Logging it adds what a 100 KB cut costs, not a 50 MB copy.
-    expect(maxDelayMs).toBeLessThan(buildingMs + HEALTHZ_BUDGET_MS);
+    // Logging it adds what a 100 KB cut costs, not a 50 MB copy (which adds 60 to 80% to the building, measured on a fast and a slow machine alike).
+    expect(maxDelayMs).toBeLessThan(buildingMs * 1.4 + 20);
     const execution = await t.rest('GET', `/api/v2/system/execution/${response.headers.get('x-execution-id')}`);
     expect(execution.json.logs_truncated).toBe(true);
     expect(execution.json.log_bytes).toBeLessThanOrEqual(100_000);
