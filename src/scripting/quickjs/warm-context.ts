@@ -64,7 +64,7 @@ export class WarmContext {
   private disposed = false;
   /** A slice of guest work is being timed (see timed). */
   private measuring = false;
-  /** The process's CPU time when the interrupt handler first ran in the slice being timed, and the clock then. */
+  /** The thread's CPU time (ms) when the interrupt handler first ran in the slice being timed, and the clock then. */
   private sliceCpu: number | null = null;
   private sliceCpuAt = 0;
   /** False once this context must not serve another run. */
