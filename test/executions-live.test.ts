@@ -411,7 +411,8 @@ describe('live executions', () => {
     const LINE_BYTES = 8000;
 
     beforeAll(async () => {
-      // 24 MB of output in chunks: far more than a stalled socket's kernel buffers hold.
+      // 24 MB of output in chunks: far more than a stalled socket's kernel buffers hold. A chunk (80 kB) is small
+      // enough for the healthy subscribers, read by this same process between chunks, to keep up on a slow machine.
       await createService(
         t,
         'flood',
@@ -419,7 +420,7 @@ describe('live executions', () => {
         `const pad = 'z'.repeat(${LINE_BYTES});
          for (let i = 1; i <= ${LINES}; i++) {
            console.log(i + ' ' + pad);
-           if (i % 50 === 0) await new Promise((r) => setTimeout(r, 0));
+           if (i % 10 === 0) await new Promise((r) => setTimeout(r, 0));
          }
          return { lines: ${LINES} };`,
         { max_log_bytes: 50 * 1024 * 1024 },
