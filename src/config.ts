@@ -118,8 +118,13 @@ function firstOf(env: Env, ...names: string[]): string | undefined {
   return undefined;
 }
 
+/** DATA_DIR, absolute (the launcher reads it too, for the code cache, before the settings are loaded). */
+export function dataDirOf(env: Env): string {
+  return resolve(env.DATA_DIR || './data');
+}
+
 export function loadSettings(env: Env = process.env): Settings {
-  const dataDir = resolve(env.DATA_DIR || './data');
+  const dataDir = dataDirOf(env);
   const databaseUrl = env.DATABASE_URL;
   let database: Settings['database'];
   if (!databaseUrl) database = { provider: 'sqlite', file: join(dataDir, 'scriptgate.db') };
