@@ -6,7 +6,7 @@ import { AdminKey } from './domain/admin-key.ts';
 import { createPlatform, type Platform } from './domain/platform.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';
 import { graphqlRoute } from './graphql/http-route.ts';
-import { createGraphQL } from './graphql/yoga.ts';
+import { createGraphQL, type GraphQLServer } from './graphql/yoga.ts';
 import { graphiqlAssetsRoute } from './graphql/graphiql.ts';
 import { apiDocsPageRoutes } from './api-docs/page.ts';
 import { consoleRoutes } from './console/route.ts';
@@ -37,6 +37,8 @@ export interface RunningServer {
   port: number;
   platform: Platform;
   app: FastifyInstance;
+  /** The GraphQL server behind /graphql and the WebSocket. */
+  graphql: GraphQLServer;
   /** Set only on the first start without ADMIN_KEY: shown once (`StartOptions.showGeneratedAdminKey`), then stored hashed. */
   generatedAdminKey: string | null;
   /**
@@ -203,6 +205,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     port,
     platform,
     app,
+    graphql: yoga,
     generatedAdminKey: generated?.key ?? null,
     stop(graceMs = settings.shutdownGraceMs) {
       stopping ??= (async () => {

@@ -4,6 +4,7 @@
 // Yoga alone parses, and the two answers must be the same.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answersJson } from '../src/graphql/json-operations.ts';
+import { plannedOperationsOf } from '../src/graphql/yoga.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from './helpers/server.ts';
 
 let t: TestServer;
@@ -101,5 +102,116 @@ describe('GraphQL over HTTP: JSON operations', () => {
     expect(answersJson('text/event-stream')).toBe(false);
     expect(answersJson('text/html')).toBe(false);
     expect(answersJson(['application/json', 'text/html'])).toBe(false);
+  });
+});
+
+// Typed-field plans (src/graphql/typed-field-plans.ts): a document of typed
+// fields that Yoga has run once on the current schema is run again on Yoga's
+// executor without its pipeline. Each case is sent once to plan it, then
+// through the plan and to Yoga alone; the answers must be the same, and the
+// plan must have been used exactly when the document is one it may take.
+describe('GraphQL over HTTP: typed-field plans', () => {
+  const SHAPES = `const p = event.request.parameters || {};
+const body = event.request.payload;
+if (body && body.input) return { city: body.input.city, tempC: body.input.tempC ?? 0 };
+if (p.mode === 'null-city') return { city: null, tempC: 1 };
+if (p.mode === 'bad-temp') return { city: 'x', tempC: 'warm' };
+if (p.mode === 'fail') throw new Error('asked to fail');
+if (event.resource === 'shapes') return [{ city: 'a', tempC: 1 }, { city: 'b', tempC: 2, tags: ['t'] }];
+return { city: 'x', tempC: 2, tags: ['a'] };`;
+  const SDL = `extend type Query { shape(mode: String): Shape shapes(mode: String): [Shape!]! }
+extend type Mutation { saveShape(input: ShapeInput!): Shape }
+type Shape { city: String! tempC: Float! tags: [String!] }
+input ShapeInput { city: String! tempC: Float }`;
+
+  const plans = () => plannedOperationsOf(t.server.graphql)!.plans;
+  /** Saves the service's definition; the answer comes once the schema serving it is in place. */
+  const define = async (sdl: string) => {
+    const saved = await t.gql('mutation($sdl: String) { updateService(name: "shapes", input: { graphql: $sdl }) { name } }', { sdl });
+    expect(saved.errors).toBeUndefined();
+  };
+
+  beforeAll(async () => {
+    const created = await t.rest('POST', '/api/v2/system/service', { name: 'shapes', type: 'javascript', config: { content: SHAPES }, graphql: SDL });
+    expect(created.status).toBe(201);
+  });
+
+  const planned: [string, Record<string, unknown>][] = [
+    ['a typed field', { query: '{ shape { city tempC tags } }' }],
+    ['aliases, __typename and a null where the schema allows none', { query: '{ a: shape(mode: "null-city") { city } b: shape { __typename city } }' }],
+    ['a result that does not fit its type', { query: '{ shape(mode: "bad-temp") { tempC } }' }],
+    ['a script that fails', { query: '{ shape(mode: "fail") { city } }' }],
+    ['a list, a fragment and a variable', { query: 'query Q($m: String) { shapes(mode: $m) { ...F } } fragment F on Shape { city tags }', variables: { m: null } }],
+    ['a mutation with an input object', { query: 'mutation { saveShape(input: { city: "Oslo", tempC: 3 }) { city tempC } }' }],
+    ['the named operation of two', { query: 'query A { shape { city } } query B { __typename }', operationName: 'A' }],
+    ['__typename beside a typed field', { query: '{ __typename shape { city } }' }],
+  ];
+  const notPlanned: [string, Record<string, unknown>][] = [
+    ['a variable of the wrong type (Yoga answers)', { query: 'query Q($m: String) { shapes(mode: $m) { ...F } } fragment F on Shape { city tags }', variables: { m: 5 } }],
+    ['the other named operation, without typed fields', { query: 'query A { shape { city } } query B { __typename }', operationName: 'B' }],
+    ['a typed field beside a platform field', { query: '{ shape { city } scriptTypes { name } }' }],
+    ['a directive on a root field', { query: '{ shape @include(if: true) { city } }' }],
+    ['extensions', { query: '{ shape { city } }', extensions: { any: 1 } }],
+  ];
+
+  it.each(planned)('%s: from its plan, answered as Yoga answers it', async (_what, params) => {
+    const body = JSON.stringify(params);
+    await send(body, 'application/json');
+    const before = plans().runs;
+    const lean = await send(body, 'application/json');
+    expect(plans().runs).toBe(before + 1);
+    expect(lean).toEqual(await send(body, 'application/graphql+json'));
+  });
+
+  it.each(notPlanned)('%s: not from a plan, answered as Yoga answers it', async (_what, params) => {
+    const body = JSON.stringify(params);
+    // The planned document of the same text, where there is one, is planned first.
+    await send(JSON.stringify({ ...params, variables: { m: null }, extensions: undefined }), 'application/json');
+    await send(body, 'application/json');
+    const before = plans().runs;
+    const lean = await send(body, 'application/json');
+    expect(plans().runs).toBe(before);
+    expect(lean).toEqual(await send(body, 'application/graphql+json'));
+  });
+
+  it("hostile: a caller whose role grants nothing gets the pipeline's refusal from a plan made by the administrator", async () => {
+    const role = await t.rest('POST', '/api/v2/system/role', { name: 'plans-nothing' });
+    const app = await t.rest('POST', '/api/v2/system/app', { name: 'plans-nothing-app', role_id: role.json.id });
+    const key = app.json.api_key as string;
+    const body = JSON.stringify({ query: '{ shape { city } }' });
+    await send(body, 'application/json');
+    const before = plans().runs;
+    const lean = await send(body, 'application/json', { 'x-dreamfactory-api-key': key });
+    expect(plans().runs).toBe(before + 1);
+    expect(JSON.stringify(lean.body)).toContain('FORBIDDEN');
+    expect(lean).toEqual(await send(body, 'application/graphql+json', { 'x-dreamfactory-api-key': key }));
+  });
+
+  it("a changed definition is a new schema: its first call goes through Yoga again, and a removed field's plan is never used", async () => {
+    const body = JSON.stringify({ query: '{ shapes { city } }' });
+    await send(body, 'application/json');
+    await define(`${SDL}\nextend type Query { extraShape: Shape }`);
+    let before = plans().runs;
+    await send(body, 'application/json');
+    expect(plans().runs).toBe(before);
+    await send(body, 'application/json');
+    expect(plans().runs).toBe(before + 1);
+    // Without the field, the document is invalid: Yoga says so, whatever was planned before.
+    await define(SDL.replace(' shapes(mode: String): [Shape!]!', ''));
+    before = plans().runs;
+    const lean = await send(body, 'application/json');
+    expect(plans().runs).toBe(before);
+    expect(JSON.stringify(lean.body)).toContain('Cannot query field \\"shapes\\"');
+    expect(lean).toEqual(await send(body, 'application/graphql+json'));
+    await define(SDL);
+  });
+
+  it('hostile: endless distinct texts stop being planned (500 a schema) and are still answered', async () => {
+    const texts = Array.from({ length: 520 }, (_, i) => JSON.stringify({ query: `{ shape { city } } # ${i}` }));
+    for (const text of texts) expect((await send(text, 'application/json')).status).toBe(200);
+    const before = plans().runs;
+    const last = await send(texts.at(-1)!, 'application/json');
+    expect(last.body).toEqual({ data: { shape: { city: 'x' } } });
+    expect(plans().runs).toBe(before);
   });
 });

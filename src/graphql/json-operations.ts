@@ -19,7 +19,8 @@
 import type { ExecutionResult } from 'graphql';
 import { processRegularResult } from 'graphql-yoga';
 import type { Identity } from '../access/caller-identity.ts';
-import type { GraphQLServer } from './yoga.ts';
+import type { GraphQLContext } from './builder.ts';
+import { plannedOperationsOf, type GraphQLServer } from './yoga.ts';
 
 /** What the route needs to answer: Yoga's status, headers and body. */
 export interface JsonAnswer {
@@ -53,21 +54,35 @@ export function jsonOperations(yoga: GraphQLServer): (request: JsonOperationRequ
   // Read once: each read through Yoga's server adapter (a Proxy) binds a new function.
   const { fetchAPI } = yoga;
   const getResultForParams = yoga.getResultForParams;
+  const planned = plannedOperationsOf(yoga);
+  const answerOf = async (result: ExecutionResult): Promise<JsonAnswer> => {
+    // Data and no errors (the common answer) is 200 and the result's JSON; Yoga decides every other status.
+    if (isPlainResult(result)) return { status: 200, headers: JSON_HEADERS, body: (result.stringify ?? JSON.stringify)(result) };
+    const response = await processRegularResult(result, fetchAPI, 'application/json');
+    const headers: [string, string][] = [];
+    response.headers.forEach((value, name) => headers.push([name, value]));
+    return { status: response.status, headers, body: await response.text() };
+  };
   return async (request) => {
     if (request.method !== 'POST' || typeof request.body !== 'string') return null;
     if (!isJsonType(request.headers['content-type']) || !answersJson(request.headers.accept)) return null;
     const params = paramsOf(request.body);
     if (!params) return null;
-    const fetchRequest = new fetchAPI.Request(`http://localhost${request.url}`, { method: 'POST', headers: headersOf(fetchAPI, request.headers) });
     // An object of its own, as Yoga's server adapter gives it (Yoga adds the request and params to it).
     const context = { ...request.serverContext, waitUntil: ignoreLater };
-    const result = await getResultForParams({ params, request: fetchRequest }, context);
-    // Data and no errors (the common answer) is 200 and the result's JSON; Yoga decides every other status.
-    if (isPlainResult(result)) return { status: 200, headers: JSON_HEADERS, body: (result.stringify ?? JSON.stringify)(result) };
-    const response = await processRegularResult(result!, fetchAPI, 'application/json');
-    const headers: [string, string][] = [];
-    response.headers.forEach((value, name) => headers.push([name, value]));
-    return { status: response.status, headers, body: await response.text() };
+    // Calls of typed fields Yoga has run before on this schema: on its executor, without its pipeline (typed-field-plans.ts).
+    const { identity } = request.serverContext;
+    if (planned && identity && params.extensions == null) {
+      const schema = planned.live.current;
+      const plan = planned.plans.find(schema, params);
+      if (plan) {
+        const operationContext = { ...context, params, ...planned.contextOf(identity) } as GraphQLContext;
+        const result = await planned.plans.run(schema, plan, params, operationContext, planned.maskError);
+        if (result) return answerOf(result);
+      }
+    }
+    const fetchRequest = new fetchAPI.Request(`http://localhost${request.url}`, { method: 'POST', headers: headersOf(fetchAPI, request.headers) });
+    return answerOf((await getResultForParams({ params, request: fetchRequest }, context)) as ExecutionResult);
   };
 }
 

@@ -1,3 +1,4 @@
+import type { GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import type { Db } from '../db/client.ts';
 import type { Identity } from '../access/caller-identity.ts';
@@ -14,6 +15,7 @@ import { renderGraphiQL } from './graphiql.ts';
 import { useSubscriptionFanout } from './subscription-fanout.ts';
 import { LiveSchema, useLiveSchema } from './service-fields/live-schema.ts';
 import { ServiceSchemas } from './service-fields/schemas.ts';
+import { TypedFieldPlans, useTypedFieldPlans } from './typed-field-plans.ts';
 
 const GRAPHIQL_START = `# Scriptgate: paste the administrator key into the header below, then run.
 query Overview {
@@ -37,16 +39,18 @@ export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: 
     onError: onUnexpected,
   });
   platform.services.useGraphQL(live);
+  // Every door authenticates before Yoga runs anything (src/graphql/http-route.ts, websocket.ts) and passes who it is.
+  const contextOf = (identity: Identity | null | undefined): GraphQLContext => {
+    if (!identity) throw new DomainError('UNAUTHENTICATED', 'No API key given: send X-DreamFactory-API-Key.');
+    return { platform, db, scope: new RequestScope(), caller: callerFor(identity, 'graphql') };
+  };
+  const masked = (error: unknown, message: string, isDev?: boolean) => maskError(error, message, isDev, onUnexpected);
+  const plans = new TypedFieldPlans();
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    // Every door authenticates before Yoga runs anything (src/graphql/http-route.ts, websocket.ts) and passes who it is.
-    context: (initial): GraphQLContext => {
-      const identity = initial.identity as Identity | null | undefined;
-      if (!identity) throw new DomainError('UNAUTHENTICATED', 'No API key given: send X-DreamFactory-API-Key.');
-      return { platform, db, scope: new RequestScope(), caller: callerFor(identity, 'graphql') };
-    },
-    maskedErrors: { maskError: (error, message, isDev) => maskError(error, message, isDev, onUnexpected) },
+    context: (initial): GraphQLContext => contextOf(initial.identity as Identity | null | undefined),
+    maskedErrors: { maskError: masked },
     logging: false,
     // The route's bodyLimit bounds the body before Yoga sees it (http-route.ts); Yoga's own limit re-read every body
     // through a stream pipeline (a third of a __typename request's time), where the string body is read directly.
@@ -71,16 +75,32 @@ export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: 
       useParameterErrors(),
       ...useRequestLimits(),
       useOperationAccess(),
+      useTypedFieldPlans(plans),
       useSubscriptionFanout((error, message) => maskError(error, message, undefined, onUnexpected)),
     ],
   });
   liveSchemas.set(yoga, live);
+  // Yoga's default message and isDev (unset), as its masked-errors plugin calls it.
+  plannedOperations.set(yoga, { live, plans, contextOf, maskError: (error) => masked(error, 'Unexpected error.') as GraphQLError });
   return yoga;
 }
 
 export type GraphQLServer = ReturnType<typeof createGraphQL>;
 
 const liveSchemas = new WeakMap<object, LiveSchema>();
+
+/** What the JSON door needs to run a planned operation (src/graphql/typed-field-plans.ts) as Yoga would. */
+export interface PlannedOperations {
+  live: LiveSchema;
+  plans: TypedFieldPlans;
+  contextOf: (identity: Identity) => GraphQLContext;
+  maskError: (error: GraphQLError) => GraphQLError;
+}
+const plannedOperations = new WeakMap<object, PlannedOperations>();
+
+export function plannedOperationsOf(yoga: GraphQLServer): PlannedOperations | undefined {
+  return plannedOperations.get(yoga);
+}
 
 /** Resolves once the server's first schema, with the services' fields, is built (before it takes requests). */
 export function graphqlReady(yoga: GraphQLServer): Promise<void> {
