@@ -1,6 +1,6 @@
 // Shared bench helpers: servers in child processes, RSS, and the report.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,17 +109,19 @@ export async function spawnServer(
   };
 }
 
-/** Starts bench/servers/scriptgate-server.mjs (the compiled server) with a temp DATA_DIR, LOG_LEVEL=warn and ADMIN_KEY. */
+/** Starts bench/servers/scriptgate-server.mjs (the server as `npm start` runs it) with a temp DATA_DIR, LOG_LEVEL=warn and ADMIN_KEY. */
 export async function startScriptgate(
   env: Record<string, string> = {},
   options: { ipc?: boolean; nodeArgs?: string[] } = {},
 ): Promise<ServerProcess & { dataDir: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-bench-'));
   const cpuProfDir = process.env.BENCH_CPU_PROF;
   // The flags `npm start` runs the server with (package.json config.node_flags), so the bench measures that server.
   const nodeArgs = [...startFlags(), ...(options.nodeArgs ?? [])];
   // BENCH_CPU_PROF=DIR: write a V8 CPU profile of each Scriptgate server to DIR.
   if (cpuProfDir) nodeArgs.unshift('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`);
+  const codeCache = await codeCacheFor(nodeArgs);
+  const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-bench-'));
+  cpSync(codeCache, join(dataDir, 'code-cache'), { recursive: true });
   try {
     const server = await spawnServer('scriptgate', 'bench/servers/scriptgate-server.mjs', {
       env: { LOG_LEVEL: 'warn', LOG_FORMAT: 'json', DATA_DIR: dataDir, ADMIN_KEY, ...env },
@@ -132,6 +134,42 @@ export async function startScriptgate(
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * A code cache made by one start of this build with these flags
+ * (src/code-cache.ts), copied into each server's fresh DATA_DIR: servers
+ * start as `npm start` does on every start after the first, not as a first
+ * start (which compiles from source and then writes the cache, holding some
+ * 13 MB more for the rest of its life).
+ */
+const codeCaches = new Map<string, Promise<string>>();
+function codeCacheFor(nodeArgs: string[]): Promise<string> {
+  const key = nodeArgs.join(' ');
+  let made = codeCaches.get(key);
+  if (!made) {
+    made = (async () => {
+      const seed = mkdtempSync(join(tmpdir(), 'scriptgate-bench-code-cache-'));
+      process.on('exit', () => rmSync(seed, { recursive: true, force: true }));
+      const cacheDir = join(seed, 'code-cache');
+      const server = await spawnServer('scriptgate (making its code cache)', 'bench/servers/scriptgate-server.mjs', {
+        env: { LOG_LEVEL: 'warn', DATA_DIR: seed, ADMIN_KEY },
+        nodeArgs: nodeArgs.filter((arg) => !arg.startsWith('--cpu-prof')),
+      });
+      try {
+        // Written just after the server is ready (src/main.ts), under a temporary name first.
+        for (let waited = 0; !(existsSync(cacheDir) && readdirSync(cacheDir).some((file) => file.endsWith('.bin'))); waited += 20) {
+          if (waited > 30_000) throw new Error('the server wrote no code cache within 30 s');
+          await sleep(20);
+        }
+      } finally {
+        await server.stop();
+      }
+      return cacheDir;
+    })();
+    codeCaches.set(key, made);
+  }
+  return made;
 }
 
 function startFlags(): string[] {
