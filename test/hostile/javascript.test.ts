@@ -268,14 +268,22 @@ describe('finding 4: memory is bounded and given back', () => {
     // The same string built and not logged, before and after: the guest's own work (which blocks the loop as long as
     // the machine's memory takes) and the dropping of its grown instance, under the same conditions as the logging run.
     await createService(t, 'huge-string', 'javascript', "return { logged: 'x'.repeat(50 * 1024 * 1024).length > 0 }", options);
-    const before = await call('huge-string');
-    const { response, maxDelayMs } = await call('huge-line');
-    const after = await call('huge-string');
-    const buildingMs = Math.max(before.maxDelayMs, after.maxDelayMs);
+    // Measured as each run's CPU time in the guest (the server thread's time in its slices, host callbacks such as
+    // the log included), not as event-loop delay: a collection of the test process's heap or another test file's
+    // load on the machine landed in one run's delay and not the others'.
+    const cpuOf = async (name: string) => {
+      const { response } = await call(name);
+      const execution = await t.rest('GET', `/api/v2/system/execution/${response.headers.get('x-execution-id')}`);
+      return { response, execution, cpuMs: execution.json.cpu_ms as number };
+    };
+    const before = await cpuOf('huge-string');
+    const { response, execution, cpuMs } = await cpuOf('huge-line');
+    const after = await cpuOf('huge-string');
+    const buildingMs = Math.max(before.cpuMs, after.cpuMs);
     expect(response.json).toEqual({ logged: true });
-    // Logging it adds what a 100 KB cut costs, not a 50 MB copy (which adds 60 to 80% to the building here: the ratio holds on a slower machine, where a fixed budget did not).
-    expect(maxDelayMs).toBeLessThan(buildingMs * 1.4 + 20);
-    const execution = await t.rest('GET', `/api/v2/system/execution/${response.headers.get('x-execution-id')}`);
+    // Logging it adds what a 100 KB cut costs (the runs take 0.95 to 1.07 times the building's), not a 50 MB copy
+    // (1.5 to 1.6 times, measured with the guest-side cut removed): a ratio holds on a slower machine, a fixed budget did not.
+    expect(cpuMs).toBeLessThan(buildingMs * 1.25 + 10);
     expect(execution.json.logs_truncated).toBe(true);
     expect(execution.json.log_bytes).toBeLessThanOrEqual(100_000);
     await serverStillServes();
