@@ -34,3 +34,23 @@ const env = {
 for (const schema of [sqliteSchema, postgresSchema]) {
   execFileSync(process.execPath, [prismaCli, 'generate', '--schema', schema], { stdio: 'inherit', env, cwd: root });
 }
+
+// The client loads its query compiler by importing a module whose one export
+// is the WebAssembly as a 2.2 MB base64 string: a module is never unloaded, so
+// its source and that string (4.4 MB) stayed in the heap for the process's
+// life. Read as a file instead, they are garbage once the module is compiled.
+const IMPORTED_WASM = /const \{ wasm \} = await import\(("@prisma\/client\/runtime\/[\w.]+\.wasm-base64\.mjs")\)\n(\s*)return await decodeBase64AsWasm\(wasm\)/;
+for (const client of ['prisma-sqlite', 'prisma-postgresql']) {
+  const file = join(generatedDir, client, 'internal', 'class.ts');
+  const text = readFileSync(file, 'utf8');
+  const found = IMPORTED_WASM.exec(text);
+  if (!found) throw new Error(`prisma-generate: ${file} no longer imports its query compiler as base64; update the replacement`);
+  const [, specifier, indent] = found;
+  const read =
+    `// Read as text, not imported (scripts/prisma-generate.mjs): an imported module would hold the string for good.\n` +
+    `${indent}const { readFile } = await import('node:fs/promises')\n` +
+    `${indent}const { createRequire } = await import('node:module')\n` +
+    `${indent}const source = await readFile(createRequire(import.meta.url).resolve(${specifier}), 'latin1')\n` +
+    `${indent}return await decodeBase64AsWasm(source.slice(source.indexOf('"') + 1, source.lastIndexOf('"')))`;
+  writeFileSync(file, text.replace(IMPORTED_WASM, read));
+}
