@@ -172,7 +172,7 @@ function codeCacheFor(nodeArgs: string[]): Promise<string> {
   return made;
 }
 
-function startFlags(): string[] {
+export function startFlags(): string[] {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { config?: { node_flags?: string } };
   return (pkg.config?.node_flags ?? '').split(/\s+/).filter(Boolean);
 }

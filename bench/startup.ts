@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServices } from './many-services.ts';
-import { ADMIN_KEY, API_KEY_HEADER, note, printTable, record, ROOT, section, spawnServer } from './lib.ts';
+import { ADMIN_KEY, API_KEY_HEADER, note, printTable, record, ROOT, section, spawnServer, startFlags } from './lib.ts';
 
 const ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS) || 5;
 const BENCH = 'startup';
@@ -51,7 +51,7 @@ async function dataDirWith(count: number): Promise<string> {
 /** Milliseconds until /healthz answers 200, then the first call's. */
 async function startOnce(command: 'npm' | 'node', dataDir: string): Promise<{ readyMs: number; firstCallMs: number }> {
   const port = await freePort();
-  const args = command === 'npm' ? ['start', '--silent'] : ['--max-semi-space-size=8', 'dist/scriptgate.mjs'];
+  const args = command === 'npm' ? ['start', '--silent'] : [...startFlags(), 'dist/scriptgate.mjs'];
   const started = performance.now();
   const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, ADMIN_KEY, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, stdio: 'ignore' });
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -74,14 +74,14 @@ async function startOnce(command: 'npm' | 'node', dataDir: string): Promise<{ re
 /** node's own start and exit, nothing loaded: the floor under every start. */
 async function bareNodeMs(): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', '-e', '0'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [...startFlags(), '-e', '0'], { stdio: 'ignore' });
   await new Promise((resolve) => child.once('exit', resolve));
   return performance.now() - started;
 }
 
 /** One start's own account (src/main.ts's ready line): code loaded at `loadedMs`, listening at `readyMs`, from the process's start. */
 async function startupAccount(dataDir: string): Promise<{ loadedMs: number; readyMs: number }> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', 'dist/scriptgate.mjs'], {
+  const child = spawn(process.execPath, [...startFlags(), 'dist/scriptgate.mjs'], {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: dataDir, ADMIN_KEY, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'ignore'],

@@ -18,6 +18,7 @@ import { loadSecretsKey, SecretStore } from './access/secrets.ts';
 import { createEngines } from './scripting/engines.ts';
 import { parseBodies } from './http/bodies.ts';
 import { coalesceWrites } from './http/coalesced-writes.ts';
+import { collectWhenIdle } from './idle-collection.ts';
 import { loggerOptions } from './http/logger.ts';
 import { DomainError } from './domain/errors.ts';
 import { sendError, toDomainError } from './http/error-reply.ts';
@@ -192,6 +193,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     platform.executions.prune(settings.executions.keepPerService).catch((error: unknown) => app.log.error({ err: error }, 'pruning failed'));
   }, PRUNE_INTERVAL_MS);
   pruneTimer.unref();
+  const idleCollection = collectWhenIdle(() => metrics.requests.handled);
 
   // Runs left queued by an earlier process (or another instance) start once this one serves.
   platform.queuedRuns.start();
@@ -210,6 +212,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     stop(graceMs = settings.shutdownGraceMs) {
       stopping ??= (async () => {
         clearInterval(pruneTimer);
+        idleCollection.stop();
         interruptedRuns.stopSweeping();
         // Nothing new; calls in flight and queued runs may finish within the grace.
         drain.stopAccepting();

@@ -58,7 +58,11 @@ export class RequestMetrics {
     registry.registerMetric(new LatencyHistogram(tallies) as unknown as Metric);
   }
 
+  /** Requests answered since start. */
+  handled = 0;
+
   readonly onResponse: onResponseHookHandler = (request, reply, done) => {
+    this.handled++;
     this.record(serviceOf(request, this.services), reply.statusCode, reply.elapsedTime / 1000);
     done();
   };
