@@ -12,7 +12,7 @@ import { build as buildConsole } from 'vite';
 const external = ['better-sqlite3', 'pino', 'pino-pretty', 'thread-stream', '@prisma/*', 'pg', 'ioredis'];
 // graphql-js checks every instanceof the long way unless NODE_ENV is production (it looks for a second copy of itself).
 const production = { 'process.env.NODE_ENV': '"production"' };
-const common = { bundle: true, platform: 'node', mainFields: ['module', 'main'], target: 'node20', sourcemap: 'linked', external, logLevel: 'warning', define: production };
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', external, logLevel: 'warning', define: production };
 
 // `--start-only DIR`: the `npm start` files alone, into DIR (test/startup.test.ts builds its own copy).
 const startOnly = process.argv[2] === '--start-only';
