@@ -356,24 +356,53 @@ describe('finding 7: platform.api floods and engine internals', () => {
   });
 });
 
+/** A job for the engine itself, without a server (its platform.api never answers). */
+function job(scriptKey: string, script: string): ScriptJob {
+  return {
+    executionId: scriptKey,
+    scriptKey,
+    script,
+    event: {
+      request: { method: 'GET', uri: '/', service: scriptKey, resource: '', parameters: {}, headers: {}, payload: null, content: '', content_type: null, api_version: '2.0' },
+      resource: '',
+      response: { status_code: 200, content: null, content_type: null, headers: {} },
+    },
+    platform: { config: {}, session: {} },
+    limits: { timeoutMs: 60_000, memoryLimitMb: 64, maxLogBytes: MB, maxResponseBytes: 10 * MB, network: false },
+    api: () => new Promise(() => undefined),
+    log: () => undefined,
+  };
+}
+
+describe('many cold calls at once', () => {
+  it('get their contexts one at a time, holding no reservation meanwhile: the budget never evicts the warm set', async () => {
+    // The defaults: 64 warm contexts, 2 GB, 88 MB reserved a run at the 64 MB limit. Calls that reserved before their
+    // instance was made (one per event-loop turn) filled the budget at 23, which then evicted every idle context, so
+    // each next call waited for a new instance too.
+    const engine = new QuickJsEngine({ disabled: false, maxWarmContexts: 64, maxRunning: 256, queueLimit: 1024, spareContexts: 2, defaultMemoryLimitMb: 64, totalMemoryMb: 2048 });
+    await engine.start();
+    try {
+      for (let wave = 0; wave < 6; wave++) {
+        const keys = Array.from({ length: 32 }, (_, i) => `cold-${wave * 32 + i}`);
+        const outcomes = await Promise.all(keys.map((key, i) => engine.run(job(key, `return ${i}`))));
+        expect(outcomes.map((outcome) => outcome.returned)).toEqual(keys.map((_, i) => i));
+      }
+      const stats = engine.stats;
+      // 192 cold calls: the warm set filled once (64 instances and the spares), every later call in a recycled instance.
+      expect(stats.made).toBeLessThanOrEqual(64 + 8);
+      expect(stats.recycled).toBeGreaterThanOrEqual(192 - 64 - 8);
+      expect(stats.idle).toBe(64);
+      expect(stats.reservedBytes).toBe(0);
+    } finally {
+      await engine.stop(50);
+    }
+  });
+});
+
 describe('stopping the engine', () => {
   it('ends runs in progress and disposes every context, leaving no timers', async () => {
     const engine = new QuickJsEngine({ disabled: false, maxWarmContexts: 8, maxRunning: 8, queueLimit: 8, spareContexts: 2, defaultMemoryLimitMb: 64, totalMemoryMb: 1024 });
     await engine.start();
-    const job = (scriptKey: string, script: string): ScriptJob => ({
-      executionId: scriptKey,
-      scriptKey,
-      script,
-      event: {
-        request: { method: 'GET', uri: '/', service: scriptKey, resource: '', parameters: {}, headers: {}, payload: null, content: '', content_type: null, api_version: '2.0' },
-        resource: '',
-        response: { status_code: 200, content: null, content_type: null, headers: {} },
-      },
-      platform: { config: {}, session: {} },
-      limits: { timeoutMs: 60_000, memoryLimitMb: 64, maxLogBytes: MB, maxResponseBytes: 10 * MB, network: false },
-      api: () => new Promise(() => undefined),
-      log: () => undefined,
-    });
     expect((await engine.run(job('warm', 'return 1'))).returned).toBe(1);
     const timersNow = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
     const before = timersNow();

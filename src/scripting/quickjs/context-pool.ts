@@ -47,6 +47,10 @@ export class ContextPool {
   private abandoned = 0;
   /** Contexts made in the instance of an idle one (see recycleColdest). */
   private recycledCount = 0;
+  /** New instances asked for and not made yet (see newContext). */
+  private pendingInstances = 0;
+  /** New instances made since start. */
+  private madeCount = 0;
 
   constructor(
     private readonly modules: CappedModules,
@@ -57,6 +61,11 @@ export class ContextPool {
   ) {
     budget.evictIdle = (bytes) => this.evictForRoom(bytes);
     this.prepareSpares();
+  }
+
+  /** Whether an idle warm context for this job's script is here now. */
+  hasIdle(job: ScriptJob): boolean {
+    return this.idle.has(keyOf(job));
   }
 
   /** An idle warm context for this job, without waiting; null when a new one must be made. */
@@ -130,7 +139,14 @@ export class ContextPool {
   }
 
   get stats() {
-    return { instances: this.live, idle: this.idleCount, spares: this.ready.length, abandoned: this.abandoned, recycled: this.recycledCount };
+    return {
+      instances: this.live,
+      idle: this.idleCount,
+      spares: this.ready.length,
+      abandoned: this.abandoned,
+      recycled: this.recycledCount,
+      made: this.madeCount,
+    };
   }
 
   /**
@@ -140,7 +156,11 @@ export class ContextPool {
    * the loop 130 to 220 ms. They are CPU-bound either way, so nothing waits longer.
    */
   private newContext(memoryLimitMb: number): Promise<WarmContext> {
-    const made = this.creating.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(() => this.makeContext(memoryLimitMb));
+    this.pendingInstances++;
+    const made = this.creating
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => this.makeContext(memoryLimitMb))
+      .finally(() => this.pendingInstances--);
     this.creating = made.catch(() => undefined);
     return made;
   }
@@ -150,6 +170,7 @@ export class ContextPool {
     const module = await this.modules.create(memoryLimitMb * 1024 * 1024 + RUNTIME_SLACK_BYTES);
     const context = new WarmContext(module, memoryLimitMb);
     this.live++;
+    this.madeCount++;
     return context;
   }
 
@@ -229,7 +250,9 @@ export class ContextPool {
    * for a new instance on nearly every call.
    */
   private recycleColdest(memoryLimitMb: number): WarmContext | null {
-    if (this.live < this.capacity || this.closed) return null;
+    // Below capacity a new instance grows the warm set, unless one is already being made (a spare): waiting for
+    // it behind the event-loop turns it takes costs a cold call more than reusing an idle instance now.
+    if (this.closed || (this.live < this.capacity && this.pendingInstances === 0)) return null;
     for (const [key, list] of this.idle) {
       const index = list.findIndex((context) => context.memoryLimitMb === memoryLimitMb);
       if (index === -1) continue;

@@ -7,6 +7,7 @@ import { ContextPool, type Lease } from './context-pool.ts';
 import { asScriptFailure } from './failures.ts';
 import { instanceMaxBytes, MemoryBudget } from './memory-budget.ts';
 import { RunGate } from './run-gate.ts';
+import { ColdLane } from './cold-lane.ts';
 import type { WarmContext } from './warm-context.ts';
 
 export interface QuickJsOptions {
@@ -33,6 +34,8 @@ export interface QuickJsStats {
   spares: number;
   /** Contexts made by reusing an idle instance, since start. */
   recycled: number;
+  /** New instances made since start (cold calls served by recycling an idle one's instance do not count). */
+  made: number;
   running: number;
   waiting: number;
   /** Calls refused as overloaded (503) since start. */
@@ -59,6 +62,7 @@ export class QuickJsEngine implements ScriptEngine {
   private contexts: ContextPool | null = null;
   private readonly budget: MemoryBudget;
   private readonly gate: RunGate;
+  private readonly coldLane: ColdLane;
   private readonly running = new Set<WarmContext>();
   private drained: (() => void) | null = null;
   private compileCheck: CompileCheck | null = null;
@@ -69,6 +73,7 @@ export class QuickJsEngine implements ScriptEngine {
   constructor(private readonly options: QuickJsOptions) {
     this.budget = new MemoryBudget((options.totalMemoryMb ?? DEFAULT_TOTAL_MEMORY_MB) * 1024 * 1024);
     this.gate = new RunGate(options.maxRunning, options.queueLimit, this.budget);
+    this.coldLane = new ColdLane();
     this.started = new Promise((resolve) => (this.startSettled = resolve));
     this.info = {
       name: 'javascript',
@@ -111,13 +116,50 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   run(job: ScriptJob): Promise<ScriptOutcome> {
-    if (!this.pool) return Promise.reject(this.unavailable());
+    const pool = this.pool;
+    if (!pool) return Promise.reject(this.unavailable());
     // A run reserves its worst case before it starts: its instance may grow to its maximum.
     const bytes = instanceMaxBytes(job.limits.memoryLimitMb);
+    if (bytes > this.budget.totalBytes) return Promise.reject(this.neverFits(job, bytes));
+    if (!pool.hasIdle(job)) {
+      // Cold: the context first, in the lane, holding no reservation while it is made (cold-lane.ts).
+      const admitted = this.coldLane.enter(() => this.admitCold(pool, job, bytes), (waiting) => this.gate.refuseWhenFull(waiting));
+      return admitted.then((lease) => this.runOn(pool, lease, job, performance.now(), bytes));
+    }
     // Slot and warm context are taken without an await: most runs then finish in the same tick.
     if (this.gate.tryEnter(bytes)) return this.admitted(job, bytes);
-    if (bytes > this.budget.totalBytes) return Promise.reject(this.neverFits(job, bytes));
     return this.gate.enter(bytes, job.limits.timeoutMs).then(() => this.admitted(job, bytes));
+  }
+
+  /**
+   * A context with the job's script, then a slot and the reservation (the
+   * context counts as idle while it waits for them). When not even the run's
+   * worst case fits now, the slot and reservation come first, as for a warm
+   * call, so that no instance is made outside the budget.
+   */
+  private async admitCold(pool: ContextPool, job: ScriptJob, bytes: number): Promise<Lease> {
+    // Stopped while this call waited for its turn.
+    if (this.pool !== pool) throw this.unavailable();
+    if (!this.budget.hasRoom(bytes)) {
+      if (!this.gate.tryEnter(bytes)) await this.gate.enter(bytes, job.limits.timeoutMs);
+      try {
+        return await pool.create(job);
+      } catch (error) {
+        this.leave(performance.now(), bytes);
+        throw asScriptFailure(error);
+      }
+    }
+    const lease = await pool.create(job);
+    const held = lease.context.memoryBytes;
+    this.budget.addIdle(held);
+    try {
+      if (!this.gate.tryEnter(bytes, held)) await this.gate.enter(bytes, job.limits.timeoutMs, held);
+    } catch (error) {
+      this.budget.removeIdle(held);
+      pool.release(lease.key, lease.context);
+      throw error;
+    }
+    return lease;
   }
 
   /** Holds a run slot and its reservation: every path out of here gives them back. */
@@ -182,8 +224,14 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   get stats(): QuickJsStats {
-    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, abandoned: 0, recycled: 0 };
-    return { ...pool, ...this.budget.stats, running: this.gate.inProgress, waiting: this.gate.waitingCount, refused: this.gate.refusedCount };
+    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, abandoned: 0, recycled: 0, made: 0 };
+    return {
+      ...pool,
+      ...this.budget.stats,
+      running: this.gate.inProgress,
+      waiting: this.gate.waitingCount + this.coldLane.waiting,
+      refused: this.gate.refusedCount,
+    };
   }
 
   async stop(deadlineMs = 5000): Promise<void> {

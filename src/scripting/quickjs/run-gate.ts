@@ -3,6 +3,7 @@ import type { MemoryBudget } from './memory-budget.ts';
 
 interface Waiter {
   bytes: number;
+  held: number;
   admit: () => void;
   refuse: (failure: ScriptFailure) => void;
   timer: NodeJS.Timeout;
@@ -34,22 +35,29 @@ export class RunGate {
   ) {}
 
   /** Takes a slot and reserves `bytes` at once if both are free: the common case costs no promise. */
-  tryEnter(bytes: number): boolean {
-    if (this.running >= this.maxRunning || this.waiting.size > 0 || !this.budget.makeRoom(bytes)) return false;
-    this.running++;
-    this.budget.reserve(bytes);
+  tryEnter(bytes: number, held = 0): boolean {
+    if (this.running >= this.maxRunning || this.waiting.size > 0 || !this.budget.makeRoom(bytes - held)) return false;
+    this.admit(bytes, held);
     return true;
   }
 
+  /** `held`: bytes of a context the call already has, counted as idle until now; the reservation covers them from here. */
+  private admit(bytes: number, held: number): void {
+    this.running++;
+    this.budget.removeIdle(held);
+    this.budget.reserve(bytes);
+  }
+
   /** Resolves when a slot and `bytes` are taken for this call; rejects as overloaded. `bytes` must fit the budget when nothing else runs. */
-  enter(bytes: number, maxWaitMs: number): Promise<void> {
-    if (this.tryEnter(bytes)) return Promise.resolve();
+  enter(bytes: number, maxWaitMs: number, held = 0): Promise<void> {
+    if (this.tryEnter(bytes, held)) return Promise.resolve();
     if (this.waiting.size >= this.queueLimit) {
       return Promise.reject(this.overloaded(`${this.running} JavaScript runs are in progress and ${this.waiting.size} calls are waiting.`));
     }
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         bytes,
+        held,
         admit: resolve,
         refuse: reject,
         timer: setTimeout(() => {
@@ -107,13 +115,22 @@ export class RunGate {
 
   private admitWaiting(): void {
     for (const waiter of this.waiting) {
-      if (this.running >= this.maxRunning || !this.budget.makeRoom(waiter.bytes)) return;
+      if (this.running >= this.maxRunning || !this.budget.makeRoom(waiter.bytes - waiter.held)) return;
       this.waiting.delete(waiter);
       clearTimeout(waiter.timer);
-      this.running++;
-      this.budget.reserve(waiter.bytes);
+      this.admit(waiter.bytes, waiter.held);
       waiter.admit();
     }
+  }
+
+  /**
+   * For calls refused before they reach the gate (cold-lane.ts), counted as
+   * its own: when `othersWaiting` more calls wait elsewhere, whether the queue
+   * is full, as an overloaded failure; null when there is room.
+   */
+  refuseWhenFull(othersWaiting: number): ScriptFailure | null {
+    const waiting = this.waiting.size + othersWaiting;
+    return waiting >= this.queueLimit ? this.overloaded(`${this.running} JavaScript runs are in progress and ${waiting} calls are waiting.`) : null;
   }
 
   private overloaded(message: string): ScriptFailure {
