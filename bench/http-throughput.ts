@@ -54,8 +54,10 @@ function optionsFor(target: Target) {
 }
 
 /**
- * CPU seconds of a process and every live process below it (the subprocess
- * workers: bwrap, its init and the runner), from /proc.
+ * CPU seconds of a process and every process below it (the subprocess
+ * workers: bwrap, its init and the runner), from /proc: each live one's own
+ * time and that of its children it has reaped, so a worker that ended
+ * between two readings still counts (it moved into its parent's figure).
  */
 function treeCpuSecondsOf(root: number): number {
   const parent = new Map<number, number>();
@@ -65,7 +67,8 @@ function treeCpuSecondsOf(root: number): number {
     try {
       const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
       parent.set(Number(entry), Number(fields[1]));
-      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+      // utime, stime, cutime, cstime
+      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
     } catch {
       // gone meanwhile
     }
