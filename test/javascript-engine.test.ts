@@ -1,3 +1,4 @@
+import { eventually } from './helpers/eventually.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, createService, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -230,6 +231,29 @@ describe('limits and hostile scripts', () => {
       expect(failing.map((call) => call.status)).toEqual([500, 504, 500]);
       const after = await Promise.all([1, 2, 3].map(() => small.rest('GET', '/api/v2/slow')));
       expect(after.map((call) => call.status)).toEqual([200, 200, 200]);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('cold calls waiting for a slot wait side by side, each within its own timeout, not one after another', async () => {
+    const small = await startTestServer({ QUICKJS_MAX_RUNNING: '1', QUICKJS_QUEUE_LIMIT: '8' });
+    try {
+      await createService(small, 'hog', 'javascript', 'await new Promise((resolve) => setTimeout(resolve, 3000)); return { done: true }');
+      for (const name of ['first', 'second']) await createService(small, name, 'javascript', 'return 1', { timeout_ms: 600 });
+      const hog = small.rest('GET', '/api/v2/hog');
+      const quickjs = small.server.platform.engines.find('javascript') as unknown as { stats: { running: number } };
+      await eventually(() => quickjs.stats.running === 1, 'the hog to hold the one slot');
+      const refusedAt = async (name: string) => {
+        const response = await small.rest('GET', `/api/v2/${name}`);
+        expect(response.status).toBe(503);
+        return performance.now();
+      };
+      // Both are cold: each waits at the gate with its own timer. One behind the other in the lane, the second
+      // would be refused a whole timeout (600 ms) after the first.
+      const [first, second] = await Promise.all([refusedAt('first'), refusedAt('second')]);
+      expect(Math.abs(second - first)).toBeLessThan(400);
+      expect((await hog).json).toEqual({ done: true });
     } finally {
       await small.stop();
     }

@@ -123,7 +123,7 @@ export class QuickJsEngine implements ScriptEngine {
     if (bytes > this.budget.totalBytes) return Promise.reject(this.neverFits(job, bytes));
     if (!pool.hasIdle(job)) {
       // Cold: the context first, in the lane, holding no reservation while it is made (cold-lane.ts).
-      const admitted = this.coldLane.enter(() => this.admitCold(pool, job, bytes), (waiting) => this.gate.refuseWhenFull(waiting));
+      const admitted = this.coldLane.enter((passOn) => this.admitCold(pool, job, bytes, passOn), (waiting) => this.gate.refuseWhenFull(waiting));
       return admitted.then((lease) => this.runOn(pool, lease, job, performance.now(), bytes));
     }
     // Slot and warm context are taken without an await: most runs then finish in the same tick.
@@ -133,15 +133,16 @@ export class QuickJsEngine implements ScriptEngine {
 
   /**
    * A context with the job's script, then a slot and the reservation (the
-   * context counts as idle while it waits for them). When not even the run's
-   * worst case fits now, the slot and reservation come first, as for a warm
-   * call, so that no instance is made outside the budget.
+   * context counts as idle while it takes them). A call that would have to
+   * wait for a slot or for room passes its turn on and takes them first, as a
+   * warm call does, holding no context while it waits (cold-lane.ts).
    */
-  private async admitCold(pool: ContextPool, job: ScriptJob, bytes: number): Promise<Lease> {
+  private async admitCold(pool: ContextPool, job: ScriptJob, bytes: number, passOn: () => void): Promise<Lease> {
     // Stopped while this call waited for its turn.
     if (this.pool !== pool) throw this.unavailable();
-    if (!this.budget.hasRoom(bytes)) {
-      if (!this.gate.tryEnter(bytes)) await this.gate.enter(bytes, job.limits.timeoutMs);
+    if (this.gate.wouldWait(bytes)) {
+      passOn();
+      await this.gate.enter(bytes, job.limits.timeoutMs);
       try {
         return await pool.create(job);
       } catch (error) {
@@ -153,6 +154,7 @@ export class QuickJsEngine implements ScriptEngine {
     const held = lease.context.memoryBytes;
     this.budget.addIdle(held);
     try {
+      // Rarely waits: only when another call took the slot or the room while this context was made.
       if (!this.gate.tryEnter(bytes, held)) await this.gate.enter(bytes, job.limits.timeoutMs, held);
     } catch (error) {
       this.budget.removeIdle(held);

@@ -34,6 +34,11 @@ export class RunGate {
     private readonly budget: MemoryBudget,
   ) {}
 
+  /** Whether a call for `bytes` would have to wait: every slot taken, calls waiting, or no room even with every idle context dropped. */
+  wouldWait(bytes: number): boolean {
+    return this.running >= this.maxRunning || this.waiting.size > 0 || this.budget.stats.reservedBytes + bytes > this.budget.totalBytes;
+  }
+
   /** Takes a slot and reserves `bytes` at once if both are free: the common case costs no promise. */
   tryEnter(bytes: number, held = 0): boolean {
     if (this.running >= this.maxRunning || this.waiting.size > 0 || !this.budget.makeRoom(bytes - held)) return false;
