@@ -154,8 +154,12 @@ export class QuickJsEngine implements ScriptEngine {
     const held = lease.context.memoryBytes;
     this.budget.addIdle(held);
     try {
-      // Rarely waits: only when another call took the slot or the room while this context was made.
-      if (!this.gate.tryEnter(bytes, held)) await this.gate.enter(bytes, job.limits.timeoutMs, held);
+      // Rarely waits: only when another call took the slot or the room while this context was made. The calls
+      // behind it then find the gate busy and wait without a context.
+      if (!this.gate.tryEnter(bytes, held)) {
+        passOn();
+        await this.gate.enter(bytes, job.limits.timeoutMs, held);
+      }
     } catch (error) {
       this.budget.removeIdle(held);
       pool.release(lease.key, lease.context);
