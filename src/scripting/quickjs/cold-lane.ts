@@ -5,7 +5,7 @@
  * instance held a reservation it could not use yet: 32 cold calls at once
  * filled the default budget, which then evicted every idle context, so the
  * next calls waited for new instances too (10,000 services in turn over 32
- * connections: 70 to 190 calls a second instead of about 1,100). In the
+ * connections: 130 to 190 calls a second instead of about 1,100). In the
  * lane, only the call whose turn it is holds an instance the budget does not
  * count yet, and a slow start cannot hold the budget for the rest. A call
  * that would have to wait for a slot or for room passes its turn on at once

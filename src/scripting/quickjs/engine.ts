@@ -150,7 +150,9 @@ export class QuickJsEngine implements ScriptEngine {
         throw asScriptFailure(error);
       }
     }
-    const lease = await pool.create(job);
+    const lease = await pool.create(job).catch((error: unknown) => {
+      throw asScriptFailure(error);
+    });
     const held = lease.context.memoryBytes;
     this.budget.addIdle(held);
     try {
