@@ -141,7 +141,9 @@ export async function startScriptgate(
  * (src/code-cache.ts), copied into each server's fresh DATA_DIR: servers
  * start as `npm start` does on every start after the first, not as a first
  * start (which compiles from source and then writes the cache, holding some
- * 13 MB more for the rest of its life).
+ * 13 MB more for the rest of its life). The cache is named by the flags, so
+ * the start that makes it has the same ones (with BENCH_CPU_PROF, it writes
+ * a profile too).
  */
 const codeCaches = new Map<string, Promise<string>>();
 function codeCacheFor(nodeArgs: string[]): Promise<string> {
@@ -154,7 +156,7 @@ function codeCacheFor(nodeArgs: string[]): Promise<string> {
       const cacheDir = join(seed, 'code-cache');
       const server = await spawnServer('scriptgate (making its code cache)', 'bench/servers/scriptgate-server.mjs', {
         env: { LOG_LEVEL: 'warn', DATA_DIR: seed, ADMIN_KEY },
-        nodeArgs: nodeArgs.filter((arg) => !arg.startsWith('--cpu-prof')),
+        nodeArgs,
       });
       try {
         // Written just after the server is ready (src/main.ts), under a temporary name first.

@@ -79,7 +79,6 @@ export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: 
       useSubscriptionFanout((error, message) => maskError(error, message, undefined, onUnexpected)),
     ],
   });
-  liveSchemas.set(yoga, live);
   // Yoga's default message and isDev (unset), as its masked-errors plugin calls it.
   plannedOperations.set(yoga, { live, plans, contextOf, maskError: (error) => masked(error, 'Unexpected error.') as GraphQLError });
   return yoga;
@@ -87,9 +86,7 @@ export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: 
 
 export type GraphQLServer = ReturnType<typeof createGraphQL>;
 
-const liveSchemas = new WeakMap<object, LiveSchema>();
-
-/** What the JSON door needs to run a planned operation (src/graphql/typed-field-plans.ts) as Yoga would. */
+/** The live schema, and what the JSON door needs to run a planned operation (src/graphql/typed-field-plans.ts) as Yoga would. */
 export interface PlannedOperations {
   live: LiveSchema;
   plans: TypedFieldPlans;
@@ -104,7 +101,7 @@ export function plannedOperationsOf(yoga: GraphQLServer): PlannedOperations | un
 
 /** Resolves once the server's first schema, with the services' fields, is built (before it takes requests). */
 export function graphqlReady(yoga: GraphQLServer): Promise<void> {
-  return liveSchemas.get(yoga)?.ready ?? Promise.resolve();
+  return plannedOperations.get(yoga)?.live.ready ?? Promise.resolve();
 }
 
 export { schema };

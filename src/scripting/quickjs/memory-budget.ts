@@ -34,6 +34,10 @@ export class MemoryBudget {
     return this.reserved + this.idle + bytes <= this.totalBytes;
   }
 
+  /** Whether `bytes` more could fit at all now: with every idle context dropped, if it came to that. */
+  couldFit(bytes: number): boolean {
+    return this.reserved + bytes <= this.totalBytes;
+  }
   /** Whether `bytes` more fit without evicting anything (spares never push warm contexts out). */
   hasRoom(bytes: number): boolean {
     return this.reserved + this.idle + bytes <= this.totalBytes;

@@ -36,7 +36,7 @@ export class RunGate {
 
   /** Whether a call for `bytes` would have to wait: every slot taken, calls waiting, or no room even with every idle context dropped. */
   wouldWait(bytes: number): boolean {
-    return this.running >= this.maxRunning || this.waiting.size > 0 || this.budget.stats.reservedBytes + bytes > this.budget.totalBytes;
+    return this.running >= this.maxRunning || this.waiting.size > 0 || !this.budget.couldFit(bytes);
   }
 
   /** Takes a slot and reserves `bytes` at once if both are free: the common case costs no promise. */
