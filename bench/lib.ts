@@ -227,13 +227,19 @@ export interface Rss {
   peak: number | null;
 }
 
-/** A process's RSS from /proc/PID/status (Linux), else from `ps`. */
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
 export function cpuSecondsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   // After "pid (comm) ", utime and stime are fields 12 and 13 (0-based), in clock ticks (100 a second here).
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+
+/** CPU seconds a process's main thread (the event loop) has used so far, to the nanosecond (Linux schedstat). */
+export function mainThreadCpuSecondsOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ', 1)[0]) / 1e9;
+}
+
+/** A process's RSS from /proc/PID/status (Linux), else from `ps`. */
 
 export function rssOf(pid: number): Rss {
   try {

@@ -138,4 +138,30 @@ describe('replay', () => {
     const refused = await t.gql(REPLAY, { id: runs.resource[0].id });
     expect(refused.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
   });
+
+  it('a service with run_details: false keeps neither its requests nor its figures; a bad value is refused', async () => {
+    await createService(t, 'private', 'javascript', 'return { ok: true };');
+    const id = (await asAdmin(t, 'GET', '/api/v2/system/service?filter=name%3Dprivate')).resource[0].id;
+    const recordOf = async () => {
+      const call = await t.rest('POST', '/api/v2/private/sign-in', { password: 'hunter2' });
+      expect(call.status).toBe(200);
+      return asAdmin(t, 'GET', `/api/v2/system/execution/${call.headers.get('x-execution-id')}`);
+    };
+    expect(await recordOf()).toMatchObject({ request: { payload: JSON.stringify({ password: 'hunter2' }) }, cpu_ms: expect.any(Number) });
+
+    await asAdmin(t, 'PATCH', `/api/v2/system/service/${id}`, { config: { run_details: false } });
+    const kept = await recordOf();
+    expect(kept).toMatchObject({ request: null, cpu_ms: null, peak_memory_bytes: null, status: 'succeeded' });
+    const replayed = await t.gql(REPLAY, { id: kept.id });
+    expect(replayed.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+
+    // null removes the key: recorded again.
+    await asAdmin(t, 'PATCH', `/api/v2/system/service/${id}`, { config: { run_details: null } });
+    expect((await recordOf()).request).not.toBeNull();
+    for (const bad of ['false', 0, {}]) {
+      const refused = await t.rest('PATCH', `/api/v2/system/service/${id}`, { config: { run_details: bad } });
+      expect(refused.status).toBe(400);
+      expect((refused.json as { error: { message: string } }).error.message).toContain('config.run_details');
+    }
+  });
 });

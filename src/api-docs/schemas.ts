@@ -72,6 +72,7 @@ const scriptConfig: Schema = {
     memory_limit_mb: { type: 'integer', minimum: 1 },
     max_log_bytes: { type: 'integer', minimum: 1 },
     network: { type: 'boolean', description: 'false: subprocess scripts get no network.' },
+    run_details: { type: 'boolean', description: "false: this script's executions keep neither the request nor CPU and memory figures (replay has nothing to run)." },
     paths: { type: 'array', items: text, description: 'Resource templates (`items/{id}`) for event names and the generated API docs.' },
     openapi: { type: 'object', description: 'The service\'s own OpenAPI 3.x document, served at /api/v2/api_docs/{service}.' },
   },

@@ -43,8 +43,9 @@ export async function openDatabase(database: Settings['database'], onError: (err
     const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: database.file, timeout: 5000 }) });
     let hotPath: Database.Database | null = null;
     const connection = async () => (hotPath ??= openSqliteConnection(database.file));
-    const executionWriter = new SqliteExecutionWriter(connection);
+    const executionWriter = new SqliteExecutionWriter(database.file);
     const close = async () => {
+      await executionWriter.close();
       hotPath?.close();
       hotPath = null;
       await db.$disconnect();

@@ -4,7 +4,7 @@ const BUSY_RETRY_MS = 5;
 const BUSY_GIVE_UP_MS = 5_000;
 
 /**
- * The hot path's own SQLite connection (execution batches, the queue), beside
+ * The hot path's own SQLite connection (the queue), beside
  * the one Prisma opens: prepared statements here cost a few µs a row, Prisma's
  * raw SQL about ten times that. It never waits inside SQLite for the write
  * lock (`timeout: 0`): better-sqlite3 is synchronous, so waiting there would

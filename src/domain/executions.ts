@@ -284,29 +284,8 @@ export class ExecutionLog {
     });
   }
 
-  /** Keeps the newest `keep` executions of each service; their log lines go with them. */
-  async prune(keep: number): Promise<number> {
-    await this.ready();
-    const groups = await this.db.execution.groupBy({ by: ['service'], _count: { _all: true } });
-    let removed = 0;
-    for (const group of groups) {
-      if (group._count._all <= keep) continue;
-      const old = await this.db.execution.findMany({
-        where: { service: group.service, status: { not: 'running' } },
-        orderBy: NEWEST_FIRST,
-        skip: keep,
-        select: { id: true },
-      });
-      const ids = old.map((e) => e.id);
-      for (let i = 0; i < ids.length; i += 500) {
-        const chunk = ids.slice(i, i + 500);
-        await this.db.$transaction([
-          this.db.logLine.deleteMany({ where: { executionId: { in: chunk } } }),
-          this.db.execution.deleteMany({ where: { id: { in: chunk } } }),
-        ]);
-      }
-      removed += ids.length;
-    }
-    return removed;
+  /** Keeps the newest `keep` finished executions of each service (never a running one); their log lines go with them. */
+  prune(keep: number): Promise<number> {
+    return this.recorder.prune(keep);
   }
 }

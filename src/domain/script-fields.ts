@@ -11,6 +11,9 @@ export const MAX_CONFIG_BYTES = 64 * 1024;
 export const MAX_RETRIES = 10;
 const CONFIG_LIMITS = { timeout_ms: 'maxTimeoutMs', memory_limit_mb: 'maxMemoryLimitMb', max_log_bytes: 'maxLogBytes' } as const;
 
+/** `network`: false keeps subprocess scripts off the network; `run_details`: false keeps the script's executions from recording requests and figures. */
+const CONFIG_SWITCHES = ['network', 'run_details'] as const;
+
 type Limits = Pick<ScriptingSettings, 'maxTimeoutMs' | 'maxMemoryLimitMb' | 'maxLogBytes' | 'maxScriptBytes'>;
 
 /** A known script type, lower-cased; an unavailable one is SERVICE_UNAVAILABLE (saving it could never run). */
@@ -61,10 +64,11 @@ export function mergeConfig(given: Record<string, unknown>, existing: Record<str
   return merged;
 }
 
-/** Limits within the platform maxima, `network` a boolean; with `retries`, also that (event scripts). */
+/** Limits within the platform maxima, the switches booleans; with `retries`, also that (event scripts). */
 export function validateLimits(config: Record<string, unknown>, limits: Limits, options: { retries?: boolean } = {}): void {
-  if (config.network !== undefined && config.network !== null && typeof config.network !== 'boolean') {
-    throw badInput('Field "config.network" must be true or false.', 'config.network');
+  for (const key of CONFIG_SWITCHES) {
+    const value = config[key];
+    if (value !== undefined && value !== null && typeof value !== 'boolean') throw badInput(`Field "config.${key}" must be true or false.`, `config.${key}`);
   }
   for (const [key, maxKey] of Object.entries(CONFIG_LIMITS)) {
     const value = config[key];

@@ -96,7 +96,8 @@ export class ScriptRunner {
     let secrets = this.secretsFor(target);
     if (secrets instanceof Promise) secrets = await secrets;
     const redact = redactorFor(secrets);
-    const details = this.settings.runDetails !== false;
+    // Off for the instance (EXECUTIONS_RUN_DETAILS) or for this script (config.run_details: a service handling data that must not be kept).
+    const details = this.settings.runDetails !== false && (owner.config as { run_details?: unknown }).run_details !== false;
     // A saved service's own run records which of its versions ran (event scripts and unsaved scripts have none).
     const saved = target.eventName === null && (owner as { id?: unknown }).id ? (owner as unknown as { id: number; version?: number }) : null;
     const run = this.executions.start(

@@ -57,6 +57,12 @@ export class ExecutionRecorder {
     return this.flushing;
   }
 
+  /** Keeps the newest `keep` finished executions of each service, once what is pending is written. */
+  async prune(keep: number): Promise<number> {
+    await this.flush();
+    return this.writer.prune(keep);
+  }
+
   private schedule(delayMs = this.intervalMs): void {
     if (this.timer) return;
     this.timer = setTimeout(() => {
