@@ -12,7 +12,9 @@ import { build as buildConsole } from 'vite';
 const external = ['better-sqlite3', 'pino', 'pino-pretty', 'thread-stream', '@prisma/*', 'pg', 'ioredis'];
 // graphql-js checks every instanceof the long way unless NODE_ENV is production (it looks for a second copy of itself).
 const production = { 'process.env.NODE_ENV': '"production"' };
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', external, logLevel: 'warning', define: production };
+// ES module builds first (for packages without an `exports` map): graphql's CommonJS build, bundled, reached every
+// export through two getters (esbuild's namespace object, then graphql's own), 5 µs of a typed field's call.
+const common = { bundle: true, platform: 'node', mainFields: ['module', 'main'], target: 'node20', sourcemap: 'linked', external, logLevel: 'warning', define: production };
 
 // `--start-only DIR`: the `npm start` files alone, into DIR (test/startup.test.ts builds its own copy).
 const startOnly = process.argv[2] === '--start-only';
