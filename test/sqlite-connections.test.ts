@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type OpenDatabase } from '../src/db/client.ts';
+import { SqliteExecutionWriter } from '../src/db/sqlite-execution-writer.ts';
+import { eventually } from './helpers/eventually.ts';
 import type { Worker } from 'node:worker_threads';
 import type { ExecutionEvent, LogLineEvent } from '../src/logs/bus.ts';
 import { threadCpuReader } from '../src/scripting/quickjs/thread-cpu.ts';
@@ -126,5 +128,20 @@ describe('the execution writer thread', () => {
     await executionWriter.write([execution('after-death', 'mortal')], []);
     const stored = await db.execution.findMany({ where: { service: 'mortal' }, select: { id: true } });
     expect(stored.map((row) => row.id)).toEqual(expect.arrayContaining(['before-death', 'after-death']));
+  });
+
+  it('stops when idle (its memory goes with it) and starts again for the next batch', async () => {
+    const writer = new SqliteExecutionWriter(join(dataDir, 'scriptgate.db'), 50);
+    const threadOf = () => (writer as unknown as { thread: Worker | null }).thread;
+    try {
+      await writer.write([execution('idle-1', 'idle')], []);
+      expect(threadOf()).not.toBeNull();
+      await eventually(() => threadOf() === null, 'the idle thread stopped');
+      await writer.write([execution('idle-2', 'idle')], []);
+      const stored = await database.db.execution.findMany({ where: { service: 'idle' }, select: { id: true }, orderBy: { id: 'asc' } });
+      expect(stored.map((row) => row.id)).toEqual(['idle-1', 'idle-2']);
+    } finally {
+      await writer.close();
+    }
   });
 });
