@@ -93,4 +93,17 @@ describe.skipIf(!available)('PostgreSQL', () => {
       await other.stop();
     }
   });
+
+  it('prunes with the same SQL: the newest N finished executions per service stay, their lines with them', async () => {
+    await createService(t, 'pg-prune', 'javascript', "console.log('kept?'); return 1");
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await t.rest('GET', '/api/v2/pg-prune')).headers.get('x-execution-id')!);
+    const removed = await t.server.platform.executions.prune(2);
+    expect(removed).toBeGreaterThanOrEqual(3);
+    const listed = await t.rest('GET', `/api/v2/system/execution?filter=${encodeURIComponent("service = 'pg-prune'")}`);
+    expect(listed.json.resource.map((e: { id: string }) => e.id)).toEqual([ids[4], ids[3]]);
+    expect(await t.server.platform.executions.logs(ids[0]!, { afterSequence: 0, limit: 10 })).toEqual([]);
+    expect((await t.server.platform.executions.logs(ids[4]!, { afterSequence: 0, limit: 10 })).map((line) => line.message)).toEqual(['kept?']);
+    expect(await t.server.platform.executions.prune(2)).toBe(0);
+  });
 });
