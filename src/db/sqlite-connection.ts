@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 
-const BUSY_RETRY_MS = 5;
+/** The execution writer's thread holds the write lock a millisecond or two per batch: a statement that meets it soon goes on. */
+const BUSY_RETRY_MS = 1;
 const BUSY_GIVE_UP_MS = 5_000;
 
 /**
@@ -10,6 +11,7 @@ const BUSY_GIVE_UP_MS = 5_000;
  * lock (`timeout: 0`): better-sqlite3 is synchronous, so waiting there would
  * block the event loop while the holder (a Prisma transaction left open
  * across an await) could not go on. `whenNotBusy` waits between tries instead.
+ * The execution writer's thread has a connection of its own, which may wait.
  */
 export function openSqliteConnection(file: string): Database.Database {
   const connection = new Database(file, { timeout: 0 });
@@ -20,7 +22,7 @@ export function openSqliteConnection(file: string): Database.Database {
   return connection;
 }
 
-/** Runs `body`, trying again every 5 ms while another connection holds the write lock (at most 5 s). */
+/** Runs `body`, trying again every millisecond while another connection holds the write lock (at most 5 s). */
 export async function whenNotBusy<T>(body: () => T): Promise<T> {
   for (let waited = 0; ; waited += BUSY_RETRY_MS) {
     try {

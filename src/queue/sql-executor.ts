@@ -33,8 +33,8 @@ export class PrismaExecutor implements SqlExecutor {
 const MAX_PREPARED = 64;
 
 /**
- * Straight on the hot path's own better-sqlite3 connection (as the execution
- * writer does; see db/sqlite-connection.ts): an enqueue through Prisma's raw
+ * Straight on the queue's own better-sqlite3 connection (see
+ * db/sqlite-connection.ts): an enqueue through Prisma's raw
  * SQL cost about ten times a prepared statement. A statement that meets the
  * write lock held by a Prisma transaction waits between tries.
  */
