@@ -1,10 +1,11 @@
 // What recording each run's request and its CPU and memory figures costs a
-// call: two copies of the same `javascript` endpoint (query parameters and a
-// few headers, as a client sends them) on one server, one of them with
-// `run_details: false` in its config, measured back to back in each round.
-// One server, not two (one with EXECUTIONS_RUN_DETAILS=off): two servers of
-// the same build and settings differed by up to 10% between them here, which
-// hid a 3% target; within one server they differ by 1 to 3%.
+// call: one `javascript` endpoint (query parameters and a few headers, as a
+// client sends them) on one server, measured with `run_details` on and then
+// off in its config (each save a new version, warmed up before it is
+// measured), back to back in each round. Two servers, one with
+// EXECUTIONS_RUN_DETAILS=off, differed by up to 10% when both recorded; two
+// services on one server by about 2%; one service differs only in what the
+// bench compares.
 import autocannon from 'autocannon';
 import { ADMIN_KEY, API_KEY_HEADER, cpuSecondsOf, mainThreadCpuSecondsOf, note, printTable, record, rest, section, startScriptgate } from './lib.ts';
 
@@ -13,7 +14,9 @@ const CONNECTIONS = 16;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const TARGET_RATIO = 0.97;
-/** BENCH_RECORDING_SAME=1: both endpoints record, so the ratio shows what the bench's own noise reads as. */
+/** Seconds of load on each new version before it is measured. */
+const WARMUP_S = 0.5;
+/** BENCH_RECORDING_SAME=1: recorded both ways, so the ratio shows what the bench's own noise reads as. */
 const SAME = Boolean(process.env.BENCH_RECORDING_SAME);
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -26,14 +29,14 @@ interface Round {
   mainUs: number;
 }
 
-async function measure(url: string, pid: number): Promise<Round> {
+async function measure(url: string, pid: number, seconds = DURATION_S): Promise<Round> {
   const cpuBefore = cpuSecondsOf(pid);
   const mainBefore = mainThreadCpuSecondsOf(pid);
   const result = await autocannon({
     url,
     headers: { [API_KEY_HEADER]: ADMIN_KEY, accept: 'application/json', 'user-agent': 'bench-client/1.0', 'x-request-id': 'bench-123' },
     connections: CONNECTIONS,
-    duration: DURATION_S,
+    duration: seconds,
   });
   if (result.non2xx || result.errors) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   const perRequest = (seconds: number) => (seconds * 1e6) / result.requests.total;
@@ -42,44 +45,39 @@ async function measure(url: string, pid: number): Promise<Round> {
 
 export async function benchRecordingCost(): Promise<void> {
   section(
-    `Recording cost: request + CPU/memory figures recorded vs run_details: false${SAME ? ' (BENCH_RECORDING_SAME: both recorded)' : ''}, ` +
-      `one server, ${ROUNDS} rounds of ${DURATION_S} s each, ${CONNECTIONS} connections`,
+    `Recording cost: request + CPU/memory figures recorded vs run_details: false${SAME ? ' (BENCH_RECORDING_SAME: recorded both times)' : ''}, ` +
+      `one service, ${ROUNDS} rounds of ${DURATION_S} s each way, ${CONNECTIONS} connections`,
   );
   const server = await startScriptgate();
   const both = ['on', 'off'] as const;
   try {
-    const urls: Record<'on' | 'off', string> = { on: '', off: '' };
-    for (const which of both) {
-      const name = which === 'on' ? 'recorded' : 'unrecorded';
-      const created = await rest(server.url, 'POST', '/api/v2/system/service', {
-        name,
-        type: 'javascript',
-        config: {
-          content: 'return { sum: Number(event.request.parameters.a) + Number(event.request.parameters.b) };',
-          run_details: which === 'on' || SAME,
-        },
-      });
-      if (created.status !== 201) throw new Error(`creating the service: ${created.status} ${created.text}`);
-      urls[which] = `${server.url}/api/v2/${name}/add?a=1&b=2`;
-    }
-    for (const which of both) await measure(urls[which], server.pid); // warm-up
-    // The figures really are recorded for one and not for the other.
-    const check = async (which: 'on' | 'off') => {
-      const list = await rest(server.url, 'GET', `/api/v2/system/execution?limit=1&fields=cpu_ms,request&filter=${encodeURIComponent(`service = '${which === 'on' ? 'recorded' : 'unrecorded'}'`)}`);
-      return list.json.resource[0] as { cpu_ms: number | null; request: unknown };
+    const created = await rest(server.url, 'POST', '/api/v2/system/service', {
+      name: 'recorded',
+      type: 'javascript',
+      config: { content: 'return { sum: Number(event.request.parameters.a) + Number(event.request.parameters.b) };' },
+    });
+    if (created.status !== 201) throw new Error(`creating the service: ${created.status} ${created.text}`);
+    const url = `${server.url}/api/v2/recorded/add?a=1&b=2`;
+    /** Switches recording and warms the new version up; checks the last call was recorded, or not, as asked. */
+    const recording = async (which: 'on' | 'off') => {
+      const saved = await rest(server.url, 'PATCH', `/api/v2/system/service/${created.json.id}`, { config: { run_details: which === 'on' || SAME } });
+      if (saved.status !== 200) throw new Error(`switching recording: ${saved.status} ${saved.text}`);
+      await measure(url, server.pid, WARMUP_S);
+      const last = (await rest(server.url, 'GET', '/api/v2/system/execution?limit=1&fields=cpu_ms,request')).json.resource[0] as { cpu_ms: number | null; request: unknown };
+      const recorded = last.cpu_ms !== null && last.request !== null;
+      if (recorded !== (which === 'on' || SAME)) throw new Error(`recording is not what the bench compares (${which}): ${JSON.stringify(last)}`);
     };
-    const [on, off] = [await check('on'), await check('off')];
-    if (on.cpu_ms === null || on.request === null || (!SAME && (off.cpu_ms !== null || off.request !== null))) {
-      throw new Error(`recording is not what the bench compares: on ${JSON.stringify(on)}, off ${JSON.stringify(off)}`);
-    }
 
     // This machine's speed drifts by tens of percent over seconds: each round
-    // measures both endpoints back to back (in alternating order), and the
-    // figure is the median of the rounds' own ratios.
+    // measures both ways back to back (in alternating order), and the figure
+    // is the median of the rounds' own ratios.
     const rounds: Record<'on' | 'off', Round>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const measured = {} as Record<'on' | 'off', Round>;
-      for (const which of round % 2 === 0 ? both : ([...both].reverse() as ('on' | 'off')[])) measured[which] = await measure(urls[which], server.pid);
+      for (const which of round % 2 === 0 ? both : ([...both].reverse() as ('on' | 'off')[])) {
+        await recording(which);
+        measured[which] = await measure(url, server.pid);
+      }
       rounds.push(measured);
     }
     const list = (which: 'on' | 'off', key: keyof Round, digits: number) => rounds.map((r) => r[which][key].toFixed(digits)).join(', ');
