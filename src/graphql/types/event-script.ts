@@ -19,7 +19,7 @@ export const EventScriptRef = builder.prismaObject('EventScript', {
     allowEventModification: t.exposeBoolean('allowEventModification', {
       description: 'Whether changes the script makes to the request or response apply (a throw always does).',
     }),
-    config: t.field({ type: 'JSON', description: 'timeout_ms, memory_limit_mb, max_log_bytes, network, retries (queued), and any other keys.', resolve: (s) => s.config }),
+    config: t.field({ type: 'JSON', description: 'timeout_ms, memory_limit_mb, max_log_bytes, network, run_details, retries (queued), and any other keys.', resolve: (s) => s.config }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -33,7 +33,7 @@ const EventScriptInput = builder.inputType('EventScriptInput', {
     isActive: t.boolean({ description: 'Default true.' }),
     allowEventModification: t.boolean({ description: 'Default false.' }),
     skipSyntaxCheck: t.boolean({ description: 'Store the script even when it does not compile (work in progress); running it then fails.' }),
-    config: t.field({ type: 'JSON', description: 'timeout_ms, memory_limit_mb, max_log_bytes, network, retries (0 to 10, queued scripts).' }),
+    config: t.field({ type: 'JSON', description: 'timeout_ms, memory_limit_mb, max_log_bytes, network, run_details (false: no request or figures recorded), retries (0 to 10, queued scripts).' }),
   }),
 });
 

@@ -43,7 +43,7 @@ const CreateServiceInput = builder.inputType('CreateServiceInput', {
     content: t.string({ required: true, description: serviceFields.content }),
     message: t.string({ description: serviceFields.message }),
     isActive: t.boolean(),
-    config: t.field({ type: 'JSON', description: 'Other settings, e.g. timeout_ms, memory_limit_mb.' }),
+    config: t.field({ type: 'JSON', description: 'Other settings, e.g. timeout_ms, memory_limit_mb, run_details (false: no request or figures recorded).' }),
     graphql: t.string({ description: serviceFields.graphql }),
     skipSyntaxCheck: t.boolean({ description: 'Store the script even when it does not compile (work in progress); running it then fails.' }),
   }),

@@ -35,7 +35,7 @@ export type CreateRoleInput = {
 };
 
 export type CreateServiceInput = {
-  /** Other settings, e.g. timeout_ms, memory_limit_mb. */
+  /** Other settings, e.g. timeout_ms, memory_limit_mb, run_details (false: no request or figures recorded). */
   config?: unknown;
   /** The script. */
   content: string;
@@ -65,7 +65,7 @@ export type DiagnosticSeverity =
 export type EventScriptInput = {
   /** Default false. */
   allowEventModification?: boolean | null | undefined;
-  /** timeout_ms, memory_limit_mb, max_log_bytes, network, retries (0 to 10, queued scripts). */
+  /** timeout_ms, memory_limit_mb, max_log_bytes, network, run_details (false: no request or figures recorded), retries (0 to 10, queued scripts). */
   config?: unknown;
   /** The script; empty by default. */
   content?: string | null | undefined;
