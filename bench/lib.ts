@@ -240,7 +240,6 @@ export function mainThreadCpuSecondsOf(pid: number): number {
 }
 
 /** A process's RSS from /proc/PID/status (Linux), else from `ps`. */
-
 export function rssOf(pid: number): Rss {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -42,23 +42,5 @@ await build({
 await build({ ...common, entryPoints: ['src/launcher.ts'], outfile: join(outdir, 'scriptgate.mjs'), format: 'esm' });
 if (startOnly) process.exit(0);
 
-// The programmatic entry (dist/server.mjs, what the benchmarks' server process
-// imports): ES modules, split so that engines and drivers load on first use.
-await build({
-  ...common,
-  entryPoints: { server: 'src/index.ts' },
-  outdir: 'dist',
-  outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunks/[name]-[hash]',
-  splitting: true,
-  format: 'esm',
-  // ASCII, as scriptgate.cjs: V8 holds a module's source for as long as it runs, and a file with one
-  // non-ASCII character (a licence comment) is held at two bytes a character (10 MB instead of 3.5).
-  minifyWhitespace: true,
-  legalComments: 'linked',
-  // Bundled CommonJS packages call require(); an ES module has none of its own.
-  banner: { js: "import { createRequire as __scriptgateRequire } from 'node:module'; const require = __scriptgateRequire(import.meta.url);" },
-});
-
 // The web console (console/, served at /console): static files into dist/console.
 await buildConsole({ configFile: 'console/vite.config.ts' });

@@ -76,7 +76,7 @@ export function createGraphQL(platform: Platform, db: Db, onUnexpected: (error: 
       ...useRequestLimits(),
       useOperationAccess(),
       useTypedFieldPlans(plans),
-      useSubscriptionFanout((error, message) => maskError(error, message, undefined, onUnexpected)),
+      useSubscriptionFanout((error, message) => masked(error, message)),
     ],
   });
   // Yoga's default message and isDev (unset), as its masked-errors plugin calls it.

@@ -31,13 +31,14 @@ export class MemoryBudget {
   makeRoom(bytes: number): boolean {
     const over = this.reserved + this.idle + bytes - this.totalBytes;
     if (over > 0) this.evictIdle(over);
-    return this.reserved + this.idle + bytes <= this.totalBytes;
+    return this.hasRoom(bytes);
   }
 
   /** Whether `bytes` more could fit at all now: with every idle context dropped, if it came to that. */
   couldFit(bytes: number): boolean {
     return this.reserved + bytes <= this.totalBytes;
   }
+
   /** Whether `bytes` more fit without evicting anything (spares never push warm contexts out). */
   hasRoom(bytes: number): boolean {
     return this.reserved + this.idle + bytes <= this.totalBytes;

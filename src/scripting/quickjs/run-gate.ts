@@ -36,12 +36,17 @@ export class RunGate {
 
   /** Whether a call for `bytes` would have to wait: every slot taken, calls waiting, or no room even with every idle context dropped. */
   wouldWait(bytes: number): boolean {
-    return this.running >= this.maxRunning || this.waiting.size > 0 || !this.budget.couldFit(bytes);
+    return this.busy() || !this.budget.couldFit(bytes);
+  }
+
+  /** Every slot taken, or calls waiting (they go first). */
+  private busy(): boolean {
+    return this.running >= this.maxRunning || this.waiting.size > 0;
   }
 
   /** Takes a slot and reserves `bytes` at once if both are free: the common case costs no promise. */
   tryEnter(bytes: number, held = 0): boolean {
-    if (this.running >= this.maxRunning || this.waiting.size > 0 || !this.budget.makeRoom(bytes - held)) return false;
+    if (this.busy() || !this.budget.makeRoom(bytes - held)) return false;
     this.admit(bytes, held);
     return true;
   }
