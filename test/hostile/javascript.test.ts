@@ -276,16 +276,24 @@ describe('finding 4: memory is bounded and given back', () => {
       const execution = await t.rest('GET', `/api/v2/system/execution/${response.headers.get('x-execution-id')}`);
       return { response, execution, cpuMs: execution.json.cpu_ms as number };
     };
-    const before = await cpuOf('huge-string');
-    const { response, execution, cpuMs } = await cpuOf('huge-line');
-    const after = await cpuOf('huge-string');
-    const buildingMs = Math.max(before.cpuMs, after.cpuMs);
-    expect(response.json).toEqual({ logged: true });
+    // Interleaved, three logging runs between four building ones; the cheapest logging run is compared, so that
+    // one run slowed by the machine (a page-fault storm, another test file's load) does not decide.
+    const building = [await cpuOf('huge-string')];
+    const logging = [];
+    for (let i = 0; i < 3; i++) {
+      logging.push(await cpuOf('huge-line'));
+      building.push(await cpuOf('huge-string'));
+    }
+    const buildingMs = Math.max(...building.map((run) => run.cpuMs));
+    for (const { response, execution } of logging) {
+      expect(response.json).toEqual({ logged: true });
+      expect(execution.json.logs_truncated).toBe(true);
+      expect(execution.json.log_bytes).toBeLessThanOrEqual(100_000);
+    }
     // Logging it adds what a 100 KB cut costs (the runs take 0.95 to 1.07 times the building's), not a 50 MB copy
-    // (1.5 to 1.6 times, measured with the guest-side cut removed): a ratio holds on a slower machine, a fixed budget did not.
-    expect(cpuMs).toBeLessThan(buildingMs * 1.25 + 10);
-    expect(execution.json.logs_truncated).toBe(true);
-    expect(execution.json.log_bytes).toBeLessThanOrEqual(100_000);
+    // (1.5 to 1.6 times, measured with the guest-side cut removed, in every run): a ratio holds on a slower machine,
+    // a fixed budget did not.
+    expect(Math.min(...logging.map((run) => run.cpuMs))).toBeLessThan(buildingMs * 1.25 + 10);
     await serverStillServes();
   });
 
