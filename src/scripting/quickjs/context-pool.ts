@@ -45,8 +45,9 @@ export class ContextPool {
   private live = 0;
   /** Instances dropped without a clean dispose (an aborted instance). */
   private abandoned = 0;
-  /** Contexts made in the instance of an idle one (see recycleColdest). */
+  /** Contexts made in the instance of an idle one (see recycleColdest), and how many of those by restoring its image. */
   private recycledCount = 0;
+  private restoredCount = 0;
   /** New instances asked for and not made yet (see newContext). */
   private pendingInstances = 0;
   /** New instances made since start. */
@@ -145,6 +146,7 @@ export class ContextPool {
       spares: this.ready.length,
       abandoned: this.abandoned,
       recycled: this.recycledCount,
+      restored: this.restoredCount,
       made: this.madeCount,
     };
   }
@@ -168,7 +170,7 @@ export class ContextPool {
   private async makeContext(memoryLimitMb: number): Promise<WarmContext> {
     // The instance may grow by the script's limit plus room for the runtime's own structures.
     const module = await this.modules.create(memoryLimitMb * 1024 * 1024 + RUNTIME_SLACK_BYTES);
-    const context = new WarmContext(module, memoryLimitMb);
+    const context = new WarmContext(module, memoryLimitMb, true);
     this.live++;
     this.madeCount++;
     return context;
@@ -247,7 +249,8 @@ export class ContextPool {
    * context reuses the instance of the coldest idle one with the same memory
    * limit (its maximum is fixed when made) instead of making another: traffic
    * spread over more services than the warm set holds would otherwise pay
-   * for a new instance on nearly every call.
+   * for a new instance on nearly every call. Reusing one restores its memory
+   * image where it has one (WarmContext.recycled).
    */
   private recycleColdest(memoryLimitMb: number): WarmContext | null {
     // Below capacity a new instance grows the warm set, unless one is already being made (a spare): waiting for
@@ -266,8 +269,10 @@ export class ContextPool {
       } catch {
         // the prelude failed in the fresh runtime: a new instance is made instead
       }
-      if (fresh) this.recycledCount++;
-      else {
+      if (fresh) {
+        this.recycledCount++;
+        if (fresh === context) this.restoredCount++;
+      } else {
         if (context.disposeError) this.abandoned++;
         this.live--;
       }

@@ -32,8 +32,9 @@ export interface QuickJsStats {
   instances: number;
   idle: number;
   spares: number;
-  /** Contexts made by reusing an idle instance, since start. */
+  /** Contexts made by reusing an idle instance, since start; `restored` of them by copying back its memory image. */
   recycled: number;
+  restored: number;
   /** New instances made since start (cold calls served by recycling an idle one's instance do not count). */
   made: number;
   running: number;
@@ -232,7 +233,7 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   get stats(): QuickJsStats {
-    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, abandoned: 0, recycled: 0, made: 0 };
+    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, abandoned: 0, recycled: 0, restored: 0, made: 0 };
     return {
       ...pool,
       ...this.budget.stats,

@@ -60,6 +60,23 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
   let maxLogChars = 1024 * 1024;
   function limit(name) { return name === 'log' ? maxLogChars : maxResponseChars; }
 
+  // Math.random is xoshiro128** seeded by the host on a context's first run: QuickJS seeds its own from the
+  // clock when the context is made, and a context restored from its instance's image would repeat it.
+  const imul = Math.imul;
+  let s0 = 1, s1 = 0, s2 = 0, s3 = 0;
+  function rotl(x, k) { return (x << k) | (x >>> (32 - k)); }
+  function next32() {
+    const result = imul(rotl(imul(s1, 5), 7), 9);
+    const t = s1 << 9;
+    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl(s3, 11);
+    return result >>> 0;
+  }
+  defineProperty(Math, 'random', { value: function random() { return ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992; }, writable: true, configurable: true });
+  function seedRandom(seed) {
+    s0 = seed[0] | 0; s1 = seed[1] | 0; s2 = seed[2] | 0; s3 = seed[3] | 0;
+    if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
+  }
+
   // Like a Node process, a run ends once the script returned and nothing it
   // started (timers, platform.api calls) is still pending: DreamFactory's
   // callback-style scripts set the response from a callback.
@@ -158,12 +175,13 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
   }
 
   // Empty strings arrive as undefined. restJson is empty for a fresh response: { resource } plus the default response.
-  // limitsJson is sent only when the service's limits changed.
+  // limitsJson is sent only when the service's limits changed, and on a context's first run (with the random seed).
   function run(script, resource, restJson, platformJson, limitsJson, wantRequest) {
     if (limitsJson !== undefined) {
       const limits = parseJson(limitsJson);
       maxResponseChars = limits.response;
       maxLogChars = limits.log;
+      if (limits.seed !== undefined) seedRandom(limits.seed);
     }
     const event = new ScriptEvent();
     if (restJson === undefined) event.resource = resource === undefined ? '' : resource;
