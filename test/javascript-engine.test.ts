@@ -367,10 +367,60 @@ describe('isolation', () => {
           expect((await small.rest('GET', `/api/v2/victim${i}`)).json).toEqual({ theirs: 'undefined', stolen: 'undefined', leak: true, pushed: 1 });
         }
       }
-      const quickjs = small.server.platform.engines.find('javascript') as unknown as { stats: { instances: number; recycled: number } };
-      // Sixteen calls over eight services: all but the first few reused a warm instance.
-      expect(quickjs.stats.recycled).toBeGreaterThanOrEqual(12);
+      const quickjs = small.server.platform.engines.find('javascript') as unknown as { stats: { instances: number; recycled: number; restored: number } };
+      // Sixteen calls over eight services: three instances, and all but the calls that found their warm context reused one, by restoring its memory image.
+      expect(quickjs.stats.recycled).toBeGreaterThanOrEqual(10);
+      expect(quickjs.stats.restored).toBe(quickjs.stats.recycled);
       expect(quickjs.stats.instances).toBeLessThanOrEqual(3);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('hands a restored instance to the next service with no byte of the last one’s memory readable, and a Math.random of its own', async () => {
+    // One warm context and no spares: after the first call, every call to another service restores the same instances.
+    const small = await startTestServer({ QUICKJS_WARM_CONTEXTS: '1', QUICKJS_SPARE_CONTEXTS: '0' });
+    try {
+      const writer = "const bytes = new Uint8Array(4 << 20); bytes.fill(0xab); const text = 'secret-'.repeat(1 << 16); globalThis.kept = [bytes, text]; return { wrote: bytes.length + text.length }";
+      const reader =
+        'const bytes = new Uint8Array(4 << 20); let dirty = 0; for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) dirty++; ' +
+        'const holes = new Array(1 << 16); let defined = 0; for (let i = 0; i < holes.length; i++) if (holes[i] !== undefined) defined++; ' +
+        'return { dirty, defined, kept: typeof globalThis.kept, random: [Math.random(), Math.random()] }';
+      for (let i = 0; i < 3; i++) await createService(small, `writer${i}`, 'javascript', writer);
+      for (let i = 0; i < 3; i++) await createService(small, `reader${i}`, 'javascript', reader);
+      const randoms: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        expect((await small.rest('GET', `/api/v2/writer${i}`)).json).toEqual({ wrote: (4 << 20) + 7 * (1 << 16) });
+        const { json } = await small.rest('GET', `/api/v2/reader${i}`);
+        expect(json).toMatchObject({ dirty: 0, defined: 0, kept: 'undefined' });
+        randoms.push(...json.random);
+      }
+      // Each restored context seeds its own: the same image would otherwise repeat the same numbers.
+      expect(new Set(randoms).size).toBe(randoms.length);
+      for (const value of randoms) expect(value >= 0 && value < 1).toBe(true);
+      const quickjs = small.server.platform.engines.find('javascript') as unknown as { stats: { restored: number } };
+      expect(quickjs.stats.restored).toBeGreaterThanOrEqual(4);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('runs services outside a full warm set in a few scratch instances, and admits one called cold again to the warm set', async () => {
+    const small = await startTestServer({ QUICKJS_WARM_CONTEXTS: '2', QUICKJS_SPARE_CONTEXTS: '0' });
+    try {
+      for (let i = 0; i < 12; i++) await createService(small, `spread${i}`, 'javascript', `return { n: ${i} }`);
+      const quickjs = small.server.platform.engines.find('javascript') as unknown as { stats: { instances: number; idle: number; scratch: number } };
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 12; i++) expect((await small.rest('GET', `/api/v2/spread${i}`)).json).toEqual({ n: i });
+      }
+      // The warm set (2) and one scratch instance serve all twelve: calls one at a time need no more.
+      expect(quickjs.stats.instances).toBeLessThanOrEqual(3);
+      expect(quickjs.stats.scratch).toBeGreaterThanOrEqual(1);
+      // Called cold twice within the last 1,024 cold calls: spread11 joined the warm set, so its next call is warm.
+      expect(quickjs.stats.idle).toBe(2);
+      const before = (quickjs as unknown as { stats: { recycled: number } }).stats.recycled;
+      await small.rest('GET', '/api/v2/spread11');
+      expect((quickjs as unknown as { stats: { recycled: number } }).stats.recycled).toBe(before);
     } finally {
       await small.stop();
     }

@@ -17,6 +17,18 @@ const SPARE_DELAY_MS = 20;
  */
 export const KEEP_WARM_MAX_GROWTH_BYTES = 32 * 1024 * 1024;
 
+/** Scratch contexts kept (see ContextPool): enough for the cold runs in flight at once to find one. */
+const SCRATCH_CONTEXTS = 4;
+/** Keys of cold calls remembered (see ContextPool.admitted), at least. */
+const MIN_RECENT_COLD = 1024;
+
+export interface Lease {
+  context: WarmContext;
+  key: string;
+  /** A call to a service not admitted to the warm set: its context goes back to the scratch contexts. */
+  scratch: boolean;
+}
+
 /**
  * Idle warm contexts, keyed by owner, script and limits so a context never
  * serves another service or a changed script. Least recently used ones are
@@ -24,11 +36,18 @@ export const KEEP_WARM_MAX_GROWTH_BYTES = 32 * 1024 * 1024;
  * A few spare contexts (prelude installed, no script) are kept ready for the
  * default memory limit: making a context costs a new WebAssembly instance and
  * a QuickJS runtime (3 to 10 ms), loading a script into a spare well under 1 ms.
+ *
+ * Once the warm set is full, a service joins it only when it is called cold
+ * a second time while its first cold call is still remembered (the last
+ * 1,024 or more); until then its calls run in scratch contexts, a few
+ * instances restored from their memory image for each call and reused most
+ * recent first. Traffic spread over more services than the warm set holds
+ * would otherwise push a warm context out on every call, and restore each
+ * call into an instance whose memory had long left the CPU's caches: over
+ * 10,000 services in turn, 64 instances in rotation served 0.41 of one
+ * service's throughput, 4 served 0.67 (.scratch measurements in
+ * docs/MEASUREMENTS.md, session 9).
  */
-export interface Lease {
-  context: WarmContext;
-  key: string;
-}
 
 export class ContextPool {
   /** Insertion order is recency order: the first entry is the coldest. */
@@ -41,7 +60,11 @@ export class ContextPool {
   private preparing = false;
   /** Bytes each idle or spare context was counted at in the budget. */
   private readonly counted = new Map<WarmContext, number>();
-  /** Instances alive: idle, spare and running. */
+  /** Most recently released last; each still holds the script of its last call. */
+  private readonly scratch: Lease[] = [];
+  /** Keys of recent cold calls, oldest first (see admitted). */
+  private readonly recentCold = new Set<string>();
+  /** Instances alive: idle, spare, scratch and running. */
   private live = 0;
   /** Instances dropped without a clean dispose (an aborted instance). */
   private abandoned = 0;
@@ -64,46 +87,59 @@ export class ContextPool {
     this.prepareSpares();
   }
 
-  /** Whether an idle warm context for this job's script is here now. */
+  /** Whether an idle context holding this job's script is here now (warm, or a scratch context its last call left). */
   hasIdle(job: ScriptJob): boolean {
-    return this.idle.has(keyOf(job));
+    const key = keyOf(job);
+    return this.idle.has(key) || this.scratchIndexOf(key) !== -1;
   }
 
-  /** An idle warm context for this job, without waiting; null when a new one must be made. */
+  /** An idle context holding this job's script, without waiting; null when one must be made. */
   takeIdle(job: ScriptJob): Lease | null {
     const key = keyOf(job);
     const list = this.idle.get(key);
     const context = list?.pop();
-    if (!context) return null;
+    if (!context) return this.takeScratchHolding(key);
     this.idleCount--;
     if (list!.length === 0) this.idle.delete(key);
     this.uncount(context);
-    return { context, key };
+    return { context, key, scratch: false };
   }
 
   /** A context with the job's script loaded (the run's reservation covers it); a script that does not compile is a ScriptFailure. */
   async create(job: ScriptJob): Promise<Lease> {
     // A script that does not parse is refused before it costs a spare (the check is remembered per script).
     wrapScript(job.scriptKey, job.script);
+    const key = keyOf(job);
     const { memoryLimitMb } = job.limits;
-    const usesSpares = memoryLimitMb === this.spares.memoryLimitMb;
-    const spare = usesSpares ? this.ready.pop() : undefined;
-    if (spare) this.uncount(spare);
-    if (usesSpares) this.prepareSpares();
-    const context = spare ?? this.recycleColdest(memoryLimitMb) ?? (await this.newContext(memoryLimitMb));
+    const scratch = !this.admitted(key);
+    let context = scratch ? this.reuseScratch(memoryLimitMb) : null;
+    // Scratch contexts live in instances of their own, beyond the warm set's, once made.
+    if (!context && scratch && this.live < this.capacity + SCRATCH_CONTEXTS) context = await this.newContext(memoryLimitMb);
+    if (!context) {
+      const usesSpares = memoryLimitMb === this.spares.memoryLimitMb;
+      const spare = usesSpares ? this.ready.pop() : undefined;
+      if (spare) this.uncount(spare);
+      if (usesSpares) this.prepareSpares();
+      context = spare ?? this.recycleColdest(memoryLimitMb) ?? (await this.newContext(memoryLimitMb));
+    }
     try {
       context.load(job);
     } catch (error) {
       this.discard(context);
       throw error;
     }
-    return { context, key: keyOf(job) };
+    return { context, key, scratch };
   }
 
-  /** Back from a run: kept warm if it is healthy and small, dropped otherwise. */
-  release(key: string, context: WarmContext): void {
+  /** Back from a run: kept (warm, or as a scratch context) if it is healthy and small, dropped otherwise. */
+  release({ key, context, scratch }: Lease): void {
     if (!context.healthy || this.capacity === 0 || this.closed || context.memoryBytes - INITIAL_INSTANCE_BYTES > KEEP_WARM_MAX_GROWTH_BYTES) {
       this.discard(context);
+      return;
+    }
+    if (scratch && this.scratch.length < SCRATCH_CONTEXTS) {
+      this.scratch.push({ context, key, scratch });
+      this.count(context);
       return;
     }
     const list = this.idle.get(key) ?? [];
@@ -118,6 +154,9 @@ export class ContextPool {
   /** Drops every idle context of an owner (its script changed or it was deleted). */
   forget(scriptKey: string): void {
     const prefix = `${scriptKey}\u0000`;
+    for (let i = this.scratch.length - 1; i >= 0; i--) {
+      if (this.scratch[i]!.key.startsWith(prefix)) this.discard(this.scratch.splice(i, 1)[0]!.context);
+    }
     for (const [key, list] of this.idle) {
       if (!key.startsWith(prefix)) continue;
       for (const context of list) this.discard(context);
@@ -130,6 +169,7 @@ export class ContextPool {
   clear(): void {
     this.closed = true;
     for (const spare of this.ready.splice(0)) this.discard(spare);
+    for (const { context } of this.scratch.splice(0)) this.discard(context);
     for (const list of this.idle.values()) for (const context of list) this.discard(context);
     this.idle.clear();
     this.idleCount = 0;
@@ -144,6 +184,7 @@ export class ContextPool {
       instances: this.live,
       idle: this.idleCount,
       spares: this.ready.length,
+      scratch: this.scratch.length,
       abandoned: this.abandoned,
       recycled: this.recycledCount,
       restored: this.restoredCount,
@@ -233,9 +274,14 @@ export class ContextPool {
     }, SPARE_DELAY_MS).unref();
   }
 
-  /** Frees at least `bytes` of idle memory if it can: coldest warm contexts first, then spares. */
+  /** Frees at least `bytes` of idle memory if it can: scratch contexts first, then the coldest warm ones, then spares. */
   private evictForRoom(bytes: number): void {
     let freed = 0;
+    while (freed < bytes && this.scratch.length > 0) {
+      const { context } = this.scratch.shift()!;
+      freed += this.counted.get(context) ?? 0;
+      this.discard(context);
+    }
     while (freed < bytes && this.idleCount > 0) freed += this.evictColdest();
     while (freed < bytes && this.ready.length > 0) {
       const spare = this.ready.shift()!;
@@ -263,22 +309,66 @@ export class ContextPool {
       this.idleCount--;
       if (list.length === 0) this.idle.delete(key);
       this.uncount(context);
-      let fresh: WarmContext | null = null;
-      try {
-        fresh = context.recycled();
-      } catch {
-        // the prelude failed in the fresh runtime: a new instance is made instead
-      }
-      if (fresh) {
-        this.recycledCount++;
-        if (fresh === context) this.restoredCount++;
-      } else {
-        if (context.disposeError) this.abandoned++;
-        this.live--;
-      }
-      return fresh;
+      return this.reuse(context);
     }
     return null;
+  }
+
+  /**
+   * Whether a cold call's context joins the warm set after its run: always
+   * while instances are fewer than the warm set may hold, and after that
+   * when the same key was called cold recently (see the class comment).
+   */
+  private admitted(key: string): boolean {
+    if (this.live < this.capacity) return true;
+    if (this.recentCold.delete(key)) return true;
+    this.recentCold.add(key);
+    if (this.recentCold.size > Math.max(MIN_RECENT_COLD, 4 * this.capacity)) this.recentCold.delete(this.recentCold.values().next().value!);
+    return false;
+  }
+
+  /** The most recently used scratch context for this memory limit, made ready for another script. */
+  private reuseScratch(memoryLimitMb: number): WarmContext | null {
+    for (let i = this.scratch.length - 1; i >= 0; i--) {
+      const { context } = this.scratch[i]!;
+      if (context.memoryLimitMb !== memoryLimitMb) continue;
+      this.scratch.splice(i, 1);
+      this.uncount(context);
+      return this.reuse(context);
+    }
+    return null;
+  }
+
+  /** The scratch context still holding this key's script, taken as it is (the service was called again at once). */
+  private takeScratchHolding(key: string): Lease | null {
+    const index = this.scratchIndexOf(key);
+    if (index === -1) return null;
+    const [lease] = this.scratch.splice(index, 1) as [Lease];
+    this.uncount(lease.context);
+    return lease;
+  }
+
+  private scratchIndexOf(key: string): number {
+    for (let i = this.scratch.length - 1; i >= 0; i--) if (this.scratch[i]!.key === key) return i;
+    return -1;
+  }
+
+  /** An idle context's instance, made ready for another script (WarmContext.recycled); null when the instance was dropped. */
+  private reuse(context: WarmContext): WarmContext | null {
+    let fresh: WarmContext | null = null;
+    try {
+      fresh = context.recycled();
+    } catch {
+      // the prelude failed in the fresh runtime: a new instance is made instead
+    }
+    if (fresh) {
+      this.recycledCount++;
+      if (fresh === context) this.restoredCount++;
+    } else {
+      if (context.disposeError) this.abandoned++;
+      this.live--;
+    }
+    return fresh;
   }
 
   /** Drops the least recently used idle context; returns the bytes it was counted at. */

@@ -32,6 +32,8 @@ export interface QuickJsStats {
   instances: number;
   idle: number;
   spares: number;
+  /** Contexts kept for calls to services outside the warm set (context-pool.ts). */
+  scratch: number;
   /** Contexts made by reusing an idle instance, since start; `restored` of them by copying back its memory image. */
   recycled: number;
   restored: number;
@@ -165,7 +167,7 @@ export class QuickJsEngine implements ScriptEngine {
       }
     } catch (error) {
       this.budget.removeIdle(held);
-      pool.release(lease.key, lease.context);
+      pool.release(lease);
       throw error;
     }
     return lease;
@@ -190,13 +192,14 @@ export class QuickJsEngine implements ScriptEngine {
     );
   }
 
-  private async runOn(pool: ContextPool, { context, key }: Lease, job: ScriptJob, started: number, bytes: number): Promise<ScriptOutcome> {
+  private async runOn(pool: ContextPool, lease: Lease, job: ScriptJob, started: number, bytes: number): Promise<ScriptOutcome> {
+    const { context } = lease;
     this.running.add(context);
     try {
       return await context.run(job);
     } finally {
       this.running.delete(context);
-      this.leave(started, bytes, () => pool.release(key, context));
+      this.leave(started, bytes, () => pool.release(lease));
     }
   }
 
@@ -233,7 +236,7 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   get stats(): QuickJsStats {
-    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, abandoned: 0, recycled: 0, restored: 0, made: 0 };
+    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, scratch: 0, abandoned: 0, recycled: 0, restored: 0, made: 0 };
     return {
       ...pool,
       ...this.budget.stats,

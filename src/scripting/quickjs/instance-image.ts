@@ -24,8 +24,10 @@
  * gets no image and is recycled the old way.
  */
 const PAGE = 4096;
-/** Beyond the last non-zero page of each region: zero at capture, restored as zero (the end of static data, the top chunk). */
-const MARGIN = 16 * PAGE;
+/** Beyond the last non-zero page of each region, restored too: static data's zero tail, the heap's top chunk. */
+const MARGIN = 2 * PAGE;
+/** Zero pages between two regions of state that are kept in one region (gaps inside the heap); the dead stack is far longer. */
+const MAX_GAP = 32 * PAGE;
 /** More differing words than this: not the same layout. */
 const MAX_PATCH_WORDS = 64;
 
@@ -88,7 +90,7 @@ function scan(heap: Uint8Array): BaseImage {
       continue;
     }
     const at = page * PAGE;
-    if (gap * PAGE > 2 * MARGIN || regions.length === 0) regions.push({ start: regions.length === 0 ? 0 : at, end: at + PAGE });
+    if (gap * PAGE > MAX_GAP || regions.length === 0) regions.push({ start: regions.length === 0 ? 0 : at, end: at + PAGE });
     else regions.at(-1)!.end = at + PAGE;
     gap = 0;
   }
@@ -112,6 +114,6 @@ function differences(image: BaseImage, heap: Uint8Array): number[] | null {
   }
   // Nothing of this instance may lie outside the regions: zero above the scanned top.
   const lastEnd = image.regions.at(-1)!.end;
-  for (let i = lastEnd >>> 2, end = Math.min(words.length, (lastEnd + MARGIN) >>> 2); i < end; i++) if (words[i] !== 0) return null;
+  for (let i = lastEnd >>> 2, end = Math.min(words.length, (lastEnd + MAX_GAP) >>> 2); i < end; i++) if (words[i] !== 0) return null;
   return patches;
 }
