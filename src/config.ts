@@ -173,7 +173,7 @@ export function loadSettings(env: Env = process.env): Settings {
       maxCallDepth: integer(env, 'SCRIPT_MAX_CALL_DEPTH', 5, 1, 50),
       interpreterPaths,
       disabled,
-      maxWarmContexts: integer(env, 'QUICKJS_WARM_CONTEXTS', 64, 0, 100_000),
+      maxWarmContexts: integer(env, 'QUICKJS_WARM_CONTEXTS', 16, 0, 100_000),
       maxJavascriptRuns: integer(env, 'QUICKJS_MAX_RUNNING', 256, 1, 100_000),
       javascriptQueueLimit: integer(env, 'QUICKJS_QUEUE_LIMIT', 1024, 0, 1_000_000),
       spareJavascriptContexts: integer(env, 'QUICKJS_SPARE_CONTEXTS', 2, 0, 64),
