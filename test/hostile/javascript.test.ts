@@ -399,9 +399,9 @@ describe('many cold calls at once', () => {
       // 192 cold calls: the warm set filled once (64 instances and the spares), every later call in a recycled instance.
       expect(stats.made).toBeLessThanOrEqual(64 + 8);
       expect(stats.recycled).toBeGreaterThanOrEqual(192 - 64 - 8);
-      // The warm set stays full but for the few instances that serve services outside it (scratch contexts).
-      expect(stats.idle + stats.scratch).toBeGreaterThanOrEqual(64);
-      expect(stats.idle).toBeGreaterThanOrEqual(64 - 4);
+      // The warm set stays full but for the few instances serving services outside it (scratch) or made spares.
+      expect(stats.idle + stats.scratch + stats.spares).toBeGreaterThanOrEqual(64);
+      expect(stats.idle).toBeGreaterThanOrEqual(64 - 4 - 2);
       expect(stats.reservedBytes).toBe(0);
     } finally {
       await engine.stop(50);

@@ -114,7 +114,6 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
   lazyGlobal('clearTimeout', 'timers');
   function platformApi() { return part('api').api; }
 
-  let lastPlatform = null;
   function freeze(value) {
     if (value !== null && typeof value === 'object' && !I.isFrozen(value)) {
       I.freezeObject(value);
@@ -123,6 +122,27 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
     }
     return value;
   }
+  // The platform the host sent last, as JSON text until a script first reads it (many never do), then frozen
+  // so no call can alter it for the next. Scripts get one frozen object whose properties read it.
+  let platformJsonUnread;
+  let platformValues = null;
+  function platformValue(name) {
+    if (platformJsonUnread !== undefined) {
+      const given = parseJson(platformJsonUnread);
+      platformJsonUnread = undefined;
+      // Secrets without a prototype: a name such as "constructor" is only ever a secret.
+      const secrets = assign(createObject(null), given.secrets);
+      platformValues = { config: freeze(given.config), session: freeze(given.session), secrets: freeze(secrets) };
+    }
+    return platformValues === null ? undefined : platformValues[name];
+  }
+  // platform.api is compiled on first read, and keeps its place among the keys.
+  const platform = {};
+  defineProperty(platform, 'api', descriptor('get', platformApi, false));
+  defineProperty(platform, 'config', descriptor('get', function () { return platformValue('config'); }, false));
+  defineProperty(platform, 'session', descriptor('get', function () { return platformValue('session'); }, false));
+  defineProperty(platform, 'secrets', descriptor('get', function () { return platformValue('secrets'); }, false));
+  I.freezeObject(platform);
 
   // The event's shared behaviour lives on a prototype, so a run defines no
   // properties; the request is fetched and parsed on first use, since moving
@@ -186,17 +206,9 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
     const event = new ScriptEvent();
     if (restJson === undefined) event.resource = resource === undefined ? '' : resource;
     else assign(event, parseJson(restJson));
-    // The host sends platform only when it changed; the shared copy is frozen so no call can alter it for the next.
-    if (platformJson !== undefined) {
-      const given = parseJson(platformJson);
-      // Secrets without a prototype: a name such as "constructor" is only ever a secret.
-      const secrets = assign(createObject(null), given.secrets);
-      const platform = { api: undefined, config: freeze(given.config), session: freeze(given.session), secrets: freeze(secrets) };
-      // platform.api is compiled on first read, and keeps its place among the keys.
-      defineProperty(platform, 'api', descriptor('get', platformApi, false));
-      lastPlatform = I.freezeObject(platform);
-    }
-    const returned = script(event, lastPlatform);
+    // The host sends platform only when it changed.
+    if (platformJson !== undefined) platformJsonUnread = platformJson;
+    const returned = script(event, platform);
     const thenable = returned !== null && typeof returned === 'object' && typeof returned.then === 'function';
     if (!thenable && pending === 0) return finish(event, returned, wantRequest);
     // The run ends later, by hostDone or hostFail.
