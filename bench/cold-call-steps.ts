@@ -1,6 +1,8 @@
 // Where a cold javascript call's time goes inside the engine, step by step,
-// in this process with the server's own QuickJS code: a context made in the
-// instance of the one before it, as the pool does once the warm set is full.
+// in this process with the server's own QuickJS code: a scratch instance
+// restored from its memory image for each call, as the pool does for a
+// service outside the warm set (context-pool.ts), and beside it what the
+// restore replaced: a runtime, context and prelude made anew in the instance.
 // What the client sees beyond the sum is HTTP, routing, the service lookup
 // and recording the execution.
 import { CappedModules } from '../src/scripting/quickjs/capped-modules.ts';
@@ -13,14 +15,14 @@ const MEMORY_LIMIT_MB = 64;
 
 export interface ColdCallSteps {
   /** Median microseconds per step. */
-  freePrevious: number;
-  runtimeAndContext: number;
-  prelude: number;
+  restore: number;
   scriptCompile: number;
   run: number;
+  total: number;
+  /** A new runtime, context and prelude in a used instance instead of the restore (what a cold call did before images). */
+  rebuild: number;
   /** The host's parse of a script it has not seen (once per service and script, then remembered): not in the total. */
   firstCheck: number;
-  total: number;
 }
 
 function jobFor(script: string, index: number): ScriptJob {
@@ -42,17 +44,11 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 export async function measureColdCallSteps(script: string, iterations = 400): Promise<ColdCallSteps> {
   const modules = await CappedModules.load();
-  const module = await modules.create(MEMORY_LIMIT_MB * 1024 * 1024 + RUNTIME_SLACK_BYTES);
-  const steps: Record<Exclude<keyof ColdCallSteps, 'total' | 'firstCheck'> | 'warmContext' | 'check', number[]> = {
-    check: [],
-    freePrevious: [],
-    runtimeAndContext: [],
-    warmContext: [],
-    prelude: [],
-    scriptCompile: [],
-    run: [],
-  };
-  let previous: WarmContext | null = null;
+  const newInstance = () => modules.create(MEMORY_LIMIT_MB * 1024 * 1024 + RUNTIME_SLACK_BYTES);
+  const steps = { restore: [] as number[], scriptCompile: [] as number[], run: [] as number[], rebuild: [] as number[], check: [] as number[] };
+  // A fresh instance, as the pool makes one: its image is taken once the prelude is installed.
+  let context = new WarmContext(await newInstance(), MEMORY_LIMIT_MB, true);
+  if (!context.restorable) throw new Error('the instance took no memory image: the cold-call steps would not be those of a server');
   for (let i = 0; i < iterations; i++) {
     let at = performance.now();
     const lap = (step: keyof typeof steps) => {
@@ -60,42 +56,35 @@ export async function measureColdCallSteps(script: string, iterations = 400): Pr
       steps[step].push((now - at) * 1000);
       at = now;
     };
-    previous?.dispose();
-    lap('freePrevious');
-    // A bare runtime and context, for the prelude's share of the context below.
-    const runtime = module.newRuntime();
-    runtime.newContext().dispose();
-    lap('runtimeAndContext');
-    runtime.dispose();
-    at = performance.now();
-    const context = new WarmContext(module, MEMORY_LIMIT_MB);
-    lap('warmContext');
+    context = context.recycled()!;
+    lap('restore');
     const job = jobFor(script, i);
     context.load(job);
     lap('scriptCompile');
     await context.run(job);
     lap('run');
-    previous = context;
     checkFunctionBody(script);
     lap('check');
   }
-  previous?.dispose();
-  const runtimeAndContext = median(steps.runtimeAndContext);
-  const result = {
-    freePrevious: median(steps.freePrevious),
-    runtimeAndContext,
-    prelude: Math.max(0, median(steps.warmContext) - runtimeAndContext),
-    scriptCompile: median(steps.scriptCompile),
-    run: median(steps.run),
-  };
-  return { ...result, total: Object.values(result).reduce((sum, value) => sum + value, 0), firstCheck: median(steps.check) };
+  context.dispose();
+  // The path the restore replaced, in an instance without an image.
+  let rebuilt = new WarmContext(await newInstance(), MEMORY_LIMIT_MB);
+  for (let i = 0; i < iterations / 4; i++) {
+    const at = performance.now();
+    rebuilt = rebuilt.recycled()!;
+    steps.rebuild.push((performance.now() - at) * 1000);
+  }
+  rebuilt.dispose();
+  const result = { restore: median(steps.restore), scriptCompile: median(steps.scriptCompile), run: median(steps.run) };
+  return { ...result, total: result.restore + result.scriptCompile + result.run, rebuild: median(steps.rebuild), firstCheck: median(steps.check) };
 }
 
 export function describeSteps(steps: ColdCallSteps): string {
   const us = (value: number) => `${value.toFixed(0)} µs`;
   return (
-    `engine steps of a cold call (medians, in this process): free the previous runtime ${us(steps.freePrevious)}, ` +
-    `runtime + context ${us(steps.runtimeAndContext)}, prelude ${us(steps.prelude)}, script compile ${us(steps.scriptCompile)}, ` +
-    `run ${us(steps.run)}; sum ${us(steps.total)} (and once per service, the host's check of its script ${us(steps.firstCheck)})`
+    `engine steps of a cold call (medians, in this process): restore the instance's image ${us(steps.restore)}, ` +
+    `script compile ${us(steps.scriptCompile)}, run ${us(steps.run)}; sum ${us(steps.total)} ` +
+    `(a runtime, context and prelude made anew instead of the restore: ${us(steps.rebuild)}; ` +
+    `once per service, the host's check of its script ${us(steps.firstCheck)})`
   );
 }
