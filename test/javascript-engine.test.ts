@@ -405,6 +405,27 @@ describe('isolation', () => {
     }
   });
 
+  it('restores the instance of a script that failed or timed out rather than making a new one, with nothing of it left', async () => {
+    const small = await startTestServer({ QUICKJS_WARM_CONTEXTS: '2', QUICKJS_SPARE_CONTEXTS: '0', SCRIPT_TIMEOUT_MS: '300' });
+    try {
+      await createService(small, 'thrower', 'javascript', "globalThis.left = 'behind'; Object.prototype.planted = 1; throw new Error('always')");
+      await createService(small, 'spinner', 'javascript', "globalThis.left = 'spun'; for (;;) {}");
+      await createService(small, 'looker', 'javascript', "return { left: typeof globalThis.left, planted: ({}).planted === undefined }");
+      const quickjs = small.server.platform.engines.find('javascript') as unknown as { stats: { made: number; restored: number } };
+      for (let i = 0; i < 10; i++) {
+        expect((await small.rest('GET', '/api/v2/thrower')).status).toBe(500);
+        expect((await small.rest('GET', '/api/v2/looker')).json).toEqual({ left: 'undefined', planted: true });
+      }
+      for (let i = 0; i < 2; i++) expect((await small.rest('GET', '/api/v2/spinner')).status).toBe(504);
+      expect((await small.rest('GET', '/api/v2/looker')).json).toEqual({ left: 'undefined', planted: true });
+      // Twenty-three calls, twelve of them failures: a new instance each failure would have made at least twelve.
+      expect(quickjs.stats.made).toBeLessThanOrEqual(3);
+      expect(quickjs.stats.restored).toBeGreaterThanOrEqual(10);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('runs services outside a full warm set in a few scratch instances, and admits one called cold again to the warm set', async () => {
     const small = await startTestServer({ QUICKJS_WARM_CONTEXTS: '2', QUICKJS_SPARE_CONTEXTS: '0' });
     try {

@@ -120,7 +120,7 @@ export class ContextPool {
       const spare = usesSpares ? this.ready.pop() : undefined;
       if (spare) this.uncount(spare);
       if (usesSpares) this.prepareSpares();
-      context = spare ?? this.recycleColdest(memoryLimitMb) ?? (await this.newContext(memoryLimitMb));
+      context = spare ?? this.reuseScratch(memoryLimitMb) ?? this.recycleColdest(memoryLimitMb) ?? (await this.newContext(memoryLimitMb));
     }
     try {
       context.load(job);
@@ -133,8 +133,16 @@ export class ContextPool {
 
   /** Back from a run: kept (warm, or as a scratch context) if it is healthy and small, dropped otherwise. */
   release({ key, context, scratch }: Lease): void {
-    if (!context.healthy || this.capacity === 0 || this.closed || context.memoryBytes - INITIAL_INSTANCE_BYTES > KEEP_WARM_MAX_GROWTH_BYTES) {
+    if (this.capacity === 0 || this.closed || context.memoryBytes - INITIAL_INSTANCE_BYTES > KEEP_WARM_MAX_GROWTH_BYTES) {
       this.discard(context);
+      return;
+    }
+    if (!context.healthy) {
+      // Its script failed: the instance serves again only once restored, as a scratch context holding no key.
+      if (context.restorable && this.scratch.length < SCRATCH_CONTEXTS) {
+        this.scratch.unshift({ context, key: '', scratch: true });
+        this.count(context);
+      } else this.discard(context);
       return;
     }
     if (scratch && this.scratch.length < SCRATCH_CONTEXTS) {

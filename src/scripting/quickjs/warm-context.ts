@@ -69,8 +69,15 @@ export class WarmContext {
   /** The thread's CPU time (ms) when the interrupt handler first ran in the slice being timed, and the clock then. */
   private sliceCpu: number | null = null;
   private sliceCpuAt = 0;
-  /** False once this context must not serve another run. */
+  /** False once this context must not serve another run (its script failed, timed out or hit a limit). */
   healthy = true;
+  /**
+   * The instance itself failed (a WebAssembly trap, an exception through its
+   * frames): its stack pointer, which no image holds, may be anywhere, so it
+   * is never restored. An unhealthy context that did not crash is: a script
+   * that fails on every call would otherwise cost an instance a call.
+   */
+  private crashed = false;
   /** Why disposing failed, if it did: the instance was abandoned instead (for the server log). */
   disposeError: unknown = null;
   /** The instance's memory as it was once the prelude was installed (see instance-image.ts); null: none was taken. */
@@ -142,6 +149,7 @@ export class WarmContext {
     } catch (error) {
       this.healthy = false;
       const failure = asScriptFailure(error);
+      if (failure.kind === 'crashed') this.crashed = true;
       throw this.interrupted && failure.kind !== 'crashed' ? timeoutFailure(job) : failure;
     } finally {
       this.endRun(run);
@@ -184,15 +192,16 @@ export class WarmContext {
    */
   recycled(): WarmContext | null {
     if (this.active) throw new Error('a context is recycled only between runs');
-    if (this.image && this.healthy) {
+    if (this.restorable) {
       // The script's handle points into memory the image overwrites: dropped, never freed.
       this.script = null;
-      this.image.restore(heapOf(this.module));
+      this.image!.restore(heapOf(this.module));
       this.lastPlatform = null;
       this.lastPlatformObject = null;
       this.lastLimits = null;
       this.interrupted = false;
       this.deadline = 0;
+      this.healthy = true;
       return this;
     }
     this.dispose();
@@ -201,7 +210,7 @@ export class WarmContext {
 
   /** Whether `recycled` restores this instance's image (and returns this same context). */
   get restorable(): boolean {
-    return this.image !== null;
+    return this.image !== null && !this.crashed && !this.disposed;
   }
 
   /** Never throws: a runtime that cannot be freed cleanly is abandoned with its instance. */
@@ -298,6 +307,7 @@ export class WarmContext {
       for (const call of run.pendingCalls) if (call.alive) call.dispose();
     } catch {
       this.healthy = false;
+      this.crashed = true;
     }
     run.pendingCalls.clear();
     if (this.active !== run) return;
@@ -312,6 +322,7 @@ export class WarmContext {
         } else reset.value.dispose();
       } catch {
         this.healthy = false;
+        this.crashed = true;
       }
       if (this.interrupted) this.healthy = false;
     }
@@ -336,6 +347,7 @@ export class WarmContext {
     } catch (error) {
       this.healthy = false;
       const failure = asScriptFailure(error);
+      if (failure.kind === 'crashed') this.crashed = true;
       run.abort(this.interrupted && failure.kind !== 'crashed' ? timeoutFailure(run.job) : failure);
     }
   }
