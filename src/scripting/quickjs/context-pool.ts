@@ -45,10 +45,11 @@ export interface Lease {
  * would otherwise push a warm context out on every call, and restore each
  * call into an instance whose memory had long left the CPU's caches: over
  * 10,000 services in turn, 64 instances in rotation served 0.41 of one
- * service's throughput, 4 served 0.67 (.scratch measurements in
- * docs/MEASUREMENTS.md, session 9).
+ * service's throughput, 4 served 0.67 (docs/MEASUREMENTS.md, session 9).
+ * A context whose script failed is restored the same way (unless its
+ * instance crashed): a service failing on every call would otherwise cost a
+ * new instance a call.
  */
-
 export class ContextPool {
   /** Insertion order is recency order: the first entry is the coldest. */
   private readonly idle = new Map<string, WarmContext[]>();
@@ -125,13 +126,13 @@ export class ContextPool {
     try {
       context.load(job);
     } catch (error) {
-      this.discard(context);
+      this.release({ context, key, scratch: true });
       throw error;
     }
     return { context, key, scratch };
   }
 
-  /** Back from a run: kept (warm, or as a scratch context) if it is healthy and small, dropped otherwise. */
+  /** Back from a run: kept warm or as a scratch context (restored before it serves again if its script failed), or dropped. */
   release({ key, context, scratch }: Lease): void {
     if (this.capacity === 0 || this.closed || context.memoryBytes - INITIAL_INSTANCE_BYTES > KEEP_WARM_MAX_GROWTH_BYTES) {
       this.discard(context);

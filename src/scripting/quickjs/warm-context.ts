@@ -116,18 +116,24 @@ export class WarmContext {
     return heapOf(this.module).byteLength;
   }
 
-  /** Compiles the job's script into this context, once. Throws a ScriptFailure when it does not compile; the caller disposes. */
+  /** Compiles the job's script into this context, once. Throws when it does not compile, leaving the context unhealthy. */
   load(job: ScriptJob): this {
     if (this.script) throw new Error('this context already holds a script');
     // Checked on the host first: a body that closes the wrapper early never reaches QuickJS.
     const { source, prefixLength } = wrapScript(job.scriptKey, job.script);
     this.prefixLength = prefixLength;
     this.interrupted = false;
-    this.script = this.withDeadline(Date.now() + job.limits.timeoutMs, () => {
-      const result = this.context.evalCode(source, `${job.scriptKey}.js`);
-      if (result.error) throw this.thrown(result.error, job);
-      return result.value;
-    });
+    try {
+      this.script = this.withDeadline(Date.now() + job.limits.timeoutMs, () => {
+        const result = this.context.evalCode(source, `${job.scriptKey}.js`);
+        if (result.error) throw this.thrown(result.error, job);
+        return result.value;
+      });
+    } catch (error) {
+      this.healthy = false;
+      if (asScriptFailure(error).kind === 'crashed') this.crashed = true;
+      throw error;
+    }
     return this;
   }
 
