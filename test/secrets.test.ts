@@ -286,6 +286,18 @@ describe.each(TYPES)('platform.secrets in %s', (type) => {
   });
 });
 
+describe('services without secrets', () => {
+  it('a service called before it had secrets sees the first one set, in the next run', async () => {
+    // Its first calls find it among no services with secrets, without a query of its own; setting one must end that.
+    const id = await createService(t, 'sec-later', 'javascript', 'return { names: Object.keys(platform.secrets), value: platform.secrets.LATER ?? null }');
+    for (let i = 0; i < 2; i++) expect((await t.rest('GET', '/api/v2/sec-later')).json).toEqual({ names: [], value: null });
+    const value = newToken();
+    allValues.push(value);
+    expect((await setSecret(id, 'LATER', value)).status).toBe(201);
+    expect((await t.rest('GET', '/api/v2/sec-later')).json).toEqual({ names: ['LATER'], value });
+  });
+});
+
 describe('redaction', () => {
   it('a live log stream (server-sent events) shows [secret], never the value', async () => {
     const id = await createService(t, 'sec-live', 'javascript', "console.log('live ' + platform.secrets.LIVE); console.log('done');");

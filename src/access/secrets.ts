@@ -58,6 +58,12 @@ export function loadSecretsKey(settings: Pick<Settings, 'database' | 'dataDir' |
  */
 export class SecretStore {
   private readonly cache = new Map<number, SecretValues>();
+  /**
+   * The ids of services that have any secret, read in one query when first
+   * needed and again after a change: most services have none, and their
+   * first call then needs no query of its own.
+   */
+  private holders: Set<number> | null = null;
   private generation = 0;
 
   private constructor(
@@ -67,6 +73,7 @@ export class SecretStore {
   ) {
     bus.onSecretChanged((serviceId) => {
       this.generation++;
+      this.holders = null;
       if (serviceId === null) this.cache.clear();
       else this.cache.delete(Number(serviceId));
     });
@@ -153,9 +160,10 @@ export class SecretStore {
 
   /** The decrypted values, for the service's scripts (platform.secrets). A frozen object without a prototype. */
   async valuesFor(serviceId: number): Promise<SecretValues> {
-    const cached = this.cache.get(serviceId);
+    const cached = this.cachedValuesFor(serviceId);
     if (cached) return cached;
     const generation = this.generation;
+    if (!(this.holders ?? (await this.loadHolders())).has(serviceId)) return NONE;
     const rows = await this.db.serviceSecret.findMany({ where: { serviceId }, select: { name: true, ciphertext: true, iv: true, tag: true } });
     const values: Record<string, string> = Object.create(null);
     for (const row of rows) {
@@ -175,7 +183,16 @@ export class SecretStore {
 
   /** The cached values, or undefined (no await on the hot path when they are known). */
   cachedValuesFor(serviceId: number): SecretValues | undefined {
-    return this.cache.get(serviceId);
+    return this.cache.get(serviceId) ?? (this.holders && !this.holders.has(serviceId) ? NONE : undefined);
+  }
+
+  private async loadHolders(): Promise<Set<number>> {
+    const generation = this.generation;
+    const rows = await this.db.serviceSecret.findMany({ distinct: ['serviceId'], select: { serviceId: true } });
+    const holders = new Set(rows.map((row) => row.serviceId));
+    // A change meanwhile may have added one: this answer serves the call that asked, and is not kept.
+    if (generation === this.generation) this.holders = holders;
+    return holders;
   }
 
   private seal(value: string, additional: string): Sealed {
