@@ -15,21 +15,31 @@ export interface IdleCollection {
   stop(): void;
 }
 
+/** Looks per quiet period: the collection comes between 1 and 1.2 quiet periods after the last request. */
+const LOOKS_PER_QUIET = 5;
+
 /** `handled()`: requests answered so far; a quiet period is one in which it did not change. */
 export function collectWhenIdle(handled: () => number, quietMs = QUIET_MS): IdleCollection {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (typeof gc !== 'function') return { stop: () => undefined };
   let seen = handled();
+  let changedAt = Date.now();
   let collectedAt = seen;
-  const timer = setInterval(() => {
-    const now = handled();
-    // Quiet since the last look, and there was work since the last collection.
-    if (now === seen && now !== collectedAt) {
-      collectedAt = now;
-      gc();
-    }
-    seen = now;
-  }, quietMs);
+  // Looking once per quiet period left the collection anywhere from one to two periods after the last request.
+  const timer = setInterval(
+    () => {
+      const now = handled();
+      if (now !== seen) {
+        seen = now;
+        changedAt = Date.now();
+      } else if (now !== collectedAt && Date.now() - changedAt >= quietMs) {
+        // Quiet long enough, and there was work since the last collection.
+        collectedAt = now;
+        gc();
+      }
+    },
+    Math.max(1, Math.floor(quietMs / LOOKS_PER_QUIET)),
+  );
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }
