@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { Debug } from '@prisma/client/runtime/client';
 import { PrismaClient as SqliteClient } from '../generated/prisma-sqlite/client.ts';
 import type { Settings } from '../config.ts';
 import { PostgresExecutionWriter, type ExecutionWriter } from './execution-writer.ts';
@@ -15,6 +16,21 @@ import { SqliteExecutionWriter } from './sqlite-execution-writer.ts';
  * providers); the rest of the code types against the SQLite one.
  */
 export type Db = SqliteClient;
+
+/** Calls of Prisma's debug module it keeps (its `Lt` ring buffer in @prisma/client/runtime/client.js). */
+const PRISMA_DEBUG_HISTORY = 100;
+const debugHistory = Debug('scriptgate:forget');
+
+/**
+ * Prisma's debug module keeps the arguments of its last 100 calls even with
+ * debugging off, and it logs every query plan it makes: after a batch save
+ * of 500 services, the batch's plans (a parameter list each) held 25 MB of
+ * heap until 100 other calls pushed them out, and a server whose services
+ * are all cached makes none. 100 calls with one short text push them out.
+ */
+export function forgetPrismaDebugHistory(): void {
+  for (let i = 0; i < PRISMA_DEBUG_HISTORY; i++) debugHistory('-');
+}
 
 export interface OpenDatabase {
   db: Db;

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import { forgetPrismaDebugHistory, type Db } from '../db/client.ts';
 import type { Prisma, Service } from '../generated/prisma-sqlite/client.ts';
 import type { EventBus } from '../logs/bus.ts';
 import type { ScriptingSettings } from '../config.ts';
@@ -238,6 +238,7 @@ export class ServiceCatalog {
         await this.db.serviceVersion.createMany({ data: results.map((r) => versionRow(byName.get(r.data!.name!)!.id, 1, r.data as Required<ServiceData>, saveNotes.get(r.data!)!)) });
         return results.map((r) => byName.get(r.data!.name!)!);
       });
+      forgetPrismaDebugHistory();
     } catch (error) {
       // Only a concurrent writer gets here (names were checked above); nothing was created.
       const storeError = this.storeError(error, undefined);
