@@ -67,20 +67,12 @@ export function captureImage(heap: Uint8Array): InstanceImage | null {
   };
 }
 
-/** The regions of non-zero pages (gaps of a page or two inside the heap are kept in it), with a margin after each. */
+/** The regions of non-zero pages (gaps of a few pages inside the heap are kept in it), with a margin after each. */
 function scan(heap: Uint8Array): BaseImage {
-  const words = new Int32Array(heap.buffer, 0, heap.byteLength >>> 2);
+  // Pages compared with a zero page natively: a loop over 16 MB of words took 48 ms before the JIT warmed up.
+  const zero = Buffer.alloc(PAGE);
   const pages: boolean[] = [];
-  for (let page = 0; page * PAGE < heap.byteLength; page++) {
-    let used = false;
-    for (let i = (page * PAGE) >>> 2, end = ((page + 1) * PAGE) >>> 2; i < end; i++) {
-      if (words[i] !== 0) {
-        used = true;
-        break;
-      }
-    }
-    pages.push(used);
-  }
+  for (let at = 0; at < heap.byteLength; at += PAGE) pages.push(zero.compare(heap, at, at + PAGE) !== 0);
   // Static data from address 0, then the stack's used top and the heap; the dead stack between them stays out.
   const regions: Region[] = [];
   let gap = Infinity;
@@ -100,20 +92,28 @@ function scan(heap: Uint8Array): BaseImage {
 
 /** Pairs of (word index, value) where this instance differs from the base image; null when it is not alike. */
 function differences(image: BaseImage, heap: Uint8Array): number[] | null {
+  const memory = Buffer.from(heap.buffer, heap.byteOffset, heap.byteLength);
   const words = new Int32Array(heap.buffer, 0, heap.byteLength >>> 2);
   const patches: number[] = [];
   for (let r = 0; r < image.regions.length; r++) {
     const region = image.regions[r]!;
-    const expected = new Int32Array(image.bytes[r]!.buffer, image.bytes[r]!.byteOffset, (region.end - region.start) >>> 2);
-    const offset = region.start >>> 2;
-    for (let i = 0; i < expected.length; i++) {
-      if (words[offset + i] === expected[i]) continue;
-      if (patches.length >= 2 * MAX_PATCH_WORDS) return null;
-      patches.push(offset + i, words[offset + i]!);
+    const expected = Buffer.from(image.bytes[r]!.buffer, image.bytes[r]!.byteOffset, image.bytes[r]!.byteLength);
+    const expectedWords = new Int32Array(expected.buffer, expected.byteOffset, expected.byteLength >>> 2);
+    // Page by page natively; only a page that differs is compared word by word.
+    for (let offset = 0; offset < expected.byteLength; offset += PAGE) {
+      const end = Math.min(expected.byteLength, offset + PAGE);
+      if (expected.compare(memory, region.start + offset, region.start + end, offset, end) === 0) continue;
+      for (let i = offset >>> 2; i < end >>> 2; i++) {
+        const word = (region.start >>> 2) + i;
+        if (words[word] === expectedWords[i]) continue;
+        if (patches.length >= 2 * MAX_PATCH_WORDS) return null;
+        patches.push(word, words[word]!);
+      }
     }
   }
   // Nothing of this instance may lie outside the regions: zero above the scanned top.
   const lastEnd = image.regions.at(-1)!.end;
-  for (let i = lastEnd >>> 2, end = Math.min(words.length, (lastEnd + MAX_GAP) >>> 2); i < end; i++) if (words[i] !== 0) return null;
+  const above = Math.min(memory.byteLength, lastEnd + MAX_GAP);
+  if (Buffer.alloc(above - lastEnd).compare(memory, lastEnd, above) !== 0) return null;
   return patches;
 }
