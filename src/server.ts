@@ -111,14 +111,6 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   const { adminKey, generated, source: adminKeySource } = adminKeyLoaded;
 
   const engines = createEngines(settings);
-  // Not awaited: interpreter probes, warm workers and the QuickJS module are most of a start, and
-  // no request but one for that script type needs them (such a call waits for its engine's start).
-  const enginesStarted = engines.start().then(() => {
-    for (const type of engines.list()) {
-      app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
-      if (type.sandboxWarning) app.log.warn({ type: type.name }, type.sandboxWarning);
-    }
-  });
   const queue = createRunQueue(database, settings.queue, (error) => app.log.error({ err: error }, 'queued event scripts'));
   const platform = createPlatform({
     settings,
@@ -181,6 +173,16 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   await registerRest(app, platform, adminKey, limits, rateLimiter.restHook);
 
   await app.listen({ host: settings.host, port: settings.port });
+  // Started once listening, before any request is read: interpreter probes, warm workers and the QuickJS
+  // module are most of a start (their process spawns and instances, made while the routes were set up, held
+  // the start 40 to 60 ms), and no request but one for that script type needs them: such a call waits for
+  // its engine's start, and /healthz names the types still starting.
+  const enginesStarted = engines.start().then(() => {
+    for (const type of engines.list()) {
+      app.log.info({ type: type.name, available: type.available, version: type.version, reason: type.unavailableReason ?? undefined }, 'script type');
+      if (type.sandboxWarning) app.log.warn({ type: type.name }, type.sandboxWarning);
+    }
+  });
   if (generated) {
     options.showGeneratedAdminKey?.(generated.key);
     if (!(await generated.store())) app.log.warn('Another instance stored an administrator key first: use the key it printed (or set ADMIN_KEY).');

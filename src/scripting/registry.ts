@@ -4,11 +4,20 @@ import type { ScriptEngine, ScriptTypeInfo } from './types.ts';
 /** The script types this server knows, each backed by one engine. */
 export class EngineRegistry {
   private readonly engines = new Map<string, ScriptEngine>();
-  /** Engines whose start has not settled yet, with that start. */
+  /** Engines whose start has not settled yet (or not begun: see start), with that start. */
   private readonly starting = new Map<string, Promise<void>>();
+  private begin!: () => void;
 
   constructor(engines: ScriptEngine[]) {
-    for (const engine of engines) this.engines.set(engine.info.name, engine);
+    const begun = new Promise<void>((resolve) => (this.begin = resolve));
+    for (const engine of engines) {
+      this.engines.set(engine.info.name, engine);
+      // Starting from the moment the registry exists: a call before `start` waits for it like one during it.
+      this.starting.set(
+        engine.info.name,
+        begun.then(() => engine.start()).finally(() => this.starting.delete(engine.info.name)),
+      );
+    }
   }
 
   /**
@@ -17,13 +26,9 @@ export class EngineRegistry {
    * start): a call meanwhile waits for its own engine only (see available).
    */
   start(): Promise<void> {
-    return Promise.all(
-      [...this.engines.values()].map((engine) => {
-        const started = engine.start().finally(() => this.starting.delete(engine.info.name));
-        this.starting.set(engine.info.name, started);
-        return started;
-      }),
-    ).then(() => undefined);
+    const all = Promise.all(this.starting.values()).then(() => undefined);
+    this.begin();
+    return all;
   }
 
   /** Every type as it is once the engines still starting have settled: what listings show. */

@@ -416,21 +416,22 @@ describe('restored instances', () => {
     try {
       // A warm context for another service first, so the two below share the one remaining instance.
       expect((await engine.run(job('resident', 'return 1'))).returned).toBe(1);
-      const late: Array<(value: unknown) => void> = [];
+      type Answer = (value: Awaited<ReturnType<ScriptJob['api']>>) => void;
+      const late: Answer[] = [];
       const waiting = { ...job('waiting', "const answers = []; for (let i = 0; i < 3; i++) answers.push(platform.api.get('slow')); return await Promise.all(answers)") };
       waiting.limits = { ...waiting.limits, timeoutMs: 100 };
       waiting.api = () => new Promise((resolve) => late.push(resolve));
       await expect(engine.run(waiting)).rejects.toMatchObject({ kind: 'timeout' });
       const restoredBefore = engine.stats.restored;
-      let answerNext!: (value: unknown) => void;
+      let answerNext!: Answer;
       const next = { ...job('next', "const got = await platform.api.get('own'); return { got, seen: typeof globalThis.answers }") };
       next.api = () => new Promise((resolve) => (answerNext = resolve));
       const running = engine.run(next);
       await eventually(() => answerNext !== undefined, 'the next run to call platform.api');
       // Its instance is the one the timed-out run left, restored.
       expect(engine.stats.restored).toBe(restoredBefore + 1);
-      for (const resolve of late) resolve({ status_code: 200, content: 'late' });
-      answerNext({ status_code: 200, content: 'own' });
+      for (const resolve of late) resolve({ status_code: 200, content: 'late' } as never);
+      answerNext({ status_code: 200, content: 'own' } as never);
       expect((await running).returned).toEqual({ got: { status_code: 200, content: 'own' }, seen: 'undefined' });
     } finally {
       await engine.stop(50);
