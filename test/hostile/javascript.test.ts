@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuickJsEngine } from '../../src/scripting/quickjs/engine.ts';
 import { KEEP_WARM_MAX_GROWTH_BYTES } from '../../src/scripting/quickjs/context-pool.ts';
-import { INITIAL_INSTANCE_BYTES } from '../../src/scripting/quickjs/memory-budget.ts';
+import { CappedModules, heapOf } from '../../src/scripting/quickjs/capped-modules.ts';
+import { imageRegions } from '../../src/scripting/quickjs/instance-image.ts';
+import { INITIAL_INSTANCE_BYTES, RUNTIME_SLACK_BYTES } from '../../src/scripting/quickjs/memory-budget.ts';
+import { WarmContext } from '../../src/scripting/quickjs/warm-context.ts';
 import type { ScriptJob } from '../../src/scripting/types.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { expectErrorShape, HEALTHZ_BUDGET_MS, healthzLatency, loopDelayDuring, scaled } from '../helpers/hostile.ts';
@@ -410,6 +413,50 @@ describe('many cold calls at once', () => {
 });
 
 describe('restored instances', () => {
+  it('are, after scripts that touch every corner of QuickJS, what a fresh instance is, and memory outside the image stayed dead', async () => {
+    const modules = await CappedModules.load();
+    const fresh = async () => new WarmContext(await modules.create(64 * MB + RUNTIME_SLACK_BYTES), 64, true);
+    // What a script can see of its realm: every global, every built-in prototype's keys, and some of their behaviour.
+    const probe =
+      "const names = (o) => Object.getOwnPropertyNames(o).sort().join(); return { globals: names(globalThis), object: names(Object.prototype), array: names(Array.prototype), " +
+      "string: names(String.prototype), fn: names(Function.prototype), promise: names(Promise.prototype), json: JSON.stringify({ a: [1, 'b'] }), " +
+      "mapped: [1, 2, 3].map((x) => x * 2).join(), symbol: Symbol.for('planted').description, regexp: /a(b)/.exec('xab')[1], " +
+      "frozen: Object.isFrozen(Object.prototype), proto: Object.getPrototypeOf([]) === Array.prototype }";
+    const hostile = [
+      "globalThis.planted = 1; Object.prototype.x = 1; Array.prototype.map = null; JSON.stringify = () => 'owned'; Object.freeze(Object.prototype); return 1",
+      "Symbol.for('planted'); const keep = []; for (let i = 0; i < 5000; i++) keep.push({ i, s: 'x'.repeat(i % 100) }); globalThis.keep = keep; return keep.length",
+      "function deep(n) { return n === 0 ? 0 : 1 + deep(n - 1); } try { deep(1e6); } catch (e) { globalThis.e = e; } return 1",
+      "globalThis.big = new Uint8Array(8 << 20).fill(7); globalThis.text = 'y'.repeat(4 << 20); return big.length",
+      "await new Promise((resolve) => setTimeout(resolve, 1)); console.log('x'); globalThis.p = Promise.resolve(1); return 1",
+      "class A { #x = 1; static s = new Proxy({}, { get: () => 1 }); } globalThis.a = new A(); Reflect.defineProperty(globalThis, 'd', { get() { return 1 } }); return 1",
+      "Function.prototype.call = () => 'owned'; Promise.prototype.then = () => 'owned'; throw new TypeError('after planting')",
+    ];
+    const reference = await fresh();
+    const probeJob = job('probe', probe);
+    reference.load(probeJob);
+    const expected = (await reference.run(probeJob)).returned;
+    reference.dispose();
+    let context = await fresh();
+    const regions = imageRegions();
+    expect(regions.length).toBeGreaterThanOrEqual(2);
+    for (const [i, script] of hostile.entries()) {
+      const planted = job(`hostile${i}`, script);
+      context.load(planted);
+      await context.run(planted).catch(() => undefined);
+      context = context.recycled()!;
+      expect(context.restorable).toBe(true);
+      const check = job(`probe${i}`, probe);
+      context.load(check);
+      expect((await context.run(check)).returned).toEqual(expected);
+      context = context.recycled()!;
+    }
+    // Between static data and the stack's deepest reach (QuickJS stops at 200 KB of stack), no page was ever written.
+    const heap = heapOf((context as unknown as { module: Parameters<typeof heapOf>[0] }).module);
+    const words = new Int32Array(heap.buffer, regions[0]!.end, (regions[1]!.start - 512 * 1024 - regions[0]!.end) >>> 2);
+    expect(words.every((word) => word === 0)).toBe(true);
+    context.dispose();
+  });
+
   it('answers to calls of a run that timed out never reach the next service run in its restored instance', async () => {
     const engine = new QuickJsEngine({ disabled: false, maxWarmContexts: 1, maxRunning: 8, queueLimit: 8, spareContexts: 0, defaultMemoryLimitMb: 64, totalMemoryMb: 1024 });
     await engine.start();

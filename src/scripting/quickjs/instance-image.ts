@@ -48,6 +48,11 @@ export interface InstanceImage {
 
 let base: BaseImage | null = null;
 
+/** Where the image's state lies (for tests: nothing a script does may change memory outside these but the dead stack). */
+export function imageRegions(): readonly Region[] {
+  return base?.regions ?? [];
+}
+
 /**
  * The image of an instance whose context is ready: null when its layout is
  * not that of the first one captured in this process.
