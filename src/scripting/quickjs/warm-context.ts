@@ -50,7 +50,7 @@ const nothing = () => undefined;
 export class WarmContext {
   private readonly runtime: QuickJSRuntime;
   private readonly context: QuickJSContext;
-  private readonly entry: { run: QuickJSHandle; fire: QuickJSHandle; reset: QuickJSHandle; describe: QuickJSHandle };
+  private readonly entry: { run: QuickJSHandle; fire: QuickJSHandle; reset: QuickJSHandle; describe: QuickJSHandle; prepare: QuickJSHandle };
   private script: QuickJSHandle | null = null;
   /** Characters the wrapper adds before the script on line 1 (error columns). */
   private prefixLength = 0;
@@ -104,7 +104,20 @@ export class WarmContext {
       this.dispose();
       throw asScriptFailure(error);
     }
-    if (freshInstance) this.image = captureImage(heapOf(module));
+    if (freshInstance && this.prepareParts()) this.image = captureImage(heapOf(module));
+  }
+
+  /** Compiles every part of the prelude now, for the image (see guest-prelude.ts's prepare); false when it failed. */
+  private prepareParts(): boolean {
+    return this.withDeadline(Date.now() + PRELUDE_DEADLINE_MS, () => {
+      const prepared = this.context.callFunction(this.entry.prepare, this.context.undefined);
+      if (prepared.error) {
+        prepared.error.dispose();
+        return false;
+      }
+      prepared.value.dispose();
+      return true;
+    });
   }
 
   get isDisposed(): boolean {
@@ -230,7 +243,7 @@ export class WarmContext {
       this.endRun(run);
     }
     try {
-      for (const handle of [this.entry?.run, this.entry?.fire, this.entry?.reset, this.entry?.describe, this.script]) {
+      for (const handle of [this.entry?.run, this.entry?.fire, this.entry?.reset, this.entry?.describe, this.entry?.prepare, this.script]) {
         if (handle?.alive) handle.dispose();
       }
       if (this.context.alive) this.context.dispose();
@@ -465,6 +478,7 @@ export class WarmContext {
         fire: context.getProp(entry, 'fire'),
         reset: context.getProp(entry, 'reset'),
         describe: context.getProp(entry, 'describe'),
+        prepare: context.getProp(entry, 'prepare'),
       };
       entry.dispose();
       return handles;
