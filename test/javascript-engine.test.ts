@@ -430,7 +430,7 @@ describe('isolation', () => {
     const small = await startTestServer({ QUICKJS_WARM_CONTEXTS: '2', QUICKJS_SPARE_CONTEXTS: '0' });
     try {
       for (let i = 0; i < 12; i++) await createService(small, `spread${i}`, 'javascript', `return { n: ${i} }`);
-      const quickjs = small.server.platform.engines.find('javascript') as unknown as { stats: { instances: number; idle: number; scratch: number } };
+      const quickjs = small.server.platform.engines.find('javascript') as unknown as { stats: { instances: number; idle: number; scratch: number; recycled: number } };
       for (let round = 0; round < 2; round++) {
         for (let i = 0; i < 12; i++) expect((await small.rest('GET', `/api/v2/spread${i}`)).json).toEqual({ n: i });
       }
@@ -439,9 +439,9 @@ describe('isolation', () => {
       expect(quickjs.stats.scratch).toBeGreaterThanOrEqual(1);
       // Called cold twice within the last 1,024 cold calls: spread11 joined the warm set, so its next call is warm.
       expect(quickjs.stats.idle).toBe(2);
-      const before = (quickjs as unknown as { stats: { recycled: number } }).stats.recycled;
+      const before = quickjs.stats.recycled;
       await small.rest('GET', '/api/v2/spread11');
-      expect((quickjs as unknown as { stats: { recycled: number } }).stats.recycled).toBe(before);
+      expect(quickjs.stats.recycled).toBe(before);
     } finally {
       await small.stop();
     }

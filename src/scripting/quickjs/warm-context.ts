@@ -100,11 +100,11 @@ export class WarmContext {
     this.context = this.runtime.newContext();
     try {
       this.entry = this.withDeadline(Date.now() + PRELUDE_DEADLINE_MS, () => this.installPrelude());
+      if (freshInstance && this.prepareParts()) this.image = captureImage(heapOf(module));
     } catch (error) {
       this.dispose();
       throw asScriptFailure(error);
     }
-    if (freshInstance && this.prepareParts()) this.image = captureImage(heapOf(module));
   }
 
   /** Compiles every part of the prelude now, for the image (see guest-prelude.ts's prepare); false when it failed. */
