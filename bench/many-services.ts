@@ -12,6 +12,8 @@ const LATENCY_SERVICES = Math.min(SERVICES, 2_000);
 const CREATE_BATCH = 500;
 const CONNECTIONS = 32;
 const DURATION_S = Number(process.env.BENCH_DURATION_S) || 3;
+/** Rounds of one service against all of them, back to back (an odd count: the median is one round's). */
+const RATIO_ROUNDS = 5;
 const BENCH = 'many-services';
 const IDLE_BEFORE_RSS_MS = 10_000;
 const SCRIPT = "return {hello: 'world', at: event.resource}";
@@ -71,15 +73,20 @@ export async function benchManyServices(): Promise<void> {
     // Every service's first call reads it (and its secrets) from the database once: a pass of those first,
     // so the rounds below measure traffic spread over services the server has met, as a running server's is.
     const firstCallsRps = await throughput(server, paths, SERVICES);
-    // Alternating, so load from elsewhere on the machine falls on both sides.
-    const single: number[] = [];
-    const spread: number[] = [];
-    for (let round = 0; round < 2; round++) {
-      single.push(await throughput(server, one));
-      spread.push(await throughput(server, paths));
+    // This machine's speed drifts by tens of percent over seconds: each round measures both back to back (in
+    // alternating order), and the figure is the median of the rounds' own ratios (the fastest of each side,
+    // taken from different moments, read 0.48 to 0.65 for one build).
+    const rounds: { one: number; spread: number }[] = [];
+    for (let round = 0; round < RATIO_ROUNDS; round++) {
+      const measured = { one: 0, spread: 0 };
+      for (const side of round % 2 === 0 ? (['one', 'spread'] as const) : (['spread', 'one'] as const)) {
+        measured[side] = await throughput(server, side === 'one' ? one : paths);
+      }
+      rounds.push(measured);
     }
-    const oneRps = Math.max(...single);
-    const spreadRps = Math.max(...spread);
+    const ratios = rounds.map((r) => r.spread / r.one).sort((a, b) => a - b);
+    const ratio = ratios[Math.floor(ratios.length / 2)]!;
+    const middle = rounds.find((r) => r.spread / r.one === ratio)!;
     // Every service has been called at least once by now (round-robin passes over all of them).
     const busyRss = rssOf(server.pid);
     // As a server between bursts: V8's memory reducer collects once it has been idle a few seconds.
@@ -90,6 +97,7 @@ export async function benchManyServices(): Promise<void> {
     note(`latency seen by the client (fetch, keep-alive); cold: ${LATENCY_SERVICES} services in turn, twice (${latencies.length} calls)`);
     note(`RSS right after the load ${mb(busyRss.rss)}, after ${IDLE_BEFORE_RSS_MS / 1000} s idle ${mb(rss.rss)}`);
     note(`memory: JS heap ${mb(usage.heapUsed)} used of ${mb(usage.heapTotal)}, array buffers (QuickJS instances' memory) ${mb(usage.arrayBuffers)}, external ${mb(usage.external)}`);
+    note(`round-robin rounds, all / one service: ${rounds.map((r) => `${r.spread.toFixed(0)} / ${r.one.toFixed(0)} = ${(r.spread / r.one).toFixed(2)}`).join(', ')} req/s`);
     note(describeSteps(steps));
     note(`the cold median beyond those steps (HTTP, routing, the service lookup, recording, spares made meanwhile, and waiting for a CPU on a busy machine): ${Math.max(0, p50 * 1000 - steps.total).toFixed(0)} µs`);
     note(`cold p90 ${percentile(sorted, 0.9).toFixed(2)} ms, p95 ${percentile(sorted, 0.95).toFixed(2)} ms, max ${sorted.at(-1)!.toFixed(2)} ms`);
@@ -100,9 +108,9 @@ export async function benchManyServices(): Promise<void> {
       record({
         bench: BENCH,
         metric: `round-robin over ${SERVICES} / one service`,
-        value: `${(spreadRps / oneRps).toFixed(2)} (${spreadRps.toFixed(0)} / ${oneRps.toFixed(0)} req/s)`,
+        value: `${ratio.toFixed(2)} (${middle.spread.toFixed(0)} / ${middle.one.toFixed(0)} req/s; median of ${RATIO_ROUNDS} rounds' ratios)`,
         target: '>= 0.50',
-        pass: spreadRps / oneRps >= 0.5,
+        pass: ratio >= 0.5,
       }),
       record({ bench: BENCH, metric: `server RSS, ${SERVICES} services each called`, value: mb(rss.rss), target: '< 200 MB', pass: rss.rss < 200 * 1024 * 1024 }),
     ]);
