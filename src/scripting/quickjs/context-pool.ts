@@ -76,6 +76,8 @@ export class ContextPool {
   private pendingInstances = 0;
   /** New instances made since start. */
   private madeCount = 0;
+  /** Idle, scratch and spare contexts dropped to make room in the memory budget, since start. */
+  private evictedCount = 0;
 
   constructor(
     private readonly modules: CappedModules,
@@ -198,6 +200,7 @@ export class ContextPool {
       recycled: this.recycledCount,
       restored: this.restoredCount,
       made: this.madeCount,
+      evicted: this.evictedCount,
     };
   }
 
@@ -286,6 +289,7 @@ export class ContextPool {
   /** Frees at least `bytes` of idle memory if it can: scratch contexts first, then the coldest warm ones, then spares. */
   private evictForRoom(bytes: number): void {
     let freed = 0;
+    const before = this.live;
     while (freed < bytes && this.scratch.length > 0) {
       const { context } = this.scratch.shift()!;
       freed += this.counted.get(context) ?? 0;
@@ -297,6 +301,7 @@ export class ContextPool {
       freed += this.counted.get(spare) ?? 0;
       this.discard(spare);
     }
+    this.evictedCount += before - this.live;
   }
 
   /**

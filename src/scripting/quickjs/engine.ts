@@ -39,6 +39,8 @@ export interface QuickJsStats {
   restored: number;
   /** New instances made since start (cold calls served by recycling an idle one's instance do not count). */
   made: number;
+  /** Contexts dropped to make room in the memory budget (QUICKJS_TOTAL_MEMORY_MB), since start. */
+  evicted: number;
   running: number;
   waiting: number;
   /** Calls refused as overloaded (503) since start. */
@@ -236,7 +238,7 @@ export class QuickJsEngine implements ScriptEngine {
   }
 
   get stats(): QuickJsStats {
-    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, scratch: 0, abandoned: 0, recycled: 0, restored: 0, made: 0 };
+    const pool = this.contexts?.stats ?? { instances: 0, idle: 0, spares: 0, scratch: 0, abandoned: 0, recycled: 0, restored: 0, made: 0, evicted: 0 };
     return {
       ...pool,
       ...this.budget.stats,
