@@ -176,6 +176,9 @@ describe('/metrics', () => {
     expect(valueOf(families, 'scriptgate_engine_available', { engine: 'javascript' })).toBe(1);
     // Spare contexts are made ahead of need at start (QUICKJS_SPARE_CONTEXTS, 2).
     await eventually(async () => valueOf(await scrape(t), 'scriptgate_engine_workers', { engine: 'javascript', state: 'spare' }) > 0, 'spare contexts');
+    // Scratch contexts (services outside the warm set) are a state of their own, reported even when there are none.
+    const scratch = families.get('scriptgate_engine_workers')?.samples.find((s) => s.labels.engine === 'javascript' && s.labels.state === 'scratch');
+    expect(scratch?.value).toBeGreaterThanOrEqual(0);
     expect(valueOf(families, 'scriptgate_queue_runs', { state: 'due' })).toBe(0);
     expect(valueOf(families, 'scriptgate_subscribers', { topic: 'logs' })).toBe(0);
   });

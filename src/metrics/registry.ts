@@ -86,7 +86,7 @@ export function createMetrics({ platform, queue, onError }: MetricSources): Serv
   });
   new Gauge({
     name: 'scriptgate_engine_workers',
-    help: 'Warm pools by engine and state. javascript: QuickJS contexts idle (warm for a service), spare (made ahead of need) and busy (running). Subprocess types: workers starting, idle, busy and closing.',
+    help: 'Warm pools by engine and state. javascript: QuickJS contexts idle (warm for a service), scratch (restored for each call to a service outside the warm set), spare (made ahead of need) and busy (running). Subprocess types: workers starting, idle, busy and closing.',
     labelNames: ['engine', 'state'],
     registers,
     collect() {
@@ -95,6 +95,7 @@ export function createMetrics({ platform, queue, onError }: MetricSources): Serv
         if (engine instanceof QuickJsEngine) {
           const stats = engine.stats;
           this.set({ engine: info.name, state: 'idle' }, stats.idle);
+          this.set({ engine: info.name, state: 'scratch' }, stats.scratch);
           this.set({ engine: info.name, state: 'spare' }, stats.spares);
           this.set({ engine: info.name, state: 'busy' }, stats.running);
         } else if (engine instanceof SubprocessEngine) {

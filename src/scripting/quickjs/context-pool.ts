@@ -290,17 +290,9 @@ export class ContextPool {
   private evictForRoom(bytes: number): void {
     let freed = 0;
     const before = this.live;
-    while (freed < bytes && this.scratch.length > 0) {
-      const { context } = this.scratch.shift()!;
-      freed += this.counted.get(context) ?? 0;
-      this.discard(context);
-    }
+    while (freed < bytes && this.scratch.length > 0) freed += this.drop(this.scratch.shift()!.context);
     while (freed < bytes && this.idleCount > 0) freed += this.evictColdest();
-    while (freed < bytes && this.ready.length > 0) {
-      const spare = this.ready.shift()!;
-      freed += this.counted.get(spare) ?? 0;
-      this.discard(spare);
-    }
+    while (freed < bytes && this.ready.length > 0) freed += this.drop(this.ready.shift()!);
     this.evictedCount += before - this.live;
   }
 
@@ -406,11 +398,15 @@ export class ContextPool {
   /** Drops the least recently used idle context; returns the bytes it was counted at. */
   private evictColdest(): number {
     const [key, list] = this.idle.entries().next().value as [string, WarmContext[]];
-    const context = list.shift()!;
+    this.idleCount--;
+    if (list.length === 1) this.idle.delete(key);
+    return this.drop(list.shift()!);
+  }
+
+  /** Discards an idle, scratch or spare context taken out of its list; returns the bytes it was counted at. */
+  private drop(context: WarmContext): number {
     const bytes = this.counted.get(context) ?? 0;
     this.discard(context);
-    this.idleCount--;
-    if (list.length === 0) this.idle.delete(key);
     return bytes;
   }
 }
