@@ -223,9 +223,9 @@ export async function startServer(settings: Settings, options: StartOptions = {}
         // Past it, what still runs is cut; those executions are stored as interrupted.
         const cuts = interruptedRuns.watchCuts(bus);
         if (!settled) app.log.warn({ inFlight: drain.inFlight(), graceMs }, 'shutdown grace over: cutting calls in flight');
-        // An engine still starting could leave workers behind a stop that did not wait for it.
-        await enginesStarted;
+        // An engine still starting could leave workers behind a stop that did not wait for it; those not begun never start.
         await engines.stop(0);
+        await enginesStarted;
         await drain.settled(Date.now() + SHUTDOWN_TAIL_MS);
         await platform.recorder.flush();
         const cut = await cuts.mark();

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../src/config.ts';
+import { createEngines } from '../src/scripting/engines.ts';
 import { loadMigrations } from '../src/db/migrate.ts';
 import { startServer } from '../src/server.ts';
 import { eventually } from './helpers/eventually.ts';
@@ -172,6 +173,65 @@ describe('script engines start after the server listens', () => {
       await second.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('script engines start one at a time', () => {
+  const settings = () => loadSettings({ DATA_DIR: mkdtempSync(join(tmpdir(), 'scriptgate-engine-order-')), LOG_LEVEL: 'silent' });
+
+  it('in the order made, in-process ones first: all at once, their spawns and boots held the event loop for the first calls', async () => {
+    const engines = createEngines(settings());
+    const expected = engines.startingNames;
+    expect(expected.slice(0, 2)).toEqual(['javascript', 'typescript']);
+    const finished: string[] = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    const watch = setInterval(() => {
+      const starting = engines.startingNames;
+      for (const name of expected) if (!starting.includes(name) && !finished.includes(name)) finished.push(name);
+    }, 1);
+    // Which engines are past their start's first step and not done: never more than one.
+    for (const name of expected) {
+      const engine = engines.find(name)!;
+      const start = engine.start.bind(engine);
+      engine.start = async () => {
+        mostAtOnce = Math.max(mostAtOnce, ++running);
+        try {
+          await start();
+        } finally {
+          running--;
+        }
+      };
+    }
+    try {
+      await engines.start();
+    } finally {
+      clearInterval(watch);
+      await engines.stop(0);
+    }
+    for (const name of expected) if (!finished.includes(name)) finished.push(name);
+    expect(mostAtOnce).toBe(1);
+    expect(finished.filter((name) => expected.includes(name))).toEqual(expected);
+  });
+
+  it('and a stop made during the start leaves the engines not yet begun unstarted, without waiting for their warm workers', async () => {
+    const engines = createEngines(settings());
+    // The stop comes as soon as the first engine has started.
+    const javascript = engines.find('javascript')!;
+    const startJavascript = javascript.start.bind(javascript);
+    let stopped: Promise<void> | null = null;
+    let javascriptAvailable = false;
+    javascript.start = async () => {
+      await startJavascript();
+      javascriptAvailable = javascript.info.available;
+      stopped = engines.stop(0);
+    };
+    await engines.start();
+    await stopped;
+    expect(javascriptAvailable).toBe(true);
+    // Never begun: no interpreter was even probed for its version.
+    for (const name of ['nodejs', 'python', 'python3', 'php']) expect(engines.find(name)!.info).toMatchObject({ available: false, version: null, interpreter: null });
+    expect(engines.startingNames).toEqual([]);
   });
 });
 

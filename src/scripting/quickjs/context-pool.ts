@@ -250,6 +250,19 @@ export class ContextPool {
     this.budget.removeIdle(bytes);
   }
 
+  /**
+   * Makes one spare now, for the engine's start to wait for: the first
+   * instance of a process is the slow one (QuickJS's code compiled on first
+   * use, the memory image scanned), better paid before a call needs it.
+   */
+  async warmUp(): Promise<void> {
+    if (this.closed || this.ready.length > 0 || !this.budget.hasRoom(INITIAL_INSTANCE_BYTES)) return;
+    const spare = await this.newContext(this.spares.memoryLimitMb);
+    if (this.closed || !this.budget.hasRoom(spare.memoryBytes)) return this.discard(spare);
+    this.ready.push(spare);
+    this.count(spare);
+  }
+
   /** Makes spares one at a time, off any request's path, so requests interleave with the work. */
   private prepareSpares(): void {
     if (this.preparing || this.closed || this.ready.length >= this.spares.count) return;

@@ -106,15 +106,18 @@ export class QuickJsEngine implements ScriptEngine {
     try {
       const modules = await CappedModules.load();
       this.compileCheck = new CompileCheck(modules);
-      this.pool = this.contexts = new ContextPool(
+      const pool = new ContextPool(
         modules,
         this.options.maxWarmContexts,
         { count: this.options.spareContexts, memoryLimitMb: this.options.defaultMemoryLimitMb },
         this.budget,
       );
+      this.pool = this.contexts = pool;
       this.info.available = true;
       this.info.version = `quickjs-emscripten ${await packageVersion()}`;
       this.info.unavailableReason = null;
+      // Calls wait for the start: one of them would make this first instance otherwise, slowly.
+      await pool.warmUp().catch(() => undefined);
     } catch (error) {
       this.info.unavailableReason = `QuickJS failed to load: ${(error as Error).message}`;
     }

@@ -100,7 +100,7 @@ export class WarmContext {
     this.context = this.runtime.newContext();
     try {
       this.entry = this.withDeadline(Date.now() + PRELUDE_DEADLINE_MS, () => this.installPrelude());
-      if (freshInstance && this.prepareParts()) this.image = captureImage(heapOf(module));
+      if (freshInstance && this.prepareParts()) this.image = captureImage(heapOf(module), this.entry.run.value);
     } catch (error) {
       this.dispose();
       throw asScriptFailure(error);

@@ -106,7 +106,11 @@ export class WorkerPool {
   /** Starts the minimum number of workers and waits until they can take calls. */
   async warmUp(): Promise<void> {
     const started: Worker[] = [];
-    while (this.liveCount() < this.options.minSize) started.push(this.spawn(this.memoryLimitForSpares, this.networkForSpares));
+    while (!this.stopping && this.liveCount() < this.options.minSize) {
+      // One spawn an event-loop turn: a spawn holds the loop 5 to 20 ms here (the fork copies the server's page tables).
+      if (started.length) await new Promise((resolve) => setImmediate(resolve));
+      started.push(this.spawn(this.memoryLimitForSpares, this.networkForSpares));
+    }
     await Promise.all(started.map((worker) => worker.ready));
   }
 
