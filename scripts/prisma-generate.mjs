@@ -36,21 +36,24 @@ for (const schema of [sqliteSchema, postgresSchema]) {
 }
 
 // The client loads its query compiler by importing a module whose one export
-// is the WebAssembly as a 2.2 MB base64 string: a module is never unloaded, so
-// its source and that string (4.4 MB) stayed in the heap for the process's
-// life. Read as a file instead, they are garbage once the module is compiled.
-const IMPORTED_WASM = /const \{ wasm \} = await import\(("@prisma\/client\/runtime\/[\w.]+\.wasm-base64\.mjs")\)\n(\s*)return await decodeBase64AsWasm\(wasm\)/;
-for (const client of ['prisma-sqlite', 'prisma-postgresql']) {
+// is the WebAssembly as a 2.2 MB base64 string, decoded and compiled on the
+// event loop at the first query (20 to 30 ms of a start; and a module is never
+// unloaded, so the string stayed in the heap for good). It is decoded here
+// once, into query-compiler.wasm beside each client, which
+// src/db/query-compiler-wasm.ts reads and compiles off the event loop.
+const IMPORTED_WASM = /const \{ wasm \} = await import\("(@prisma\/client\/runtime\/[\w.]+\.wasm-base64\.mjs)"\)\n\s*return await decodeBase64AsWasm\(wasm\)/;
+for (const [client, provider] of [['prisma-sqlite', 'sqlite'], ['prisma-postgresql', 'postgresql']]) {
   const file = join(generatedDir, client, 'internal', 'class.ts');
   const text = readFileSync(file, 'utf8');
   const found = IMPORTED_WASM.exec(text);
   if (!found) throw new Error(`prisma-generate: ${file} no longer imports its query compiler as base64; update the replacement`);
-  const [, specifier, indent] = found;
-  const read =
-    `// Read as text, not imported (scripts/prisma-generate.mjs): an imported module would hold the string for good.\n` +
-    `${indent}const { readFile } = await import('node:fs/promises')\n` +
-    `${indent}const { createRequire } = await import('node:module')\n` +
-    `${indent}const source = await readFile(createRequire(import.meta.url).resolve(${specifier}), 'latin1')\n` +
-    `${indent}return await decodeBase64AsWasm(source.slice(source.indexOf('"') + 1, source.lastIndexOf('"')))`;
-  writeFileSync(file, text.replace(IMPORTED_WASM, read));
+  const base64Module = readFileSync(join(root, 'node_modules', found[1]), 'latin1');
+  const wasm = Buffer.from(base64Module.slice(base64Module.indexOf('"') + 1, base64Module.lastIndexOf('"')), 'base64');
+  if (!WebAssembly.validate(wasm)) throw new Error(`prisma-generate: ${found[1]} did not decode to WebAssembly; update the decoding`);
+  writeFileSync(join(generatedDir, client, 'query-compiler.wasm'), wasm);
+  const patched = text
+    .replace(IMPORTED_WASM, `return await queryCompilerModule('${provider}')`)
+    .replace('import * as runtime from "@prisma/client/runtime/client"', (line) => `${line}\nimport { queryCompilerModule } from '../../../db/query-compiler-wasm.ts'`);
+  if (!patched.includes('queryCompilerModule } from')) throw new Error(`prisma-generate: ${file} no longer imports the runtime as expected; update the replacement`);
+  writeFileSync(file, patched);
 }
