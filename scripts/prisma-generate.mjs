@@ -36,11 +36,11 @@ for (const schema of [sqliteSchema, postgresSchema]) {
 }
 
 // The client loads its query compiler by importing a module whose one export
-// is the WebAssembly as a 2.2 MB base64 string, decoded and compiled on the
-// event loop at the first query (20 to 30 ms of a start; and a module is never
-// unloaded, so the string stayed in the heap for good). It is decoded here
-// once, into query-compiler.wasm beside each client, which
-// src/db/query-compiler-wasm.ts reads and compiles off the event loop.
+// is the WebAssembly as a 2.2 MB base64 string, decoded on the event loop at
+// the first query (10 to 15 ms of a start; and a module is never unloaded, so
+// the string stayed in the heap for good). It is decoded here once, into
+// query-compiler.wasm beside each client, which src/db/query-compiler-wasm.ts
+// reads as it is.
 const IMPORTED_WASM = /const \{ wasm \} = await import\("(@prisma\/client\/runtime\/[\w.]+\.wasm-base64\.mjs)"\)\n\s*return await decodeBase64AsWasm\(wasm\)/;
 for (const [client, provider] of [['prisma-sqlite', 'sqlite'], ['prisma-postgresql', 'postgresql']]) {
   const file = join(generatedDir, client, 'internal', 'class.ts');

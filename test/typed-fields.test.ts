@@ -155,6 +155,24 @@ describe('typed service fields', () => {
     }, 60_000);
   }
 
+  it('javascript: event.graphql is there for a typed call only, in the event\'s JSON too, and a script may replace it', async () => {
+    const script = `
+const seen = event.graphql;
+const keys = Object.keys(JSON.parse(JSON.stringify(event))).sort().join();
+const inJson = JSON.stringify(JSON.parse(JSON.stringify(event)).graphql);
+const has = 'graphql' in event;
+event.graphql = 'replaced';
+return { seen: JSON.stringify(seen), keys, inJson: String(inJson), has, replaced: event.graphql };`;
+    await defineOk(t, 'graphql-seen', 'extend type Query { graphqlSeen(n: Int): Seen } type Seen { seen: String keys: String inJson: String has: Boolean replaced: String }', script);
+    const typed = await gql(t, '{ graphqlSeen(n: 2) { seen keys inJson has replaced } }');
+    expect(typed.errors).toBeUndefined();
+    const args = JSON.stringify({ field: 'graphqlSeen', operation: 'query', args: { n: 2 } });
+    expect(typed.data.graphqlSeen).toEqual({ seen: args, keys: 'graphql,request,resource,response', inJson: args, has: true, replaced: 'replaced' });
+    // The same endpoint over REST: no graphql at all.
+    const viaRest = await t.rest('GET', '/api/v2/graphql-seen/graphqlSeen');
+    expect(viaRest.json).toEqual({ keys: 'request,resource,response', inJson: 'undefined', has: false, replaced: 'replaced' });
+  });
+
   it('checks the script\'s result against the declared type (GraphQL\'s own errors, on that field only)', async () => {
     await defineOk(
       t,

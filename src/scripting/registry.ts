@@ -35,7 +35,7 @@ export class EngineRegistry {
    * engine only (see available). One at a time because a start is mostly
    * processes being spawned and booting (probes, warm workers): all at once,
    * they took both cores for 1.5 s, and each synchronous spawn held the event
-   * loop, so the first calls after a start waited 200 to 600 ms.
+   * loop, so the first calls after a start waited 180 to 600 ms.
    */
   start(): Promise<void> {
     const all = Promise.all(this.starting.values()).then(() => undefined);

@@ -252,8 +252,8 @@ export class ContextPool {
 
   /**
    * Makes one spare now, for the engine's start to wait for: the first
-   * instance of a process is the slow one (QuickJS's code compiled on first
-   * use, the memory image scanned), better paid before a call needs it.
+   * instance of a process is the slow one (QuickJS's code run for the first
+   * time, the memory image scanned), better paid before a call needs it.
    */
   async warmUp(): Promise<void> {
     if (this.closed || this.ready.length > 0 || !this.budget.hasRoom(INITIAL_INSTANCE_BYTES)) return;

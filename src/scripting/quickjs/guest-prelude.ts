@@ -150,6 +150,9 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
   // it in was much of a small script's cost and many scripts never read it.
   const REQUEST = Symbol('request');
   const RESPONSE = Symbol('response');
+  // A typed GraphQL field's call: its text arrives with the run, parsed on first use.
+  const GRAPHQL = Symbol('graphql');
+  const GRAPHQL_JSON = Symbol('graphql text');
   function ScriptEvent() {}
   // The response is made on first use too: a script that returns its result never touches it.
   defineProperty(ScriptEvent.prototype, 'response', {
@@ -166,6 +169,22 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
     },
     set: function (value) { this[REQUEST] = value; },
   });
+  // A typed GraphQL field's event: one kind of its own, so that only it has a graphql property.
+  function TypedScriptEvent() {}
+  TypedScriptEvent.prototype = createObject(ScriptEvent.prototype);
+  defineProperty(TypedScriptEvent.prototype, 'graphql', {
+    get: function () {
+      if (this[GRAPHQL_JSON] !== undefined) {
+        this[GRAPHQL] = parseJson(this[GRAPHQL_JSON]);
+        this[GRAPHQL_JSON] = undefined;
+      }
+      return this[GRAPHQL];
+    },
+    set: function (value) {
+      this[GRAPHQL_JSON] = undefined;
+      this[GRAPHQL] = value;
+    },
+  });
   defineProperty(ScriptEvent.prototype, 'setResponse', {
     value: function (content, statusCode, contentType) {
       this.response.content = content;
@@ -176,6 +195,9 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
   });
   defineProperty(ScriptEvent.prototype, 'toJSON', {
     value: function () { return assign({ request: this.request, response: this.response }, this); },
+  });
+  defineProperty(TypedScriptEvent.prototype, 'toJSON', {
+    value: function () { return assign({ request: this.request, response: this.response, graphql: this.graphql }, this); },
   });
 
   // Only this prelude can make one: describe() tells the host it is the response cap, not a script error.
@@ -197,14 +219,16 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
 
   // Empty strings arrive as undefined. restJson is empty for a fresh response: { resource } plus the default response.
   // limitsJson is sent only when the service's limits changed, and on a context's first run (with the random seed).
-  function run(script, resource, restJson, platformJson, limitsJson, wantRequest) {
+  // graphqlJson only for a typed field's call.
+  function run(script, resource, restJson, platformJson, limitsJson, wantRequest, graphqlJson) {
     if (limitsJson !== undefined) {
       const limits = parseJson(limitsJson);
       maxResponseChars = limits.response;
       maxLogChars = limits.log;
       if (limits.seed !== undefined) seedRandom(limits.seed);
     }
-    const event = new ScriptEvent();
+    const event = graphqlJson === undefined ? new ScriptEvent() : new TypedScriptEvent();
+    if (graphqlJson !== undefined) event[GRAPHQL_JSON] = graphqlJson;
     if (restJson === undefined) event.resource = resource === undefined ? '' : resource;
     else assign(event, parseJson(restJson));
     // The host sends platform only when it changed.

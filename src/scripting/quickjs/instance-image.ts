@@ -24,7 +24,7 @@
  * image and is recycled the old way.
  *
  * The scan reads static data up from address 0 and the heap around an
- * address known to be in it (the runtime's), each until a long run of zero
+ * address known to be in it (a handle the host holds), each until a run of zero
  * pages, not the whole 16 MB: most of it was never touched, and reading an
  * untouched page faults it in, 12 to 15 µs a page on these machines (50 to
  * 66 ms for the whole memory, held on the event loop while the server starts).

@@ -291,14 +291,17 @@ export class WarmContext {
     const guestString = (value: string) => (value === '' ? context.undefined : context.newString(value));
     const args = [
       guestString(job.event.resource),
-      guestString(isFreshEvent(job.event) ? '' : JSON.stringify({ ...job.event, request: undefined })),
+      guestString(isFreshEvent(job.event) ? '' : JSON.stringify({ ...job.event, request: undefined, graphql: undefined })),
       guestString(platformText === this.lastPlatform ? '' : platformText),
       guestString(limitsText),
     ];
+    // A typed field's call apart, parsed only if the script reads it: in the event's JSON, it cost every call 17 µs.
+    const graphql = job.event.graphql === undefined ? context.undefined : context.newString(JSON.stringify(job.event.graphql));
     this.lastPlatform = platformText;
     const wantRequest = job.wantRequest ? context.true : context.false;
-    const called = context.callFunction(this.entry.run, context.undefined, this.script, ...args, wantRequest);
+    const called = context.callFunction(this.entry.run, context.undefined, this.script, ...args, wantRequest, graphql);
     for (const arg of args) arg.dispose();
+    graphql.dispose();
     if (called.error) throw this.thrown(called.error, job);
     // The prelude's run returns a string, always: reading it runs no guest code.
     const text = context.getString(called.value);
@@ -570,7 +573,7 @@ function randomSeed(): number[] {
 function isFreshEvent(event: ScriptEvent): boolean {
   const { response } = event;
   return (
-    Object.keys(event).length === 3 &&
+    Object.keys(event).length === ('graphql' in event ? 4 : 3) &&
     response.status_code === 200 &&
     response.content === null &&
     response.content_type === null &&
