@@ -173,6 +173,24 @@ return { seen: JSON.stringify(seen), keys, inJson: String(inJson), has, replaced
     expect(viaRest.json).toEqual({ keys: 'request,resource,response', inJson: 'undefined', has: false, replaced: 'replaced' });
   });
 
+  it('hostile: a script that replaces JSON.parse still reads its own call in event.graphql, and cannot redefine the getter', async () => {
+    const script = `
+JSON.parse = () => ({ field: 'forged' });
+const first = event.graphql.field;
+let redefined = 'no';
+try {
+  Object.defineProperty(Object.getPrototypeOf(event), 'graphql', { get: () => ({ field: 'planted' }) });
+  redefined = 'yes';
+} catch (error) {
+  redefined = error.constructor.name;
+}
+return { first, redefined, later: event.graphql.field };`;
+    await defineOk(t, 'graphql-hostile', 'extend type Query { graphqlHostile: Fields } type Fields { first: String redefined: String later: String }', script);
+    const answer = await gql(t, '{ graphqlHostile { first redefined later } }');
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data.graphqlHostile).toEqual({ first: 'graphqlHostile', redefined: 'TypeError', later: 'graphqlHostile' });
+  });
+
   it('checks the script\'s result against the declared type (GraphQL\'s own errors, on that field only)', async () => {
     await defineOk(
       t,

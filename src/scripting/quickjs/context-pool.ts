@@ -257,10 +257,19 @@ export class ContextPool {
    */
   async warmUp(): Promise<void> {
     if (this.closed || this.ready.length > 0 || !this.budget.hasRoom(INITIAL_INSTANCE_BYTES)) return;
+    await this.addSpare();
+  }
+
+  /** A new instance kept as a spare if there is still room for it (runs may have reserved it meanwhile); whether it was. */
+  private async addSpare(): Promise<boolean> {
     const spare = await this.newContext(this.spares.memoryLimitMb);
-    if (this.closed || !this.budget.hasRoom(spare.memoryBytes)) return this.discard(spare);
+    if (this.closed || !this.budget.hasRoom(spare.memoryBytes)) {
+      this.discard(spare);
+      return false;
+    }
     this.ready.push(spare);
     this.count(spare);
+    return true;
   }
 
   /** Makes spares one at a time, off any request's path, so requests interleave with the work. */
@@ -281,15 +290,9 @@ export class ContextPool {
         this.preparing = false;
         return;
       }
-      this.newContext(this.spares.memoryLimitMb)
+      this.addSpare()
         .then(
-          (spare) => {
-            // Runs may have reserved the room while the instance was made.
-            if (this.closed || !this.budget.hasRoom(spare.memoryBytes)) return this.discard(spare);
-            this.ready.push(spare);
-            this.count(spare);
-            made = true;
-          },
+          (added) => (made = added),
           () => undefined, // calls make their own context; the next call tries again
         )
         .finally(() => {
@@ -398,22 +401,22 @@ export class ContextPool {
    */
   private trimColdest(): void {
     const [key, list] = this.idle.entries().next().value as [string, WarmContext[]];
-    if (!list[0]!.restorable || this.scratch.length >= SCRATCH_CONTEXTS) {
-      this.evictColdest();
-      return;
-    }
-    const context = list.shift()!;
-    this.idleCount--;
-    if (list.length === 0) this.idle.delete(key);
-    this.scratch.unshift({ context, key, scratch: true });
+    if (!list[0]!.restorable || this.scratch.length >= SCRATCH_CONTEXTS) this.evictColdest();
+    else this.scratch.unshift({ context: this.takeColdest(), key, scratch: true });
   }
 
   /** Drops the least recently used idle context; returns the bytes it was counted at. */
   private evictColdest(): number {
+    return this.drop(this.takeColdest());
+  }
+
+  /** The least recently used idle context, taken out of the warm set (still counted in the budget). */
+  private takeColdest(): WarmContext {
     const [key, list] = this.idle.entries().next().value as [string, WarmContext[]];
+    const context = list.shift()!;
     this.idleCount--;
-    if (list.length === 1) this.idle.delete(key);
-    return this.drop(list.shift()!);
+    if (list.length === 0) this.idle.delete(key);
+    return context;
   }
 
   /** Discards an idle, scratch or spare context taken out of its list; returns the bytes it was counted at. */

@@ -32,7 +32,8 @@ const THEN = String.raw`function then(promise, onFulfilled, onRejected) { return
  * Compiling the prelude was most of a cold call's cost (the guest compiles
  * about 5 characters of code a microsecond), so only what every run needs is
  * compiled here. (Cold calls now restore an instance's memory image, taken
- * after `prepare` compiled every part: see instance-image.ts.) The PRELUDE_PARTS are compiled on first use: `console`,
+ * after `prepare` compiled every part: see instance-image.ts.) The
+ * PRELUDE_PARTS are compiled on first use: `console`,
  * `setTimeout`/`clearTimeout` (globals whose getter replaces itself with the
  * value), `platform.api` (a getter), the ending of a run that waits (`async`)
  * and the reading of a thrown value (`describe`). Each part is a function
@@ -227,8 +228,12 @@ export const GUEST_PRELUDE = withoutCommentLines(String.raw`(function (hostLog, 
       maxLogChars = limits.log;
       if (limits.seed !== undefined) seedRandom(limits.seed);
     }
-    const event = graphqlJson === undefined ? new ScriptEvent() : new TypedScriptEvent();
-    if (graphqlJson !== undefined) event[GRAPHQL_JSON] = graphqlJson;
+    let event;
+    if (graphqlJson === undefined) event = new ScriptEvent();
+    else {
+      event = new TypedScriptEvent();
+      event[GRAPHQL_JSON] = graphqlJson;
+    }
     if (restJson === undefined) event.resource = resource === undefined ? '' : resource;
     else assign(event, parseJson(restJson));
     // The host sends platform only when it changed.

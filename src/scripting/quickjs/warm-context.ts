@@ -143,8 +143,7 @@ export class WarmContext {
         return result.value;
       });
     } catch (error) {
-      this.healthy = false;
-      if (asScriptFailure(error).kind === 'crashed') this.crashed = true;
+      this.markFailed(error);
       throw error;
     }
     return this;
@@ -166,10 +165,7 @@ export class WarmContext {
         event: { ...job.event, request: parsed.request ?? job.event.request, response: parsed.response ?? job.event.response },
       };
     } catch (error) {
-      this.healthy = false;
-      const failure = asScriptFailure(error);
-      if (failure.kind === 'crashed') this.crashed = true;
-      throw this.interrupted && failure.kind !== 'crashed' ? timeoutFailure(job) : failure;
+      throw this.runFailure(error, job);
     } finally {
       this.endRun(run);
       if (job.usage) this.reportUsage(run);
@@ -225,6 +221,20 @@ export class WarmContext {
     }
     this.dispose();
     return this.disposeError ? null : new WarmContext(this.module, this.memoryLimitMb);
+  }
+
+  /** This context failed: it serves no other run until restored, and never again if its instance crashed. */
+  private markFailed(error: unknown): ScriptFailure {
+    this.healthy = false;
+    const failure = asScriptFailure(error);
+    if (failure.kind === 'crashed') this.crashed = true;
+    return failure;
+  }
+
+  /** What a failed run ends with: a timeout when the deadline interrupted it and the instance held. */
+  private runFailure(error: unknown, job: ScriptJob): ScriptFailure {
+    const failure = this.markFailed(error);
+    return this.interrupted && failure.kind !== 'crashed' ? timeoutFailure(job) : failure;
   }
 
   /** Whether `recycled` restores this instance's image (and returns this same context). */
@@ -367,10 +377,7 @@ export class WarmContext {
     try {
       this.timed(run, body);
     } catch (error) {
-      this.healthy = false;
-      const failure = asScriptFailure(error);
-      if (failure.kind === 'crashed') this.crashed = true;
-      run.abort(this.interrupted && failure.kind !== 'crashed' ? timeoutFailure(run.job) : failure);
+      run.abort(this.runFailure(error, run.job));
     }
   }
 
