@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptFailure } from '../src/scripting/failure.ts';
 import { createSubprocessEngines, type SubprocessEngine, type SubprocessType } from '../src/scripting/subprocess/index.ts';
@@ -25,10 +27,10 @@ const ALL_TYPES: SubprocessType[] = ['nodejs', 'python', 'python3', 'php'];
 
 async function startEngine(
   type: SubprocessType,
-  options: { poolSize?: number; maxPoolSize?: number; queueLimit?: number; sandbox?: 'bwrap' | 'off' } = {},
+  options: { poolSize?: number; maxPoolSize?: number; queueLimit?: number; sandbox?: 'bwrap' | 'off'; interpreterPath?: string } = {},
 ): Promise<SubprocessEngine> {
   const engines = createSubprocessEngines({
-    interpreterPaths: {},
+    interpreterPaths: options.interpreterPath ? { [type]: options.interpreterPath } : {},
     disabled: new Set(ALL_TYPES.filter((t) => t !== type)),
     poolSize: options.poolSize ?? 1,
     maxPoolSize: options.maxPoolSize ?? 3,
@@ -543,6 +545,8 @@ for (const type of ALL_TYPES) {
 
     it('times out, and the next call works', async () => {
       for (const script of [s.busyLoop, s.sleepForever]) {
+        // The time asserted is the run's, not a cold start's (the worker the last timeout ended is being replaced).
+        await eventually(() => engine.workers().some((w) => w.state === 'idle' && (w.scriptKey ?? 'svc') === 'svc'), 'a warm worker');
         const r = await run(engine, script, { timeoutMs: 400 });
         expect(r.failure?.kind).toBe('timeout');
         expect(r.failure?.message).toContain('400 ms');
@@ -820,5 +824,27 @@ describe('availability', () => {
     expect(byName.python3!.unavailableReason).toBe('disabled by configuration');
     expect(byName.python!.unavailableReason).not.toBe('disabled by configuration');
     await Promise.all(engines.map((e) => e.stop()));
+  });
+});
+
+// Pool behaviour is the same for every language; one is enough to show it.
+describe('a call waiting for a cold start', () => {
+  it('waits out the start of a worker coming for it, even past its timeout, instead of being refused', async () => {
+    // An interpreter that takes 0.7 s to start, as a cold start does on a loaded host.
+    const dir = mkdtempSync(join(tmpdir(), 'slow-start-'));
+    const slow = join(dir, 'node');
+    writeFileSync(slow, `#!/bin/sh\nsleep 0.7\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+    const engine = await startEngine('nodejs', { poolSize: 1, maxPoolSize: 2, sandbox: 'off', interpreterPath: slow });
+    try {
+      const holding = run(engine, SCRIPTS.nodejs.sleepForever, { key: 'a', timeoutMs: 4000 }); // takes the warm worker; a spare starts
+      const waiting = await run(engine, SCRIPTS.nodejs.ok, { key: 'b', timeoutMs: 300 });
+      expect(waiting.failure).toBeUndefined();
+      expect(waiting.outcome?.returned).toEqual({ ok: true });
+      expect(waiting.ms).toBeGreaterThan(300);
+      expect((await holding).failure?.kind).toBe('timeout');
+    } finally {
+      await engine.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -135,18 +135,18 @@ export class WorkerPool {
       return Promise.reject(this.overloaded(`All ${this.options.maxSize} ${type} workers are busy and ${this.queue.length} calls are waiting.`));
     }
     return new Promise<ScriptOutcome>((resolve, reject) => {
-      // A call may wait as long as it would be allowed to run, no longer.
+      // A call may wait for busy workers as long as it would be allowed to run, no longer.
       const waitMs = job.limits.timeoutMs > 0 ? job.limits.timeoutMs : 30_000;
-      const waiting: Waiting = {
-        job,
-        resolve,
-        reject,
-        seq: this.nextSeq++,
-        timer: setTimeout(() => {
-          this.queue = this.queue.filter((entry) => entry !== waiting);
-          reject(this.overloaded(`No ${type} worker became free within ${waitMs} ms.`));
-        }, waitMs),
+      const giveUp = (): void => {
+        // A worker starting for it is no sign of overload: a cold start (slow on a loaded host) ends in a worker or in a start failure.
+        if (this.workerComingFor(job)) {
+          waiting.timer = setTimeout(giveUp, waitMs);
+          return;
+        }
+        this.queue = this.queue.filter((entry) => entry !== waiting);
+        reject(this.overloaded(`No ${type} worker became free within ${waitMs} ms.`));
       };
+      const waiting: Waiting = { job, resolve, reject, seq: this.nextSeq++, timer: setTimeout(giveUp, waitMs) };
       this.queue.push(waiting);
       this.provision();
     });
