@@ -34,6 +34,23 @@ async function send(body: string, contentType: string, headers: Record<string, s
     headers: { 'content-type': contentType, 'x-dreamfactory-api-key': ADMIN_KEY, ...headers },
     body,
   });
+  return answerOf(response);
+}
+
+/**
+ * A GET of these parameters (variables and extensions as JSON, unless given
+ * as text). With `viaYoga` it carries a parameter Yoga ignores and the lean
+ * door leaves to Yoga.
+ */
+async function sendGet(params: Record<string, unknown>, options: { viaYoga?: boolean; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) search.set(name, typeof value === 'string' ? value : JSON.stringify(value));
+  if (options.viaYoga) search.set('door', 'yoga');
+  const response = await fetch(`${t.url}/graphql?${search}`, { headers: { 'x-dreamfactory-api-key': ADMIN_KEY, ...options.headers } });
+  return answerOf(response);
+}
+
+async function answerOf(response: Response): Promise<Answer> {
   const text = await response.text();
   let parsed: unknown = text;
   try {
@@ -77,11 +94,35 @@ const cases: [string, string, Record<string, string>?][] = [
   ['asking for HTML only', JSON.stringify({ query: '{ __typename }' }), { accept: 'text/html' }],
 ];
 
+const getCases: [string, Record<string, unknown>, Record<string, string>?][] = [
+  ['a plain query', { query: '{ __typename scriptTypes { name } }' }],
+  ['a typed field', { query: '{ weather(city: "Oslo") { city tempC } }' }],
+  ['a typed field whose script fails', { query: '{ weather(city: "Nowhere") { city } }' }],
+  ['variables and an operation name', { query: 'query A($n: String!) { service(name: $n) { name } } query B { __typename }', variables: { n: 'weather' }, operationName: 'A' }],
+  ['a mutation (refused over GET)', { query: 'mutation { invokeService(name: "missing") { statusCode } }' }],
+  ['a syntax error', { query: '{ services {' }],
+  ['a validation error', { query: '{ nope }' }],
+  ['an unknown operation name', { query: 'query A { __typename }', operationName: 'B' }],
+  ['variables that are not JSON', { query: '{ __typename }', variables: '{"n":' }],
+  ['variables that are a list', { query: '{ __typename }', variables: [1] }],
+  ['extensions that are a string', { query: '{ __typename }', extensions: '"x"' }],
+  ['a variable of the wrong type', { query: 'query($n: String!) { service(name: $n) { name } }', variables: { n: 5 } }],
+  ['no query', { variables: {} }],
+  ['an empty query', { query: '' }],
+  ['a subscription asking for JSON', { query: 'subscription { executionUpdated { id } }' }, { accept: 'application/json' }],
+  ['asking for graphql-response+json', { query: '{ nope }' }, { accept: 'application/graphql-response+json' }],
+];
+
 describe('GraphQL over HTTP: JSON operations', () => {
   it.each(cases)('%s: answered as Yoga answers it', async (_what, body, headers) => {
     const lean = await send(body, 'application/json', headers);
     const yoga = await send(body, 'application/graphql+json', headers);
     expect(lean).toEqual(yoga);
+  });
+
+  it.each(getCases)('over GET, %s: answered as Yoga answers it', async (_what, params, headers) => {
+    const lean = await sendGet(params, { headers });
+    expect(lean).toEqual(await sendGet(params, { headers, viaYoga: true }));
   });
 
   it('a typed field answers its data with 200 and JSON', async () => {
@@ -172,6 +213,27 @@ input ShapeInput { city: String! tempC: Float }`;
     const lean = await send(body, 'application/json');
     expect(plans().runs).toBe(before);
     expect(lean).toEqual(await send(body, 'application/graphql+json'));
+  });
+
+  it.each(planned.filter(([, params]) => !String(params.query).startsWith('mutation')))(
+    'over GET, %s: from its plan, answered as Yoga answers it',
+    async (_what, params) => {
+      await sendGet(params);
+      const before = plans().runs;
+      const lean = await sendGet(params);
+      expect(plans().runs).toBe(before + 1);
+      expect(lean).toEqual(await sendGet(params, { viaYoga: true }));
+    },
+  );
+
+  it('hostile: a mutation planned over POST is refused over GET (405) before it runs, as Yoga refuses it', async () => {
+    const params = { query: 'mutation { saveShape(input: { city: "Get", tempC: 9 }) { city } }' };
+    expect((await send(JSON.stringify(params), 'application/json')).status).toBe(200);
+    const before = plans().runs;
+    const lean = await sendGet(params);
+    expect(lean.status).toBe(405);
+    expect(plans().runs).toBe(before);
+    expect(lean).toEqual(await sendGet(params, { viaYoga: true }));
   });
 
   it("hostile: a caller whose role grants nothing gets the pipeline's refusal from a plan made by the administrator", async () => {

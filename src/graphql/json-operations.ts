@@ -1,20 +1,23 @@
 // The common GraphQL request, answered without Yoga's fetch-API layer: a POST
-// of a JSON body asking for a JSON answer, for a query or a mutation.
+// of a JSON body, or a GET with the operation in its query string, asking for
+// a JSON answer, for a query or a mutation (Yoga refuses one over GET).
 //
 // Yoga's own handling of such a request (a server adapter building a context,
 // eight request-parser hooks, the body read through a Request, the result
 // negotiated and wrapped in a Response) cost about as much again as a REST
-// call of the same service. Here the body fastify already read is parsed once,
-// and the operation goes through Yoga's getResultForParams: the same params
-// hooks, envelop (live schema, limits, access, masked errors, the parse and
-// validation caches) and error handling as every other request; the answer is
-// Yoga's processRegularResult, so its status codes and JSON are Yoga's.
-// Anything else (another content type or Accept, a body Yoga would refuse, a
-// subscription) returns null and Yoga answers it as before.
+// call of the same service. Here the body fastify already read (or the URL's
+// query string) is parsed once, and the operation goes through Yoga's
+// getResultForParams: the same params hooks, envelop (live schema, limits,
+// access, masked errors, the parse and validation caches) and error handling
+// as every other request; the answer is Yoga's processRegularResult, so its
+// status codes and JSON are Yoga's. Anything else (another content type or
+// Accept, parameters Yoga would refuse, a subscription) returns null and Yoga
+// answers it as before.
 // Plugin hooks that see these requests: onParams, onExecutionResult and every
 // envelop hook; ones that do not: onRequest, onRequestParse, onResultProcess
-// and onResponse (ours use them for GET parameters and event streams only). A
-// plugin that needs those on every request must be added here as well.
+// and onResponse (ours use them for malformed GET parameters, left to Yoga
+// here, and for event streams only). A plugin that needs those on every
+// request must be added here as well.
 // test/graphql-door.test.ts sends each kind of request both ways.
 import type { ExecutionResult } from 'graphql';
 import { processRegularResult } from 'graphql-yoga';
@@ -64,9 +67,8 @@ export function jsonOperations(yoga: GraphQLServer): (request: JsonOperationRequ
     return { status: response.status, headers, body: await response.text() };
   };
   return async (request) => {
-    if (request.method !== 'POST' || typeof request.body !== 'string') return null;
-    if (!isJsonType(request.headers['content-type']) || !answersJson(request.headers.accept)) return null;
-    const params = paramsOf(request.body);
+    if (!answersJson(request.headers.accept)) return null;
+    const params = request.method === 'POST' ? postParams(request) : request.method === 'GET' ? getParams(request.url) : null;
     if (!params) return null;
     // An object of its own, as Yoga's server adapter gives it (Yoga adds the request and params to it).
     const context = { ...request.serverContext, waitUntil: ignoreLater };
@@ -75,13 +77,14 @@ export function jsonOperations(yoga: GraphQLServer): (request: JsonOperationRequ
     if (planned && identity && params.extensions == null) {
       const schema = planned.live.current;
       const plan = planned.plans.find(schema, params);
-      if (plan) {
+      // A mutation over GET is Yoga's to refuse (405).
+      if (plan && (request.method === 'POST' || plan.operation.operation === 'query')) {
         const operationContext = { ...context, params, ...planned.contextOf(identity) } as GraphQLContext;
         const result = await planned.plans.run(schema, plan, params, operationContext, planned.maskError);
         if (result) return answerOf(result);
       }
     }
-    const fetchRequest = new fetchAPI.Request(`http://localhost${request.url}`, { method: 'POST', headers: headersOf(fetchAPI, request.headers) });
+    const fetchRequest = new fetchAPI.Request(`http://localhost${request.url}`, { method: request.method, headers: headersOf(fetchAPI, request.headers) });
     return answerOf((await getResultForParams({ params, request: fetchRequest }, context)) as ExecutionResult);
   };
 }
@@ -123,18 +126,45 @@ function mediaTypeMatches(offered: string, asked: string): boolean {
   return (main === '*' || main === askedMain) && (sub === '*' || sub === askedSub);
 }
 
-/**
- * The body as GraphQL parameters, only when Yoga's checks would pass them
- * (use-check-graphql-query-params.js) and it is no subscription: a body Yoga
- * refuses is refused by Yoga, in its words.
- */
-function paramsOf(body: string): { query: string; variables?: Record<string, unknown>; operationName?: string; extensions?: Record<string, unknown> } | null {
-  let params: unknown;
+type Params = { query: string; variables?: Record<string, unknown>; operationName?: string; extensions?: Record<string, unknown> };
+
+function postParams(request: JsonOperationRequest): Params | null {
+  if (typeof request.body !== 'string' || !isJsonType(request.headers['content-type'])) return null;
   try {
-    params = JSON.parse(body);
+    return paramsOf(JSON.parse(request.body));
   } catch {
     return null;
   }
+}
+
+/**
+ * A GET's parameters as Yoga reads them (request-parser/get.js): the four
+ * known ones, variables and extensions as JSON, others ignored; with any
+ * other parameter Yoga answers (the same, only slower).
+ */
+function getParams(url: string): Params | null {
+  const start = url.indexOf('?');
+  if (start < 0) return null;
+  const search = new URLSearchParams(url.slice(start + 1));
+  for (const name of search.keys()) if (!PARAMS.has(name)) return null;
+  const fields: Record<string, unknown> = {};
+  try {
+    for (const name of PARAMS) {
+      const value = search.get(name) || undefined;
+      if (value !== undefined) fields[name] = name === 'variables' || name === 'extensions' ? JSON.parse(value) : value;
+    }
+  } catch {
+    return null;
+  }
+  return paramsOf(fields);
+}
+
+/**
+ * GraphQL parameters, only when Yoga's checks would pass them
+ * (use-check-graphql-query-params.js) and it is no subscription: parameters
+ * Yoga refuses are refused by Yoga, in its words.
+ */
+function paramsOf(params: unknown): Params | null {
   if (params === null || typeof params !== 'object' || Array.isArray(params)) return null;
   const fields = params as Record<string, unknown>;
   for (const key in fields) if (fields[key] != null && !PARAMS.has(key)) return null;
@@ -142,7 +172,7 @@ function paramsOf(body: string): { query: string; variables?: Record<string, unk
   if (typeof query !== 'string' || /\bsubscription\b/.test(query)) return null;
   if (!isObjectOrNothing(variables) || !isObjectOrNothing(extensions)) return null;
   if (operationName != null && typeof operationName !== 'string') return null;
-  return fields as { query: string };
+  return fields as Params;
 }
 
 function isObjectOrNothing(value: unknown): boolean {
