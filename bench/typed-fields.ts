@@ -1,21 +1,21 @@
 // Typed service fields (docs/GRAPHQL-FIELDS.md):
 // 1. a typed field's call latency against `invokeService` and REST, for the
 //    same script in the same server, over GET and over POST with a JSON body
-//    on both sides, rounds alternating (one connection, so the figure is
-//    latency, not throughput), and GraphQL's door alone (`{ __typename }`: no
-//    script runs) beside them;
+//    on both sides, measured side by side (bench/interleaved.ts: one request
+//    at a time, so the figure is latency, not throughput), and GraphQL's door
+//    alone (`{ __typename }`: no script runs) beside them;
 // 2. the schema's rebuild with 10, 100 and 1,000 typed services, in process
 //    (one definition changed: the usual rebuild; and from nothing: a start);
 // 3. on a server holding 1,000 typed services, requests' worst latency while
 //    definitions change (each change rebuilds the schema on that server).
-import autocannon from 'autocannon';
 import { printSchema } from 'graphql';
+import { interleavedLatencies, middleMean, type InterleavedTarget } from './interleaved.ts';
 import { ADMIN_KEY, API_KEY_HEADER, note, printTable, record, rest, section, startScriptgate } from './lib.ts';
 import { schema as platformSchema } from '../src/graphql/schema.ts';
 import { ServiceSchemas } from '../src/graphql/service-fields/schemas.ts';
 
 const BENCH = 'typed-fields';
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 3);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -37,29 +37,11 @@ input Reading${i} { city: String! tempC: Float! sky: Sky${i} }
 type Weather${i} { city: String! tempC: Float! sky: Sky${i} observedAt: DateTime extra: JSON }`;
 }
 
-interface Target {
-  name: string;
-  url: string;
-  method: 'GET' | 'POST';
-  body?: string;
-}
-
-async function latencyMs(target: Target): Promise<number> {
-  const result = await autocannon({
-    url: target.url,
-    method: target.method,
-    body: target.body,
-    headers: { [API_KEY_HEADER]: ADMIN_KEY, 'content-type': 'application/json' },
-    connections: 1,
-    duration: DURATION_S,
-  });
-  if (result.non2xx || result.errors) throw new Error(`${target.name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  // One connection, one request at a time: the mean time per request (autocannon's latency histogram counts whole milliseconds).
-  return 1000 / result.requests.average;
-}
+/** Seconds of every door in turn before the rounds: V8 was still optimising the doors' code 10 s into a run here. */
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 6);
 
 async function callLatency(): Promise<void> {
-  section(`typed-fields: call latency, 1 connection, ${ROUNDS} rounds of ${DURATION_S} s per door, alternating`);
+  section(`typed-fields: call latency, 1 connection per door, the doors in turn in blocks of requests, ${ROUNDS} rounds of ${DURATION_S} s after ${WARMUP_S} s`);
   const server = await startScriptgate();
   try {
     const created = await rest(server.url, 'POST', '/api/v2/system/service', {
@@ -69,47 +51,52 @@ async function callLatency(): Promise<void> {
       graphql: 'extend type Query { weather(city: String!): Weather } type Weather { city: String! tempC: Float! sky: String }',
     });
     if (created.status !== 201) throw new Error(`creating the service: ${created.status} ${created.text}`);
-    const graphql = `${server.url}/graphql`;
+    const headers = { [API_KEY_HEADER]: ADMIN_KEY, 'content-type': 'application/json' };
     const query = '{ weather(city: "Oslo") { city tempC sky } }';
     // Each door over GET (nothing to upload) and over POST (a JSON body): the method's own cost is the same on both sides of a ratio.
-    const targets: Target[] = [
-      { name: 'REST GET', url: `${server.url}/api/v2/weather/weather?city=Oslo`, method: 'GET' },
-      { name: 'REST POST', url: `${server.url}/api/v2/weather/weather`, method: 'POST', body: JSON.stringify({ city: 'Oslo' }) },
-      { name: 'typed field GET', url: `${graphql}?${new URLSearchParams({ query })}`, method: 'GET' },
-      { name: 'typed field POST', url: graphql, method: 'POST', body: JSON.stringify({ query }) },
+    const targets: InterleavedTarget[] = [
+      { name: 'REST GET', method: 'GET', path: '/api/v2/weather/weather?city=Oslo', headers },
+      { name: 'REST POST', method: 'POST', path: '/api/v2/weather/weather', headers, body: JSON.stringify({ city: 'Oslo' }) },
+      { name: 'typed field GET', method: 'GET', path: `/graphql?${new URLSearchParams({ query })}`, headers },
+      { name: 'typed field POST', method: 'POST', path: '/graphql', headers, body: JSON.stringify({ query }) },
       {
         name: 'invokeService',
-        url: graphql,
         method: 'POST',
+        path: '/graphql',
+        headers,
         body: JSON.stringify({ query: 'mutation { invokeService(name: "weather", resource: "weather", parameters: { city: "Oslo" }) { statusCode content } }' }),
       },
       // The breakdown: GraphQL's door alone (auth, parse and validation caches, envelop, execute, JSON), no script run.
-      { name: 'GraphQL door alone ({ __typename })', url: graphql, method: 'POST', body: JSON.stringify({ query: '{ __typename }' }) },
+      { name: 'GraphQL door alone ({ __typename })', method: 'POST', path: '/graphql', headers, body: JSON.stringify({ query: '{ __typename }' }) },
     ];
-    for (const target of targets) await latencyMs(target); // warm-up
-    const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    const port = Number(new URL(server.url).port);
+    await interleavedLatencies(port, targets, WARMUP_S, 0);
+    const rounds: Map<string, number>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const target of order) samples.get(target.name)!.push(await latencyMs(target));
+      const { latencies } = await interleavedLatencies(port, targets, DURATION_S, 0);
+      rounds.push(new Map([...latencies].map(([name, values]) => [name, middleMean(values)])));
     }
-    const [restGetMs, restPostMs, typedGetMs, typedPostMs, invokeMs, doorMs] = targets.map((t) => median(samples.get(t.name)!));
-    note(`rounds (mean latency, ms): ${targets.map((t) => `${t.name} ${samples.get(t.name)!.map((v) => v.toFixed(3)).join('/')}`).join('; ')}`);
-    const ratio = (metric: string, typed: number, rest: number, target: boolean) =>
-      record({
+    const of = (name: string) => median(rounds.map((round) => round.get(name)!));
+    note(`rounds (middle-half mean latency, ms): ${targets.map((t) => `${t.name} ${rounds.map((round) => round.get(t.name)!.toFixed(3)).join('/')}`).join('; ')}`);
+    // Each round's ratio is of latencies taken in the same seconds; the median of those is printed.
+    const ratio = (metric: string, typed: string, rest: string, target: boolean) => {
+      const value = median(rounds.map((round) => round.get(typed)! / round.get(rest)!));
+      return record({
         bench: BENCH,
         metric,
-        value: `${(typed / rest).toFixed(2)} (${typed.toFixed(3)} vs ${rest.toFixed(3)} ms, ${((typed - rest) * 1000).toFixed(0)} µs more)`,
+        value: `${value.toFixed(2)} (${of(typed).toFixed(3)} vs ${of(rest).toFixed(3)} ms, ${((of(typed) - of(rest)) * 1000).toFixed(0)} µs more)`,
         target: target ? '<= 1.10' : '',
-        pass: target ? typed / rest <= 1.1 : undefined,
+        pass: target ? value <= 1.1 : undefined,
       });
+    };
     printTable([
-      record({ bench: BENCH, metric: 'REST call, mean latency (GET / POST)', value: `${restGetMs!.toFixed(3)} / ${restPostMs!.toFixed(3)} ms`, target: '' }),
-      record({ bench: BENCH, metric: 'invokeService call, mean latency', value: `${invokeMs!.toFixed(3)} ms`, target: '' }),
-      ratio('typed field / REST latency, both GET (same run)', typedGetMs!, restGetMs!, true),
-      ratio('typed field / REST latency, both POST with a JSON body (same run)', typedPostMs!, restPostMs!, true),
-      ratio('typed field POST / REST GET (the body upload counted on one side only)', typedPostMs!, restGetMs!, false),
-      record({ bench: BENCH, metric: 'GraphQL door alone ({ __typename }), mean latency', value: `${doorMs!.toFixed(3)} ms`, target: '' }),
-      record({ bench: BENCH, metric: 'typed field POST / invokeService latency (same run)', value: `${(typedPostMs! / invokeMs!).toFixed(2)}`, target: '' }),
+      record({ bench: BENCH, metric: 'REST call, latency (GET / POST)', value: `${of('REST GET').toFixed(3)} / ${of('REST POST').toFixed(3)} ms`, target: '' }),
+      record({ bench: BENCH, metric: 'invokeService call, latency', value: `${of('invokeService').toFixed(3)} ms`, target: '' }),
+      ratio('typed field / REST latency, both GET (same run)', 'typed field GET', 'REST GET', true),
+      ratio('typed field / REST latency, both POST with a JSON body (same run)', 'typed field POST', 'REST POST', true),
+      ratio('typed field POST / REST GET (the body upload counted on one side only)', 'typed field POST', 'REST GET', false),
+      record({ bench: BENCH, metric: 'GraphQL door alone ({ __typename }), latency', value: `${of('GraphQL door alone ({ __typename })').toFixed(3)} ms`, target: '' }),
+      ratio('typed field POST / invokeService latency (same run)', 'typed field POST', 'invokeService', false),
     ]);
   } finally {
     await server.stop();
