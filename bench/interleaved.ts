@@ -16,11 +16,6 @@ export interface InterleavedTarget {
   body?: string;
 }
 
-export interface InterleavedResult {
-  /** Per target, its latencies in ms, in the order they were taken. */
-  latencies: Map<string, number[]>;
-}
-
 /**
  * Requests of one target in a row before the next target's: each runs with
  * its own code warm in the CPU's caches, as in a run of its own (one request
@@ -90,8 +85,11 @@ function requestBytes(target: InterleavedTarget, port: number): Buffer {
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${target.body ?? ''}`);
 }
 
-/** Takes the targets in turn for `seconds` (after `warmupSeconds` unrecorded); any answer but 2xx fails the bench. */
-export async function interleavedLatencies(port: number, targets: InterleavedTarget[], seconds: number, warmupSeconds = 1): Promise<InterleavedResult> {
+/**
+ * Takes the targets in turn for `seconds` (after `warmupSeconds` unrecorded);
+ * per target, its latencies in ms in the order taken. Any answer but 2xx fails the bench.
+ */
+export async function interleavedLatencies(port: number, targets: InterleavedTarget[], seconds: number, warmupSeconds = 1): Promise<Map<string, number[]>> {
   const connections = await Promise.all(targets.map(() => Connection.open(port)));
   const requests = targets.map((target) => requestBytes(target, port));
   const latencies = new Map(targets.map((target) => [target.name, [] as number[]]));
@@ -113,7 +111,7 @@ export async function interleavedLatencies(port: number, targets: InterleavedTar
   } finally {
     for (const connection of connections) connection.close();
   }
-  return { latencies };
+  return latencies;
 }
 
 /** The mean of the middle half: steadier than a median for latencies spread by a noisy machine, blind to its stalls. */

@@ -51,37 +51,12 @@ async function dataDirWith(count: number): Promise<string> {
   return dataDir;
 }
 
-/** Milliseconds until /healthz answers 200, then the first call's. */
-async function startOnce(command: 'npm' | 'node', dataDir: string): Promise<{ readyMs: number; firstCallMs: number }> {
+/** Starts `command` on `dataDir`, waits until /healthz answers 200, runs `ready` with the port and the ms that took, then stops it. */
+async function whenStarted<T>(command: 'npm' | 'node', dataDir: string, ready: (port: number, readyMs: number) => Promise<T>): Promise<T> {
   const port = await freePort();
   const args = command === 'npm' ? ['start', '--silent'] : [...startFlags(), 'dist/scriptgate.mjs'];
   const started = performance.now();
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, ADMIN_KEY, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  try {
-    while ((await get(port, '/healthz')) !== 200) {
-      if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode} before answering /healthz`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const readyMs = performance.now() - started;
-    const callStarted = performance.now();
-    const status = await get(port, '/api/v2/svc5/x');
-    if (status !== 200) throw new Error(`the first call answered ${status}`);
-    return { readyMs, firstCallMs: performance.now() - callStarted };
-  } finally {
-    child.kill('SIGTERM');
-    await exited;
-  }
-}
-
-/**
- * The slowest of back-to-back /healthz requests in the `windowMs` after the
- * server first answered: what start-up work done once listening (engines,
- * warm workers, the first QuickJS instance) costs the requests meanwhile.
- */
-async function worstAfterReady(dataDir: string, windowMs: number): Promise<number> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...startFlags(), 'dist/scriptgate.mjs'], {
+  const child = spawn(command === 'npm' ? 'npm' : process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: dataDir, ADMIN_KEY, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: 'ignore',
@@ -89,9 +64,33 @@ async function worstAfterReady(dataDir: string, windowMs: number): Promise<numbe
   const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
     while ((await get(port, '/healthz')) !== 200) {
-      if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before answering /healthz`);
+      if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode} before answering /healthz`);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
+    return await ready(port, performance.now() - started);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** Milliseconds until /healthz answers 200, then the first call's. */
+function startOnce(command: 'npm' | 'node', dataDir: string): Promise<{ readyMs: number; firstCallMs: number }> {
+  return whenStarted(command, dataDir, async (port, readyMs) => {
+    const callStarted = performance.now();
+    const status = await get(port, '/api/v2/svc5/x');
+    if (status !== 200) throw new Error(`the first call answered ${status}`);
+    return { readyMs, firstCallMs: performance.now() - callStarted };
+  });
+}
+
+/**
+ * The slowest of back-to-back /healthz requests in the `windowMs` after the
+ * server first answered: what start-up work done once listening (engines,
+ * warm workers, the first QuickJS instance) costs the requests meanwhile.
+ */
+function worstAfterReady(dataDir: string, windowMs: number): Promise<number> {
+  return whenStarted('node', dataDir, async (port) => {
     let worst = 0;
     for (const until = performance.now() + windowMs; performance.now() < until; ) {
       const started = performance.now();
@@ -99,10 +98,7 @@ async function worstAfterReady(dataDir: string, windowMs: number): Promise<numbe
       worst = Math.max(worst, performance.now() - started);
     }
     return worst;
-  } finally {
-    child.kill('SIGTERM');
-    await exited;
-  }
+  });
 }
 
 /** node's own start and exit, nothing loaded: the floor under every start. */

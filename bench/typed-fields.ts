@@ -73,7 +73,7 @@ async function callLatency(): Promise<void> {
     await interleavedLatencies(port, targets, WARMUP_S, 0);
     const rounds: Map<string, number>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const { latencies } = await interleavedLatencies(port, targets, DURATION_S, 0);
+      const latencies = await interleavedLatencies(port, targets, DURATION_S, 0);
       rounds.push(new Map([...latencies].map(([name, values]) => [name, middleMean(values)])));
     }
     const of = (name: string) => median(rounds.map((round) => round.get(name)!));
