@@ -16,7 +16,8 @@ const production = { 'process.env.NODE_ENV': '"production"' };
 // export through two getters (esbuild's namespace object, then graphql's own), 5 µs of a typed field's call.
 const common = { bundle: true, platform: 'node', mainFields: ['module', 'main'], target: 'node20', sourcemap: 'linked', external, logLevel: 'warning', define: production };
 
-// `--start-only DIR`: the `npm start` files alone, into DIR (test/startup.test.ts builds its own copy).
+// `--start-only DIR`: the `npm start` files alone, into DIR, nothing else removed (test/startup.test.ts builds its own
+// copy; test/shutdown.test.ts refreshes dist/'s while other suites read dist/console).
 const startOnly = process.argv[2] === '--start-only';
 const outdir = startOnly ? process.argv[3] : 'dist';
 if (!outdir) throw new Error('usage: node scripts/build.mjs [--start-only OUTDIR]');
