@@ -4,11 +4,14 @@
 // tests, not here: an install never fails on a type error.
 // Left out of the bundles: native and WebAssembly packages and those that load
 // files by path at run time (pino's transport workers, Prisma's query compiler).
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { build as buildConsole } from 'vite';
+import { fastSpreads } from './fast-spreads.mjs';
 
+/** Object.prototype as the bundle's first line reads it (scripts/fast-spreads.mjs). */
+const OBJECT_PROTOTYPE = '__scriptgateObjectPrototype';
 const external = ['better-sqlite3', 'pino', 'pino-pretty', 'thread-stream', '@prisma/*', 'pg', 'ioredis'];
 // graphql-js checks every instanceof the long way unless NODE_ENV is production (it looks for a second copy of itself).
 const production = { 'process.env.NODE_ENV': '"production"' };
@@ -29,7 +32,8 @@ if (!startOnly) rmSync('dist', { recursive: true, force: true });
 // esbuild turns each into a require(); import.meta.url is the bundle's URL.
 // Without comments (licences go to scriptgate.cjs.LEGAL.txt) the file is
 // ASCII, which V8 keeps in half the memory and reads faster.
-await build({
+// Object literals that start with a spread are rewritten (scripts/fast-spreads.mjs) before the files are written.
+const main = await build({
   ...common,
   entryPoints: ['src/main.ts'],
   outfile: join(outdir, 'scriptgate.cjs'),
@@ -38,8 +42,16 @@ await build({
   legalComments: 'linked',
   supported: { 'dynamic-import': false },
   define: { ...production, 'import.meta.url': '__scriptgateBundleUrl' },
-  banner: { js: "const __scriptgateBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: {
+    js: `const __scriptgateBundleUrl = require('node:url').pathToFileURL(__filename).href; const ${OBJECT_PROTOTYPE} = Object.prototype;`,
+  },
+  write: false,
 });
+const bundle = main.outputFiles.find((file) => file.path.endsWith('.cjs'));
+const bundleMap = main.outputFiles.find((file) => file.path.endsWith('.cjs.map'));
+const fast = fastSpreads(bundle.text, OBJECT_PROTOTYPE, JSON.parse(bundleMap.text));
+mkdirSync(outdir, { recursive: true });
+for (const file of main.outputFiles) writeFileSync(file.path, file === bundle ? fast.code : file === bundleMap ? fast.map : file.contents);
 await build({ ...common, entryPoints: ['src/launcher.ts'], outfile: join(outdir, 'scriptgate.mjs'), format: 'esm' });
 if (startOnly) process.exit(0);
 
