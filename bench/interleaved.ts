@@ -9,6 +9,8 @@ import { connect, type Socket } from 'node:net';
 
 export interface InterleavedTarget {
   name: string;
+  /** The server's port when it is not the call's (targets on several servers). */
+  port?: number;
   method: 'GET' | 'POST';
   /** Path and query string. */
   path: string;
@@ -90,8 +92,8 @@ function requestBytes(target: InterleavedTarget, port: number): Buffer {
  * per target, its latencies in ms in the order taken. Any answer but 2xx fails the bench.
  */
 export async function interleavedLatencies(port: number, targets: InterleavedTarget[], seconds: number, warmupSeconds = 1): Promise<Map<string, number[]>> {
-  const connections = await Promise.all(targets.map(() => Connection.open(port)));
-  const requests = targets.map((target) => requestBytes(target, port));
+  const connections = await Promise.all(targets.map((target) => Connection.open(target.port ?? port)));
+  const requests = targets.map((target) => requestBytes(target, target.port ?? port));
   const latencies = new Map(targets.map((target) => [target.name, [] as number[]]));
   try {
     const start = performance.now();

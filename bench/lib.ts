@@ -119,7 +119,7 @@ export async function startScriptgate(
   const nodeArgs = [...startFlags(), ...(options.nodeArgs ?? [])];
   // BENCH_CPU_PROF=DIR: write a V8 CPU profile of each Scriptgate server to DIR.
   if (cpuProfDir) nodeArgs.unshift('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`);
-  const codeCache = await codeCacheFor(nodeArgs);
+  const codeCache = await codeCacheFor(nodeArgs, env.BENCH_BUNDLE);
   const dataDir = mkdtempSync(join(tmpdir(), 'scriptgate-bench-'));
   cpSync(codeCache, join(dataDir, 'code-cache'), { recursive: true });
   try {
@@ -146,8 +146,8 @@ export async function startScriptgate(
  * a profile too).
  */
 const codeCaches = new Map<string, Promise<string>>();
-function codeCacheFor(nodeArgs: string[]): Promise<string> {
-  const key = nodeArgs.join(' ');
+function codeCacheFor(nodeArgs: string[], bundle?: string): Promise<string> {
+  const key = `${nodeArgs.join(' ')} ${bundle ?? 'dist'}`;
   let made = codeCaches.get(key);
   if (!made) {
     made = (async () => {
@@ -155,7 +155,7 @@ function codeCacheFor(nodeArgs: string[]): Promise<string> {
       process.on('exit', () => rmSync(seed, { recursive: true, force: true }));
       const cacheDir = join(seed, 'code-cache');
       const server = await spawnServer('scriptgate (making its code cache)', 'bench/servers/scriptgate-server.mjs', {
-        env: { LOG_LEVEL: 'warn', DATA_DIR: seed, ADMIN_KEY },
+        env: { LOG_LEVEL: 'warn', DATA_DIR: seed, ADMIN_KEY, ...(bundle ? { BENCH_BUNDLE: bundle } : {}) },
         nodeArgs,
       });
       try {

@@ -20,6 +20,7 @@ const benches: Bench[] = [
   { name: 'check-script', run: async () => (await import('./check-script.ts')).benchCheckScript() },
   { name: 'console', run: async () => (await import('./console.ts')).benchConsole() },
   { name: 'typed-fields', run: async () => (await import('./typed-fields.ts')).benchTypedFields() },
+  { name: 'fast-spreads', run: async () => (await import('./fast-spreads.ts')).benchFastSpreads() },
   {
     name: 'subprocess',
     run: async () => {

@@ -4,6 +4,7 @@
 // /healthz answers; stops as the server does on SIGTERM (draining, exit 0).
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { pathToFileURL } from 'node:url';
 
 /** A port free a moment ago: the server reads PORT from the environment and logs its URL only at info level. */
 function freePort() {
@@ -40,7 +41,8 @@ process.channel?.unref();
 const port = await freePort();
 process.env.PORT = String(port);
 process.env.HOST = '127.0.0.1';
-await import('../../dist/scriptgate.mjs');
+// BENCH_BUNDLE: another build's launcher (bench/fast-spreads.ts compares two), under the package root as dist/ is.
+await import(process.env.BENCH_BUNDLE ? pathToFileURL(process.env.BENCH_BUNDLE).href : '../../dist/scriptgate.mjs');
 const startedAt = Date.now();
 while (!(await healthy(port))) {
   if (Date.now() - startedAt > 60_000) throw new Error(`the server did not answer /healthz on port ${port} within 60 s`);
