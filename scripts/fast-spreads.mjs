@@ -6,8 +6,9 @@
 // hidden class for the collector each time, `{ ...a, b, ...c }` about 7 µs.
 // A literal that starts with a property of its own takes the fast path
 // (0.1 µs). The bundle (our code, graphql-js, Yoga, fastify, pino...) had
-// 300 of them, several on every request: rewriting them cut a REST call's
-// and a typed field's latency by 10 to 17% (docs/MEASUREMENTS.md, session 12).
+// 300 of them, several on every request: rewriting them took 4 to 13% off a
+// typed field's call and 0 to 13% off a REST call's (`npm run bench --
+// fast-spreads`; docs/MEASUREMENTS.md, session 12).
 //
 // Same result: `__proto__:` in a literal sets the prototype, which is
 // Object.prototype anyway, and defines no property; the spread and the rest
