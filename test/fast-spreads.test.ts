@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runInNewContext } from 'node:vm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error: a build script in plain JavaScript, without types.
 import { fastSpreads } from '../scripts/fast-spreads.mjs';
 
@@ -73,13 +73,16 @@ describe('the rewrite of literals that start with a spread', () => {
 
 describe('the bundle npm start runs', () => {
   const root = resolve(import.meta.dirname, '..');
-  // Its own build: dist/ is rebuilt by other suites meanwhile.
-  const cache = join(root, 'node_modules', '.cache');
-  mkdirSync(cache, { recursive: true });
-  const buildDir = mkdtempSync(join(cache, 'scriptgate-fast-spreads-'));
-  afterAll(() => rmSync(buildDir, { recursive: true, force: true }));
+  let buildDir: string | null = null;
+  afterEach(() => {
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  });
 
   it('has no literal left that starts with a spread and goes on, and its source map still points into the sources', () => {
+    // Its own build, beside node_modules (the bundle finds the package root by walking up): dist/ is rebuilt by other suites meanwhile.
+    const cache = join(root, 'node_modules', '.cache');
+    mkdirSync(cache, { recursive: true });
+    buildDir = mkdtempSync(join(cache, 'scriptgate-fast-spreads-'));
     const built = spawnSync(process.execPath, ['scripts/build.mjs', '--start-only', buildDir], { cwd: root, encoding: 'utf8' });
     expect(built.status, built.stderr).toBe(0);
     const code = readFileSync(join(buildDir, 'scriptgate.cjs'), 'utf8');
