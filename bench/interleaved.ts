@@ -122,3 +122,21 @@ export function middleMean(values: number[]): number {
   const middle = sorted.slice(Math.floor(sorted.length / 4), Math.ceil((sorted.length * 3) / 4));
   return middle.reduce((sum, value) => sum + value, 0) / middle.length;
 }
+
+/**
+ * `warmupSeconds` of every target in turn, then `rounds` rounds of `seconds`:
+ * per round, each target's middle-half mean latency (ms).
+ */
+export async function interleavedRounds(
+  port: number,
+  targets: InterleavedTarget[],
+  { warmupSeconds, seconds, rounds }: { warmupSeconds: number; seconds: number; rounds: number },
+): Promise<Map<string, number>[]> {
+  await interleavedLatencies(port, targets, warmupSeconds, 0);
+  const measured: Map<string, number>[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const latencies = await interleavedLatencies(port, targets, seconds, 0);
+    measured.push(new Map([...latencies].map(([name, values]) => [name, middleMean(values)])));
+  }
+  return measured;
+}

@@ -9,10 +9,11 @@
 // 3. on a server holding 1,000 typed services, requests' worst latency while
 //    definitions change (each change rebuilds the schema on that server).
 import { printSchema } from 'graphql';
-import { interleavedLatencies, middleMean, type InterleavedTarget } from './interleaved.ts';
+import { interleavedRounds, type InterleavedTarget } from './interleaved.ts';
 import { ADMIN_KEY, API_KEY_HEADER, note, printTable, record, rest, section, startScriptgate } from './lib.ts';
 import { schema as platformSchema } from '../src/graphql/schema.ts';
 import { ServiceSchemas } from '../src/graphql/service-fields/schemas.ts';
+import { createWeatherService, WEATHER_HEADERS, WEATHER_SCRIPT, weatherDoors } from './weather-service.ts';
 
 const BENCH = 'typed-fields';
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -20,8 +21,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-// Over REST the city comes in the query string (GET) or the JSON body (POST); a typed Query field's arguments are parameters either way.
-const SCRIPT = "return { city: event.request.parameters.city ?? event.request.payload.city, tempC: 21.5, sky: 'CLEAR' }";
 
 /** A definition of the size a real service has: a query with arguments, a mutation, an enum, an input and an object type. */
 function definition(i: number): string {
@@ -44,38 +43,20 @@ async function callLatency(): Promise<void> {
   section(`typed-fields: call latency, 1 connection per door, the doors in turn in blocks of requests, ${ROUNDS} rounds of ${DURATION_S} s after ${WARMUP_S} s`);
   const server = await startScriptgate();
   try {
-    const created = await rest(server.url, 'POST', '/api/v2/system/service', {
-      name: 'weather',
-      type: 'javascript',
-      config: { content: SCRIPT },
-      graphql: 'extend type Query { weather(city: String!): Weather } type Weather { city: String! tempC: Float! sky: String }',
-    });
-    if (created.status !== 201) throw new Error(`creating the service: ${created.status} ${created.text}`);
-    const headers = { [API_KEY_HEADER]: ADMIN_KEY, 'content-type': 'application/json' };
-    const query = '{ weather(city: "Oslo") { city tempC sky } }';
-    // Each door over GET (nothing to upload) and over POST (a JSON body): the method's own cost is the same on both sides of a ratio.
+    await createWeatherService(server.url);
     const targets: InterleavedTarget[] = [
-      { name: 'REST GET', method: 'GET', path: '/api/v2/weather/weather?city=Oslo', headers },
-      { name: 'REST POST', method: 'POST', path: '/api/v2/weather/weather', headers, body: JSON.stringify({ city: 'Oslo' }) },
-      { name: 'typed field GET', method: 'GET', path: `/graphql?${new URLSearchParams({ query })}`, headers },
-      { name: 'typed field POST', method: 'POST', path: '/graphql', headers, body: JSON.stringify({ query }) },
+      ...weatherDoors(),
       {
         name: 'invokeService',
         method: 'POST',
         path: '/graphql',
-        headers,
+        headers: WEATHER_HEADERS,
         body: JSON.stringify({ query: 'mutation { invokeService(name: "weather", resource: "weather", parameters: { city: "Oslo" }) { statusCode content } }' }),
       },
       // The breakdown: GraphQL's door alone (auth, parse and validation caches, envelop, execute, JSON), no script run.
-      { name: 'GraphQL door alone ({ __typename })', method: 'POST', path: '/graphql', headers, body: JSON.stringify({ query: '{ __typename }' }) },
+      { name: 'GraphQL door alone ({ __typename })', method: 'POST', path: '/graphql', headers: WEATHER_HEADERS, body: JSON.stringify({ query: '{ __typename }' }) },
     ];
-    const port = Number(new URL(server.url).port);
-    await interleavedLatencies(port, targets, WARMUP_S, 0);
-    const rounds: Map<string, number>[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const latencies = await interleavedLatencies(port, targets, DURATION_S, 0);
-      rounds.push(new Map([...latencies].map(([name, values]) => [name, middleMean(values)])));
-    }
+    const rounds = await interleavedRounds(Number(new URL(server.url).port), targets, { warmupSeconds: WARMUP_S, seconds: DURATION_S, rounds: ROUNDS });
     const of = (name: string) => median(rounds.map((round) => round.get(name)!));
     note(`rounds (middle-half mean latency, ms): ${targets.map((t) => `${t.name} ${rounds.map((round) => round.get(t.name)!.toFixed(3)).join('/')}`).join('; ')}`);
     // Each round's ratio is of latencies taken in the same seconds; the median of those is printed.
@@ -148,7 +129,7 @@ async function stallsDuringRebuilds(): Promise<void> {
   const server = await startScriptgate();
   try {
     for (let start = 0; start < COUNT; start += 500) {
-      const resource = Array.from({ length: 500 }, (_, j) => ({ name: `svc${start + j}`, type: 'javascript', config: { content: SCRIPT }, graphql: definition(start + j) }));
+      const resource = Array.from({ length: 500 }, (_, j) => ({ name: `svc${start + j}`, type: 'javascript', config: { content: WEATHER_SCRIPT }, graphql: definition(start + j) }));
       const created = await rest(server.url, 'POST', '/api/v2/system/service', { resource });
       if (created.status !== 201) throw new Error(`creating services: ${created.status} ${created.text.slice(0, 300)}`);
     }
