@@ -2,7 +2,8 @@
 // bare node:http server returning the same JSON. The load generator
 // (autocannon) runs here; each server runs in its own child process, so on a
 // 2-core machine one core serves and one generates load.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import autocannon, { type Result } from 'autocannon';
 import { ADMIN_KEY, API_KEY_HEADER, cpuSecondsOf, note, printTable, record, rest, section, spawnServer, startScriptgate, type ResultRow, type ServerProcess } from './lib.ts';
 
@@ -55,34 +56,72 @@ function optionsFor(target: Target) {
 
 /**
  * CPU seconds of a process and every process below it (the subprocess
- * workers: bwrap, its init and the runner), from /proc: each live one's own
- * time and that of its children it has reaped, so a worker that ended
- * between two readings still counts (it moved into its parent's figure).
+ * workers: bwrap, its init and the runner). Summing /proc over the tree once
+ * went negative for a php round: a sandbox killed before it reaped its runner
+ * leaves the runner to init, outside the tree, and its time goes with it.
+ * Where cgroup v1's cpuacct is writable (as root here), the tree is moved at
+ * its first reading into a group of its own, which counts every process the
+ * tree starts from then on, wherever it is reparented; elsewhere the /proc sum.
  */
 function treeCpuSecondsOf(root: number): number {
-  const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
+  const group = cpuGroupOf(root);
+  if (group) return Number(readFileSync(join(group, 'cpuacct.usage'), 'utf8')) / 1e9;
+  let total = 0;
+  for (const [, fields] of treeOf(root)) total += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  return total / 100;
+}
+
+/** The processes at and below `root`, each with its /proc stat fields after "pid (comm) ". */
+function treeOf(root: number): Map<number, string[]> {
+  const stats = new Map<number, string[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      parent.set(Number(entry), Number(fields[1]));
-      // utime, stime, cutime, cstime
-      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
+      stats.set(Number(entry), readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' '));
     } catch {
       // gone meanwhile
     }
   }
-  let total = 0;
-  for (const [pid, own] of ticks) {
-    for (let at: number | undefined = pid, depth = 0; at !== undefined && at > 1 && depth < 16; at = parent.get(at), depth++) {
+  const tree = new Map<number, string[]>();
+  for (const [pid, fields] of stats) {
+    for (let at: number | undefined = pid, depth = 0; at !== undefined && at > 1 && depth < 16; at = Number(stats.get(at)?.[1]), depth++) {
       if (at === root) {
-        total += own;
+        tree.set(pid, fields);
         break;
       }
     }
   }
-  return total / 100;
+  return tree;
+}
+
+const CPUACCT = '/sys/fs/cgroup/cpuacct';
+const cpuGroups = new Map<number, string | null>();
+
+/** The cpuacct group holding `root`'s tree, made at the first call; null where cgroups cannot be written. */
+function cpuGroupOf(root: number): string | null {
+  let group = cpuGroups.get(root);
+  if (group !== undefined) return group;
+  group = join(CPUACCT, `scriptgate-bench-${process.pid}-${root}`);
+  try {
+    mkdirSync(group);
+    for (const pid of treeOf(root).keys()) writeFileSync(join(group, 'cgroup.procs'), String(pid));
+    const made = group;
+    // Removable once its processes have ended: at the bench's exit, after every server stopped.
+    process.on('exit', () => rmdirQuietly(made));
+  } catch {
+    if (existsSync(group)) rmdirQuietly(group);
+    group = null;
+  }
+  cpuGroups.set(root, group);
+  return group;
+}
+
+function rmdirQuietly(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still holds a process: left for the system
+  }
 }
 
 async function load(target: Target, wholeTree = false): Promise<Load> {
