@@ -16,6 +16,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const TARGET_RATIO = 0.97;
 /** Seconds of load on each new version before it is measured. */
 const WARMUP_S = 0.5;
+/**
+ * Seconds of load before the first round: a fresh server served 500 to 2,000
+ * req/s in its first seconds here (against some 8,000 once warm), so the
+ * first round, unwarmed, compared a cold side with a warm one.
+ */
+const START_WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 5);
 /** BENCH_RECORDING_SAME=1: recorded both ways, so the ratio shows what the bench's own noise reads as. */
 const SAME = Boolean(process.env.BENCH_RECORDING_SAME);
 
@@ -71,6 +77,7 @@ export async function benchRecordingCost(): Promise<void> {
     // This machine's speed drifts by tens of percent over seconds: each round
     // measures both ways back to back (in alternating order), and the figure
     // is the median of the rounds' own ratios.
+    await measure(url, server.pid, START_WARMUP_S);
     const rounds: Record<'on' | 'off', Round>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const measured = {} as Record<'on' | 'off', Round>;
