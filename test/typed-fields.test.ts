@@ -219,6 +219,42 @@ return { first, redefined, later: event.graphql.field };`;
     expect(answer.data.inherited).toEqual({ name: 'plain', constructor: null, toString: null });
   });
 
+  it('records a run whose result its field refused as failed: the reason as its error and a SYSTEM line, counted in stats', async () => {
+    const since = new Date(Date.now() - 1000).toISOString();
+    const service = await defineOk(
+      t,
+      'mismatching',
+      `extend type Query { refusedLeaf: Int  refusedDeep: [RefusedBox]  refusedFine: Int }
+       type RefusedBox { size: Int! label: String }`,
+      `if (event.resource === 'refusedLeaf') return 'five';
+       if (event.resource === 'refusedDeep') return [{ size: 1 }, { size: platform.secrets.token }];
+       return 7;`,
+    );
+    await asAdmin(t, 'PUT', `/api/v2/system/service/${service.id}/secret/token`, { value: 'sekrit-value-123' });
+    const answer = await gql(t, '{ refusedLeaf refusedDeep { size label } refusedFine }');
+    expect(answer.data).toEqual({ refusedLeaf: null, refusedDeep: [{ size: 1, label: null }, null], refusedFine: 7 });
+    const byPath = Object.fromEntries(answer.errors!.map((error) => [error.path!.join('.'), error]));
+    expect(Object.keys(byPath).sort()).toEqual(['refusedDeep.1.size', 'refusedLeaf']);
+
+    const EXECUTION = 'query($id: ID!) { execution(id: $id) { status statusCode error { message kind } logs { edges { node { stream message } } } } }';
+    for (const [path, error] of Object.entries(byPath)) {
+      const run = (await gql(t, EXECUTION, { id: error.extensions!.executionId })).data.execution;
+      // What the caller got, not what the script's run alone would say (the service's secrets hidden, as in every record).
+      const recorded = error.message.replaceAll('sekrit-value-123', '[secret]');
+      expect(run, path).toMatchObject({ status: 'FAILED', statusCode: 500, error: { message: recorded, kind: 'SCRIPT_ERROR' } });
+      const system = run.logs.edges.map((edge: any) => edge.node).filter((line: any) => line.stream === 'SYSTEM');
+      expect(system.map((line: any) => line.message)).toEqual([recorded]);
+    }
+    // Hostile: a secret the script put in a refused value reaches the caller (it is the script's answer), never the record.
+    expect(byPath['refusedDeep.1.size']!.message).toContain('sekrit-value-123');
+    const deepRun = (await gql(t, EXECUTION, { id: byPath['refusedDeep.1.size']!.extensions!.executionId })).data.execution;
+    expect(JSON.stringify(deepRun)).not.toContain('sekrit-value-123');
+    expect(deepRun.error.message).toContain('[secret]');
+
+    const stats = await gql(t, 'query($since: DateTime!) { service(name: "mismatching") { stats(since: $since) { calls failures } } }', { since });
+    expect(stats.data.service.stats).toEqual({ calls: 3, failures: 2 });
+  });
+
   it('turns every kind of failure into an error on that field, with status, code and execution id; other fields answer', async () => {
     const statuses = [400, 401, 403, 404, 409, 418, 503, 504];
     await defineOk(

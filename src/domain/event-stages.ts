@@ -86,7 +86,7 @@ export class EventStages {
       request = requestFromEvent(run.outcome.event.request, request);
       const response = run.outcome.event.response;
       if (isAnswer(response)) {
-        answer = { result: { ...descriptorOrError(response), executionId: run.executionId }, error: null };
+        answer = { result: { ...descriptorOrError(response), executionId: run.executionId, refuseAnswer: run.refuseAnswer }, error: null };
         break;
       }
     }
@@ -104,7 +104,9 @@ export class EventStages {
       }
       run.succeed(answer.result.statusCode);
       if (active.script.allowEventModification) {
-        answer = { result: { ...descriptorOrError(run.outcome.event.response), executionId: answer.result.executionId }, error: null };
+        // The answer is still the handler's run's, as its execution id says.
+        const { executionId, refuseAnswer }: InvokeResult = answer.result;
+        answer = { result: { ...descriptorOrError(run.outcome.event.response), executionId, refuseAnswer }, error: null };
       }
     }
 

@@ -186,6 +186,23 @@ export class ExecutionRun {
     this.bus.logs.endExecution(this.state.id);
   }
 
+  /**
+   * The caller refused the answer of a run that had succeeded: a typed
+   * GraphQL field's result that does not match its declared type, found once
+   * the run had ended. The record then says what the caller got: failed
+   * (500), the reason as its error and as a SYSTEM line. Counts for /metrics
+   * stay as they were (counters only go up).
+   */
+  refuseAnswer(reason: string): void {
+    if (this.state.status !== 'succeeded') return;
+    const message = this.redact ? this.redact(reason) : reason;
+    this.state.status = 'failed';
+    this.state.statusCode = 500;
+    this.state.error = { message, kind: 'SCRIPT_ERROR' };
+    this.emit('SYSTEM', message.length > SYSTEM_LINE_MAX ? `${message.slice(0, SYSTEM_LINE_MAX)}…` : message);
+    this.publish();
+  }
+
   private emit(stream: LogStream, message: string): void {
     const line: LogLineEvent = {
       executionId: this.state.id,

@@ -34,6 +34,11 @@ export interface InvokeResult {
   contentType: string | null;
   headers: Record<string, string>;
   executionId: string | null;
+  /**
+   * Records that the caller refused this answer after the run ended (a typed
+   * field's result not matching its type): the execution becomes failed.
+   */
+  refuseAnswer?: (reason: string) => void;
 }
 
 /** The endpoint a request names: the built-in system API, or a scripted service. */
@@ -163,7 +168,7 @@ export class Invoker {
 export function answerOf(run: ScriptRun): InvokeResult {
   let result: InvokeResult;
   try {
-    result = { ...responseFrom(run.outcome), executionId: run.executionId };
+    result = { ...responseFrom(run.outcome), executionId: run.executionId, refuseAnswer: run.refuseAnswer };
   } catch (error) {
     throw run.fail(error as DomainError);
   }

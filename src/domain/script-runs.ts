@@ -32,6 +32,8 @@ export interface ScriptRun {
   succeed(statusCode: number): void;
   /** Ends it as failed with an error found after the script ran (its result was unusable). */
   fail(error: DomainError): DomainError;
+  /** After `succeed`: the caller refused the answer (ExecutionRun.refuseAnswer). */
+  refuseAnswer(reason: string): void;
 }
 
 const failureKinds: Record<ScriptFailureKind, { kind: ErrorKind; status: FinishedStatus }> = {
@@ -139,6 +141,7 @@ export class ScriptRunner {
       executionId: run.id,
       succeed: (statusCode) => run.finish({ status: 'succeeded', statusCode }),
       fail: (error) => this.failed(run, error, redact),
+      refuseAnswer: (reason) => run.refuseAnswer(reason),
     };
   }
 

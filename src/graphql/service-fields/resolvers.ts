@@ -2,10 +2,10 @@
 // pipeline, exactly as REST would call it (GET for a Query field, POST for a
 // Mutation field, the field's name as the resource), recorded with the
 // trigger `graphql-field`.
-import { GraphQLError, isLeafType, isListType, isNonNullType, type GraphQLFieldResolver, type GraphQLOutputType } from 'graphql';
+import { GraphQLError, isLeafType, isListType, isNonNullType, type GraphQLFieldResolver, type GraphQLOutputType, type GraphQLResolveInfo } from 'graphql';
 import { DomainError, kindOfStatus } from '../../domain/errors.ts';
 import { graphqlCodes } from '../plugins/domain-errors.ts';
-import type { InvokeRequest } from '../../domain/invoke.ts';
+import type { InvokeRequest, InvokeResult } from '../../domain/invoke.ts';
 import type { GraphQLContext } from '../builder.ts';
 
 export const FIELD_TRIGGER = 'graphql-field';
@@ -59,53 +59,64 @@ export function serviceFieldResolver(service: string, operation: 'query' | 'muta
       throw error;
     }
     if (result.statusCode >= 400) throw fieldError(result.statusCode, messageOf(result.content, service, result.statusCode), result.executionId);
-    return checked(result.content, info.returnType, `${info.parentType.name}.${field}`, result.executionId);
+    return checked(result.content, info, result);
   };
 }
 
-/** The run each object of a script's result came from, for errors found deeper in it. */
-const executionOf = new WeakMap<object, string>();
+/** What a field's value came from: the run, and how to tell it its answer was refused. */
+type Answered = Pick<InvokeResult, 'executionId' | 'refuseAnswer'>;
+
+/** The answer each object of a script's result came from, for mismatches found deeper in it. */
+const answerOf = new WeakMap<object, Answered>();
 
 /**
  * JSON from a script: a field is the object's own property, never one
  * inherited from Object.prototype; checked against its type.
  */
 export const ownPropertyResolver: GraphQLFieldResolver<unknown, unknown> = (source, _args, _ctx, info) => {
-  const value = source !== null && typeof source === 'object' && Object.hasOwn(source, info.fieldName) ? (source as Record<string, unknown>)[info.fieldName] : null;
-  const executionId = source !== null && typeof source === 'object' ? executionOf.get(source) : undefined;
-  return checked(value, info.returnType, `${info.parentType.name}.${info.fieldName}`, executionId);
+  if (source === null || typeof source !== 'object') return checked(null, info, undefined);
+  const value = Object.hasOwn(source, info.fieldName) ? (source as Record<string, unknown>)[info.fieldName] : null;
+  return checked(value, info, answerOf.get(source));
 };
 
 /**
  * A script's value against the field's declared type, down to its leaves
  * and list items (objects are checked by their own fields). Yoga's executor
  * reports these mismatches as plain errors, which would be masked as the
- * server's own: they are the script's, said as such.
+ * server's own: they are the script's, said as such, and the run's record
+ * says its answer was refused.
  */
-function checked(value: unknown, type: GraphQLOutputType, where: string, executionId: string | null | undefined): unknown {
-  const mismatch = (why: string) =>
-    new GraphQLError(`The service's result does not match the schema at ${where}: ${why}`, {
-      extensions: { code: 'SCRIPT_ERROR', status: 500, ...(executionId ? { executionId } : {}) },
-    });
-  const visit = (item: unknown, itemType: GraphQLOutputType): void => {
-    if (item === null || item === undefined) {
-      if (isNonNullType(itemType)) throw mismatch(`null where ${String(itemType)} is required.`);
-      return;
+function checked(value: unknown, info: GraphQLResolveInfo, answered: Answered | undefined): unknown {
+  const why = mismatchOf(value, info.returnType, answered);
+  if (why === null) return value;
+  const message = `The service's result does not match the schema at ${info.parentType.name}.${info.fieldName}: ${why}`;
+  answered?.refuseAnswer?.(message);
+  throw new GraphQLError(message, {
+    extensions: { code: 'SCRIPT_ERROR', status: 500, ...(answered?.executionId ? { executionId: answered.executionId } : {}) },
+  });
+}
+
+/** Why `value` does not fit `type`, or null; the objects in it are remembered as `answered`'s. */
+function mismatchOf(value: unknown, type: GraphQLOutputType, answered: Answered | undefined): string | null {
+  if (value === null || value === undefined) return isNonNullType(type) ? `null where ${String(type)} is required.` : null;
+  const inner = isNonNullType(type) ? type.ofType : type;
+  if (isListType(inner)) {
+    if (!Array.isArray(value)) return `expected a list (${String(inner)}), got ${typeof value}.`;
+    for (const element of value) {
+      const why = mismatchOf(element, inner.ofType, answered);
+      if (why !== null) return why;
     }
-    const inner = isNonNullType(itemType) ? itemType.ofType : itemType;
-    if (isListType(inner)) {
-      if (!Array.isArray(item)) throw mismatch(`expected a list (${String(inner)}), got ${typeof item}.`);
-      for (const element of item) visit(element, inner.ofType);
-    } else if (isLeafType(inner)) {
-      try {
-        inner.serialize(item);
-      } catch (error) {
-        throw mismatch((error as Error).message);
-      }
-    } else if (typeof item === 'object') {
-      if (executionId) executionOf.set(item, executionId);
-    } else throw mismatch(`expected an object (${inner.name}), got ${typeof item}.`);
-  };
-  visit(value, type);
-  return value;
+    return null;
+  }
+  if (isLeafType(inner)) {
+    try {
+      inner.serialize(value);
+      return null;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+  if (typeof value !== 'object') return `expected an object (${inner.name}), got ${typeof value}.`;
+  if (answered) answerOf.set(value, answered);
+  return null;
 }
