@@ -123,6 +123,9 @@ describe('service versions', () => {
       expect(refused.status, `rollback_to_version ${String(version)}`).toBe(400);
     }
     expect((await t.rest('PATCH', `/api/v2/system/service/${id}`, { rollback_to_version: 999 })).status).toBe(404);
+    // Over GraphQL, in its own words: the argument is `version`.
+    const badVersion = (await t.gql('mutation { rollbackService(name: "greet", version: 0) { version } }')) as any;
+    expect(badVersion.errors[0]).toMatchObject({ message: expect.stringContaining('Argument "version"'), extensions: { code: 'BAD_USER_INPUT', context: { field: 'version' } } });
     expect((await t.rest('GET', `/api/v2/system/service/${id}/version/abc`)).status).toBe(400);
     expect((await t.rest('DELETE', `/api/v2/system/service/${id}/version/1`)).status).toBe(405);
     const long = await t.rest('PATCH', `/api/v2/system/service/${id}`, { config: { content: 'return 9;' }, message: 'x'.repeat(501) });

@@ -1,7 +1,7 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { SYSTEM_SERVICE_ID } from '../../access/access-rules.ts';
 import { forbidden, identityAllows } from '../../access/caller-identity.ts';
-import { DomainError } from '../../domain/errors.ts';
+import { badInput, DomainError } from '../../domain/errors.ts';
 import { serviceStats } from '../../domain/service-stats.ts';
 import type { ServiceVersion } from '../../domain/service-versions.ts';
 import type { Service } from '../../domain/services.ts';
@@ -117,6 +117,8 @@ builder.mutationFields((t) => ({
     description: 'Makes a new version equal to `version` (history is never rewritten); the next call runs it, on every instance. Allowed to whoever may update the service.',
     args: { name: t.arg.string({ required: true }), version: t.arg.int({ required: true }), message: t.arg.string() },
     resolve: async (_root, { name, version, message }, ctx) => {
+      // In this door's words: the system call below would name its REST field, rollback_to_version.
+      if (version < 1) throw badInput('Argument "version" must be a version number (1 or more).', 'version');
       const { id } = await ctx.platform.services.byName(name);
       const result = await systemCall(ctx, { method: 'PATCH', resource: `service/${id}`, payload: { rollback_to_version: version, ...(message != null ? { message } : {}) } });
       const [service] = await rowsOf<Service>(result, async () => (await ctx.platform.services.list({ ids: [id] })).services);
