@@ -316,6 +316,17 @@ return { first, redefined, later: event.graphql.field };`;
     const refused = await gql(t, 'mutation { hookedWrite(v: -1) }');
     expect(refused.data.hookedWrite).toBeNull();
     expect(refused.errors![0]!.message).toMatch(/negative refused by pre_process/);
+    // A post_process answer the field's type refuses: the run the error names, the service's own, is recorded as failed.
+    await defineOk(t, 'hookedint', 'extend type Query { hookedInt: Int }', 'return 1');
+    await asAdmin(t, 'POST', '/api/v2/system/event_script/hookedint.hookedInt.get.post_process', {
+      type: 'javascript',
+      content: "event.response.content = 'not a number';",
+      allow_event_modification: true,
+    });
+    const mismatch = await gql(t, '{ hookedInt }');
+    expect(mismatch.errors![0]!.extensions).toMatchObject({ code: 'SCRIPT_ERROR' });
+    const run = await asAdmin(t, 'GET', `/api/v2/system/execution/${mismatch.errors![0]!.extensions!.executionId}`);
+    expect(run).toMatchObject({ service: 'hookedint', event_name: null, status: 'failed', status_code: 500 });
   });
 
   it('keeps a deactivated service\'s fields in the schema, answering FORBIDDEN', async () => {
