@@ -15,6 +15,10 @@ export const EXECUTION_STATUSES: ExecutionStatus[] = ['running', 'succeeded', 'f
 /** Characters of one SYSTEM line (they bypass the byte cap, so they are clipped instead). */
 const SYSTEM_LINE_MAX = 4096;
 
+function clippedSystemLine(message: string): string {
+  return message.length > SYSTEM_LINE_MAX ? `${message.slice(0, SYSTEM_LINE_MAX)}…` : message;
+}
+
 /** What a secret's value becomes in a log line or an error. */
 export const REDACTED = '[secret]';
 /** Values shorter than this (in characters) are not redacted: "1" or "yes" would blank out ordinary text. */
@@ -152,7 +156,7 @@ export class ExecutionRun {
     // The platform's own notices (why a run failed or timed out) are few; they
     // are always kept, past the cap too, clipped, and do not count toward it.
     if (stream === 'SYSTEM') {
-      this.emit(stream, message.length > SYSTEM_LINE_MAX ? `${message.slice(0, SYSTEM_LINE_MAX)}…` : message);
+      this.emit(stream, clippedSystemLine(message));
       return;
     }
     if (this.state.logsTruncated) return;
@@ -199,7 +203,7 @@ export class ExecutionRun {
     this.state.status = 'failed';
     this.state.statusCode = 500;
     this.state.error = { message, kind: 'SCRIPT_ERROR' };
-    this.emit('SYSTEM', message.length > SYSTEM_LINE_MAX ? `${message.slice(0, SYSTEM_LINE_MAX)}…` : message);
+    this.emit('SYSTEM', clippedSystemLine(message));
     this.publish();
   }
 
