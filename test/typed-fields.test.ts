@@ -253,6 +253,15 @@ return { first, redefined, later: event.graphql.field };`;
 
     const stats = await gql(t, 'query($since: DateTime!) { service(name: "mismatching") { stats(since: $since) { calls failures } } }', { since });
     expect(stats.data.service.stats).toEqual({ calls: 3, failures: 2 });
+
+    // Hostile: a refused value of a megabyte is quoted in the caller's error, but the record keeps a clipped reason.
+    await defineOk(t, 'mismatchingbig', 'extend type Query { refusedBig: Int }', "return 'x'.repeat(1024 * 1024);");
+    const big = await gql(t, '{ refusedBig }');
+    expect(big.errors![0]!.message.length).toBeGreaterThan(1024 * 1024);
+    const bigRun = (await gql(t, EXECUTION, { id: big.errors![0]!.extensions!.executionId })).data.execution;
+    expect(bigRun.status).toBe('FAILED');
+    expect(bigRun.error.message.length).toBeLessThan(5000);
+    expect(bigRun.logs.edges.map((edge: any) => edge.node.message)).toEqual([bigRun.error.message]);
   });
 
   it('turns every kind of failure into an error on that field, with status, code and execution id; other fields answer', async () => {

@@ -199,11 +199,12 @@ export class ExecutionRun {
    */
   refuseAnswer(reason: string): void {
     if (this.state.status !== 'succeeded') return;
-    const message = this.redact ? this.redact(reason) : reason;
+    // The reason quotes the script's value (graphql-js writes a string whole): clipped before it is stored.
+    const message = clippedSystemLine(this.redact ? this.redact(reason) : reason);
     this.state.status = 'failed';
     this.state.statusCode = 500;
     this.state.error = { message, kind: 'SCRIPT_ERROR' };
-    this.emit('SYSTEM', clippedSystemLine(message));
+    this.emit('SYSTEM', message);
     this.publish();
   }
 
